@@ -1,0 +1,1 @@
+"""Backend defaults: the lowest layer of every render (package data)."""

@@ -1,0 +1,178 @@
+"""Deterministic, type-safe output: YAML for PyYAML and go-yaml alike, JSON, files.
+
+The YAML writer is ours rather than PyYAML's dumper because the dumper
+quotes by YAML 1.1 rules as PyYAML reads them, while Argo CD reads with
+go-yaml, where ``y``, ``n`` and ``1e3`` are not strings either. Here a string
+is written plain only when it starts with a letter, holds only a small safe
+alphabet and is no boolean or null word in any YAML version; everything else
+is double-quoted with every non-printable character escaped. Keys are sorted
+(a few well-known keys first), so reordering a profile never changes output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from renderer.errors import InputError
+
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
+# words any YAML 1.1 or 1.2 parser (go-yaml v2 included) reads as booleans or null
+_RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+# conventional order of an object's top keys and of its metadata; everything else is sorted
+_TOP_RANK = {key: index for index, key in enumerate(("apiVersion", "kind", "metadata", "spec"))}
+_META_RANK = {key: index for index, key in enumerate(("name", "namespace"))}
+# characters YAML does not allow raw in a document (or that confuse readers)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def quote(text: str) -> str:
+    """A double-quoted YAML scalar that every YAML parser reads back as exactly ``text``."""
+    return _UNPRINTABLE.sub(_escape, json.dumps(text, ensure_ascii=False))
+
+
+def scalar(value) -> str:
+    """One scalar as YAML text."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError(f"the number {value!r} cannot be written to a manifest")
+        text = repr(value)
+        return text if ("." in text or "e" in text) else text + ".0"
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
+            return value
+        return quote(value)
+    raise TypeError(f"cannot emit {type(value).__name__}")  # pragma: no cover - values come from YAML
+
+
+def _block_ok(text: str) -> bool:
+    """Whether a multi-line string can be written as a literal block (``|``) safely."""
+    if "\n" not in text or "\r" in text or _UNPRINTABLE.search(text) or "\t" in text:
+        return False
+    lines = text.split("\n")
+    if any(line.strip() == "" and line for line in lines):
+        return False  # whitespace-only lines confuse indentation detection
+    first = next((line for line in lines if line), "")
+    return bool(first) and not first[0].isspace() and not text.endswith("\n\n") and not text.startswith("\n")
+
+
+def _sorted_items(mapping: dict, rank: dict | None = None):
+    if not rank:
+        return sorted(mapping.items())
+    return sorted(mapping.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+def _emit(value, indent: int, out: list, rank: dict | None = None) -> None:
+    pad = " " * indent
+    if isinstance(value, dict):
+        for key, sub in _sorted_items(value, rank):
+            head = f"{pad}{scalar(key)}:"
+            if rank is _TOP_RANK and key == "metadata" and isinstance(sub, dict) and sub:
+                out.append(head)
+                _emit(sub, indent + 2, out, _META_RANK)
+                continue
+            _emit_member(head, sub, indent, out)
+    elif isinstance(value, list):
+        for item in value:
+            _emit_member(f"{pad}-", item, indent, out, in_list=True)
+
+
+def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False) -> None:
+    if isinstance(value, dict) and value:
+        if in_list:
+            # first key on the dash line, the rest aligned under it
+            inner: list = []
+            _emit(value, indent + 2, inner)
+            inner[0] = head + " " + inner[0].lstrip(" ")
+            out.extend(inner)
+        else:
+            out.append(head)
+            _emit(value, indent + 2, out)
+    elif isinstance(value, list) and value:
+        out.append(head)
+        _emit(value, indent + 2 if in_list else indent, out)
+    elif isinstance(value, dict):
+        out.append(head + " {}")
+    elif isinstance(value, list):
+        out.append(head + " []")
+    elif isinstance(value, str) and _block_ok(value):
+        chomp = "" if value.endswith("\n") else "-"
+        out.append(f"{head} |{chomp}")
+        body_pad = " " * (indent + 2)
+        for line in value.rstrip("\n").split("\n") if chomp == "" else value.split("\n"):
+            out.append(body_pad + line if line else "")
+    else:
+        out.append(f"{head} {scalar(value)}")
+
+
+def to_yaml(obj: dict) -> str:
+    """One object as a YAML document (no leading ``---``), ending in a newline."""
+    out: list = []
+    _emit(obj, 0, out, _TOP_RANK)
+    return "\n".join(out) + "\n"
+
+
+def yaml_stream(objects: list) -> str:
+    """Several objects as a YAML stream, each document started by ``---``."""
+    return "".join("---\n" + to_yaml(obj) for obj in objects)
+
+
+def _canonical(value, rank: dict | None = None):
+    if isinstance(value, dict):
+        return {key: _canonical(sub, _META_RANK if rank is _TOP_RANK and key == "metadata" else None)
+                for key, sub in _sorted_items(value, rank)}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def to_json(objects: list) -> str:
+    """Objects as JSON: one object as itself, several as a ``v1`` ``List``."""
+    doc = objects[0] if len(objects) == 1 else {"apiVersion": "v1", "kind": "List", "items": objects}
+    doc = _canonical(doc, _TOP_RANK) if len(objects) == 1 else {
+        "apiVersion": "v1", "kind": "List", "items": [_canonical(o, _TOP_RANK) for o in objects]}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
+    """Write ``files`` (relative path -> text) under ``directory`` atomically per file.
+
+    Everything is rendered before this is called, so an error never leaves a
+    half-written tree; each file goes to a temporary name first and is renamed
+    into place, so readers never see a partial file.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"output path {str(directory)!r} exists and is not a directory")
+    written = []
+    for relative in sorted(files):
+        target = directory / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=".eventbus-render-", dir=target.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+                stream.write(files[relative])
+            os.chmod(temp, 0o644)
+            os.replace(temp, target)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+        written.append(target)
+    return written

@@ -1,0 +1,415 @@
+"""The render pipeline: load -> merge (with provenance) -> template -> validate -> guard.
+
+Data flows one way. Each stage lives in its own module; this one only wires
+them together and maps problems back to the layer, file and line that set
+the offending value. Nothing here prints or writes: callers (the command
+line, the Argo CD adapter, the review tools) decide what to do with a
+:class:`Rendered` or a :class:`~renderer.errors.RendererError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer import layers as layers_mod
+from renderer import sources, template, yamlio
+from renderer.errors import GuardError, InputError, Location, MultipleErrors
+
+DEFAULT_NAMESPACE = "argo-events"
+SELECTOR_KEYS = ("controller", "eventbus-name")
+"""Labels the Argo Events controller puts on an EventBus's pods."""
+ANNOTATION_PREFIX = "eventbus-render/"
+MANAGED_BY = "eventbus-render"
+
+_DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def backend_path(backend: str) -> tuple:
+    """Path of ``backend``'s section, both under ``spec`` and in the values."""
+    from renderer.spec import BACKEND_PATHS
+
+    return BACKEND_PATHS[backend]
+
+
+def values_schema() -> dict:
+    """Schema of merged values: every backend section of the spec plus the renderer's conveniences."""
+    from renderer.spec import EVENTBUS
+
+    spec_fields = EVENTBUS["fields"]["spec"]["fields"]
+    string_map = {"type": "map", "values": {"type": "string"}}
+    spread_mode = {"type": "string", "enum": ["none", "preferred", "required"]}
+    weight = {"type": "integer", "minimum": 1, "maximum": 100}
+    fields = dict(spec_fields)
+    fields.update({
+        "labels": string_map,
+        "annotations": string_map,
+        "spread": {"type": "object", "fields": {"zones": spread_mode, "hosts": spread_mode,
+                                                 "zoneWeight": weight, "hostWeight": weight}},
+    })
+    return {"type": "object", "fields": fields}
+
+
+@dataclass
+class RenderRequest:
+    """What to render: an app directory plus the caller's choices, highest precedence last."""
+
+    app_dir: Path
+    profile: str | None = None
+    overlays: tuple = ()
+    sets: tuple = ()
+    set_strings: tuple = ()
+    environment: str | None = None
+    extra_layers: list = field(default_factory=list)
+    name: str | None = None
+    namespace: str | None = None
+    default_namespace: str | None = None
+    run_guards: bool = True
+    today: object = None
+
+
+@dataclass
+class Rendered:
+    """One rendered EventBus and everything that explains it."""
+
+    app: sources.App
+    backend: str
+    name: str
+    namespace: str
+    environment: str | None
+    profiles: list
+    overlays: list
+    merged: layers_mod.Merged
+    manifest: dict
+    evaluation: object = None
+
+    @property
+    def values(self) -> dict:
+        """The merged values."""
+        return self.merged.values
+
+    @property
+    def profile(self):
+        """The profile asked for (the last of the chain)."""
+        return self.profiles[-1]
+
+    @property
+    def section_path(self) -> tuple:
+        """Path of the chosen backend's section in the values (and under ``spec``)."""
+        return backend_path(self.backend)
+
+    def origin(self, values_path: tuple):
+        """Origin of the value at ``values_path``."""
+        return self.merged.provenance.origin(values_path)
+
+    def origin_of_manifest_path(self, manifest_path: tuple):
+        """Origin of the value at a path of the rendered manifest (``spec.x`` is values ``x``)."""
+        return manifest_origin(self.merged.provenance, manifest_path, self.section_path)
+
+
+def manifest_to_values_path(path: tuple, section: tuple) -> tuple:
+    """Map a manifest path to the values path that feeds it (``()`` when none does)."""
+    path = tuple(path)
+    if path[:1] == ("spec",):
+        return path[1:]
+    if path[:2] == ("metadata", "labels"):
+        return ("labels",) + path[2:]
+    if path[:2] == ("metadata", "annotations"):
+        return ("annotations",) + path[2:]
+    return ()
+
+
+def manifest_origin(provenance, manifest_path: tuple, section: tuple):
+    """Origin of a manifest value; anti-affinity terms the user did not write come from ``spread``."""
+    values_path = manifest_to_values_path(manifest_path, section)
+    if not values_path:
+        return None
+    affinity = section + ("affinity", "podAntiAffinity")
+    if values_path[: len(affinity)] == affinity:
+        settings = None
+        probe = values_path
+        while len(probe) >= len(affinity) and not settings:
+            settings = provenance.settings(probe)
+            probe = probe[:-1]
+        if not settings:
+            return provenance.origin(("spread",))
+    return provenance.origin(values_path)
+
+
+# -- layers -------------------------------------------------------------------------------------
+
+
+def _defaults_layers(backend: str) -> list:
+    out = []
+    for stem, kind_name in (("common", "common"), (backend, backend)):
+        path = _DEFAULTS_DIR / f"{stem}.yaml"
+        doc = sources.load_document(path, f"builtin:defaults/{stem}.yaml")
+        out.append(layers_mod.Layer("defaults", kind_name, doc.display, doc.data.get("values") or {}, doc.marks,
+                                    ("values",), doc.data.get("merge") or {}))
+    return out
+
+
+def _doc_layer(kind: str, name: str, doc: sources.Document, values: dict, merge: dict,
+               prefix: tuple = ("values",), merge_prefix: tuple = ("merge",)) -> layers_mod.Layer:
+    return layers_mod.Layer(kind, name, doc.display, values, doc.marks, prefix, merge, merge_prefix)
+
+
+def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set") -> layers_mod.Layer:
+    """One ``--set PATH=VALUE`` as a layer of its own.
+
+    The value is a YAML scalar (or flow collection), except where the schema
+    types the field as a string (or quantity, duration): there it stays exactly
+    as typed, so ``--set kafka.version=2.10`` is ``"2.10"``. ``null`` deletes.
+    """
+    from renderer.validate import node_at
+
+    if "=" not in text:
+        raise InputError(f"{flag} {text!r} is not PATH=VALUE", hint=f"e.g. {flag} jetstream.replicas=5")
+    raw_path, raw = text.split("=", 1)
+    path = parse_value_path(raw_path, flag)
+    if raw in ("null", "~") and not force_string:
+        value = None
+    else:
+        node = node_at(schema, tuple("*" if isinstance(p, int) else p for p in path))
+        stringly = node is not None and node.get("type") in ("string", "quantity", "duration")
+        if force_string or stringly:
+            value = raw
+        else:
+            try:
+                value, _ = yamlio.load(raw, f"{flag} {raw_path}")
+            except InputError as exc:
+                raise InputError(f"{flag} {text!r}: value is not valid YAML ({exc.message})",
+                                 hint=f"quote it for the shell, or use --set-string {raw_path}=...") from None
+    nested: object = value
+    for part in reversed(path):
+        nested = layers_mod.IndexPatch({part: nested}) if isinstance(part, int) else {part: nested}
+    if not isinstance(nested, dict) or isinstance(nested, layers_mod.IndexPatch):
+        raise InputError(f"{flag} {text!r}: the path must start with a key", hint="e.g. jetstream.replicas=5")
+    return layers_mod.Layer("set", f"{flag} {text}", flag, nested, notes={(): f"{flag} {text}"})
+
+
+def parse_value_path(text: str, flag: str = "--set") -> tuple:
+    """``jetstream.tolerations[0].key`` -> ``('jetstream', 'tolerations', 0, 'key')`` (``\\.`` escapes a dot)."""
+    parts: list = []
+    for piece in layers_mod.split_pattern(text):
+        match = re.fullmatch(r"(.*?)((?:\[\d+\])*)", piece, re.S)
+        key, indexes = match.group(1), match.group(2)
+        if not key:
+            raise InputError(f"{flag} path {text!r} has an empty key", hint="e.g. jetstream.replicas")
+        parts.append(key)
+        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", indexes))
+    return tuple(parts)
+
+
+# -- the pipeline -------------------------------------------------------------------------------
+
+
+def _select_environment(app: sources.App, environment: str | None) -> dict:
+    if environment is None:
+        return {}
+    if environment not in app.environments:
+        known = ", ".join(app.environments) or "none (the app file has no 'environments')"
+        raise InputError(f"unknown environment {environment!r}", location=Location(sources.APP_FILE),
+                         hint=f"known environments: {known}")
+    return app.environments[environment]
+
+
+def collect_layers(app: sources.App, request: RenderRequest, env: dict):
+    """Load profiles and overlays and build the ordered list of layers."""
+    doc = app.doc
+    env_prefix = ("environments", request.environment) if request.environment else ()
+    if request.profile is not None:
+        sources.check_name(request.profile, None, (), "profile")
+        profiles = sources.load_profile_chain(request.profile, app.root)
+    elif "profile" in env:
+        profiles = sources.load_profile_chain(env["profile"], app.root, referrer=doc,
+                                              ref_path=env_prefix + ("profile",))
+    else:
+        profiles = sources.load_profile_chain(app.profile, app.root, referrer=doc)
+    overlays = []
+    for index, name in enumerate(app.overlays):
+        overlays.append(sources.load_overlay(name, app.root, referrer=doc, ref_path=("overlays", index)))
+    for index, name in enumerate(env.get("overlays") or []):
+        overlays.append(sources.load_overlay(name, app.root, referrer=doc,
+                                             ref_path=env_prefix + ("overlays", index)))
+    for name in request.overlays:
+        sources.check_name(name, None, (), "overlay")
+        overlays.append(sources.load_overlay(name, app.root))
+
+    stack = _defaults_layers(app.backend)
+    for profile in profiles:
+        stack.append(_doc_layer("profile", profile.name, profile.doc, profile.values, profile.merge))
+    for overlay in overlays:
+        stack.append(_doc_layer("overlay", overlay.name, overlay.doc, overlay.values, overlay.merge))
+    stack.append(_doc_layer("app", sources.APP_FILE, doc, app.values, app.merge))
+    if env:
+        stack.append(_doc_layer("environment", request.environment, doc, env.get("values") or {}, {},
+                                prefix=env_prefix + ("values",)))
+    stack.extend(request.extra_layers)
+    schema = values_schema()
+    for text in request.sets:
+        stack.append(parse_set(text, force_string=False, schema=schema))
+    for text in request.set_strings:
+        stack.append(parse_set(text, force_string=True, schema=schema, flag="--set-string"))
+    return profiles, overlays, stack
+
+
+def problem_error(problem, origin, key_path: tuple) -> InputError:
+    """An :class:`InputError` for a schema problem, located where the value was set."""
+    if origin is not None:
+        location = Location(origin.file, origin.line, origin.column, yamlio.format_path(key_path))
+        message = problem.message + f" (set by {origin.layer} {origin.name})" if origin.layer in (
+            "set", "parameter", "env") else problem.message
+    else:
+        location = Location("<rendered manifest>", None, None, yamlio.format_path(key_path))
+        message = problem.message
+    return InputError(message, location=location, hint=getattr(problem, "fix", "") or None)
+
+
+def _raise_all(errors: list) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise MultipleErrors(errors)
+
+
+def _check_identity(name: str, namespace: str, origin_of) -> None:
+    if not _DNS_LABEL.fullmatch(name) or len(name) > 63:
+        raise InputError(f"EventBus name {name!r} is not a valid name", location=origin_of("name"),
+                         hint="use lower-case letters, digits and '-', at most 63 characters "
+                              "(the controller uses it as a label value)")
+    if not _DNS_LABEL.fullmatch(namespace) or len(namespace) > 63:
+        raise InputError(f"namespace {namespace!r} is not a valid namespace name", location=origin_of("namespace"),
+                         hint="use lower-case letters, digits and '-', at most 63 characters")
+
+
+def _check_metadata_maps(values: dict, provenance) -> list:
+    errors = []
+    for kind in ("labels", "annotations"):
+        for key, value in (values.get(kind) or {}).items():
+            prefix, slash, name = key.rpartition("/")
+            ok = bool(_LABEL_NAME.fullmatch(name)) and len(name) <= 63 and (
+                not slash or (bool(_DNS_SUBDOMAIN.fullmatch(prefix)) and len(prefix) <= 253))
+            if not ok:
+                errors.append(problem_error(_Problem(f"{kind[:-1]} key {key!r} is not a valid Kubernetes key",
+                                                     "use [prefix/]name with letters, digits, '-', '_', '.'"),
+                                            provenance.origin((kind, key)), (kind, key)))
+            elif kind == "labels" and isinstance(value, str) and (
+                    not _LABEL_VALUE.fullmatch(value) or len(value) > 63):
+                errors.append(problem_error(_Problem(f"label value {value!r} is not a valid Kubernetes label value",
+                                                     "at most 63 letters, digits, '-', '_' or '.', starting and "
+                                                     "ending with a letter or digit"),
+                                            provenance.origin((kind, key)), (kind, key)))
+    return errors
+
+
+@dataclass(frozen=True)
+class _Problem:
+    message: str
+    fix: str = ""
+
+
+def render(request: RenderRequest) -> Rendered:
+    """Render one EventBus. Raises :class:`InputError` (exit 2) or :class:`GuardError` (exit 1)."""
+    from renderer.validate import validate, validate_eventbus
+
+    app = sources.load_app(request.app_dir)
+    env = _select_environment(app, request.environment)
+    profiles, overlays, stack = collect_layers(app, request, env)
+    merged = layers_mod.merge_layers(stack)
+    provenance = merged.provenance
+    values = merged.values
+
+    errors = [problem_error(p, provenance.origin(p.path), p.path) for p in validate(values, values_schema())]
+    errors.extend(_check_metadata_maps(values, provenance))
+    _raise_all(errors)
+
+    def origin_of(key: str) -> Location:
+        if request.environment and key in env:
+            return app.doc.where(("environments", request.environment, key))
+        return app.doc.where((key,))
+
+    name = request.name or env.get("name") or app.name
+    namespace = (request.namespace or env.get("namespace") or app.namespace or request.default_namespace
+                 or DEFAULT_NAMESPACE)
+    _check_identity(name, namespace, origin_of)
+
+    section_path = backend_path(app.backend)
+    section = values
+    for part in section_path:
+        section = section.get(part) or {}
+    selector = {"controller": "eventbus-controller", "eventbus-name": name}
+    labels = {
+        "app.kubernetes.io/name": "eventbus",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": "eventbus",
+        "app.kubernetes.io/part-of": "argo-events",
+    }
+    labels.update(values.get("labels") or {})
+    labels["app.kubernetes.io/managed-by"] = MANAGED_BY
+    annotations = dict(values.get("annotations") or {})
+    annotations[ANNOTATION_PREFIX + "profile"] = profiles[-1].name
+    if overlays:
+        annotations[ANNOTATION_PREFIX + "overlays"] = ",".join(o.name for o in overlays)
+    if request.environment:
+        annotations[ANNOTATION_PREFIX + "environment"] = request.environment
+    context = {
+        "name": name,
+        "namespace": namespace,
+        "backend": app.backend,
+        "section": section,
+        "values": values,
+        "labels": labels,
+        "annotations": annotations,
+        "spread": values.get("spread") or {},
+        "selector": selector,
+        "profile": profiles[-1].name,
+        "overlays": [o.name for o in overlays],
+        "environment": request.environment,
+    }
+    text = template.render(app.backend, context, app.root)
+    manifest, _ = yamlio.load(text, f"builtin:templates/{app.backend}{template.TEMPLATE_SUFFIX}")
+    if not isinstance(manifest, dict):
+        raise InputError("the template did not produce a mapping",
+                         location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"))
+    spec = manifest.get("spec")
+    if isinstance(spec, dict):
+        holder = spec
+        for part in section_path[:-1]:
+            holder = holder.get(part) if isinstance(holder.get(part), dict) else holder
+        if section_path[-1] in holder and holder[section_path[-1]] is None:
+            holder[section_path[-1]] = {}
+
+    rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,
+                        manifest)
+    errors = []
+    for problem in validate_eventbus(manifest):
+        values_path = manifest_to_values_path(problem.path, section_path)
+        errors.append(problem_error(problem, manifest_origin(provenance, problem.path, section_path),
+                                    values_path or problem.path))
+    _raise_all(errors)
+
+    if request.run_guards:
+        from renderer import guards
+
+        evaluation = guards.evaluate(rendered) if request.today is None else guards.evaluate(rendered,
+                                                                                              today=request.today)
+        rendered.evaluation = evaluation
+        if evaluation.waivers:
+            manifest["metadata"].setdefault("annotations", {})[ANNOTATION_PREFIX + "waivers"] = ",".join(
+                evaluation.waivers)
+        if evaluation.errors:
+            count = len(evaluation.errors)
+            raise GuardError(f"error: {count} guard violation{'s' if count != 1 else ''}; nothing was rendered",
+                             guards.format_report(evaluation), evaluation.findings)
+    return rendered
+
+
+def output_filename(rendered: Rendered) -> str:
+    """File name of a rendered object under ``-o DIR``."""
+    return f"{rendered.namespace}/eventbus-{rendered.name}.yaml"

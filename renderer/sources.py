@@ -1,0 +1,358 @@
+"""Find and load the app file, profiles and overlays, safely.
+
+Names resolve in the app directory's own ``profiles/`` and ``overlays/``
+first, then among the built-ins shipped in the package. A name is a plain
+file stem: nothing that could leave the app directory (``../x``, an absolute
+path, a symlink pointing outside) is ever opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer import yamlio
+from renderer.errors import InputError, Location
+
+APP_FILE = "eventbus-render.yaml"
+BACKENDS = ("nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def builtin_dir(kind: str) -> Path:
+    """Folder of built-in ``profiles`` or ``overlays``: in the package, or the checkout's top level."""
+    inside = _PACKAGE_DIR / kind
+    if inside.is_dir():
+        return inside
+    return _PACKAGE_DIR.parent / kind
+
+
+@dataclass
+class Document:
+    """One loaded YAML file: its data, key marks and display name."""
+
+    path: Path | None
+    display: str
+    data: dict
+    marks: dict
+
+    def where(self, key_path: tuple) -> Location:
+        """Location of ``key_path`` (or its nearest marked ancestor) in this file."""
+        probe = tuple(key_path)
+        while probe not in self.marks and probe:
+            probe = probe[:-1]
+        line, column = self.marks.get(probe, (None, None))
+        return Location(self.display, line, column, yamlio.format_path(key_path) or None)
+
+    def error(self, key_path: tuple, message: str, hint: str | None = None) -> InputError:
+        """An :class:`InputError` located at ``key_path`` of this file."""
+        return InputError(message, location=self.where(key_path), hint=hint)
+
+
+@dataclass
+class Profile:
+    """A profile: description, optional parent, values and guard configuration."""
+
+    name: str
+    doc: Document
+    description: str = ""
+    extends: str | None = None
+    values: dict = field(default_factory=dict)
+    guards: dict | None = None
+    merge: dict = field(default_factory=dict)
+    builtin: bool = False
+
+
+@dataclass
+class Overlay:
+    """An overlay: description and values."""
+
+    name: str
+    doc: Document
+    description: str = ""
+    values: dict = field(default_factory=dict)
+    merge: dict = field(default_factory=dict)
+    builtin: bool = False
+
+
+@dataclass
+class App:
+    """The app file ``eventbus-render.yaml`` of one app directory."""
+
+    root: Path
+    doc: Document
+    name: str = "default"
+    namespace: str | None = None
+    backend: str = ""
+    profile: str = "dev"
+    overlays: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    merge: dict = field(default_factory=dict)
+    waivers: list = field(default_factory=list)
+    environments: dict = field(default_factory=dict)
+    description: str = ""
+
+
+APP_KEYS = ("description", "name", "namespace", "backend", "profile", "overlays", "values", "merge",
+            "waivers", "environments")
+PROFILE_KEYS = ("description", "extends", "values", "guards", "merge")
+OVERLAY_KEYS = ("description", "values", "merge")
+ENVIRONMENT_KEYS = ("description", "name", "namespace", "profile", "overlays", "values")
+
+
+def display_path(path: Path, root: Path | None) -> str:
+    """A path as shown in messages: relative to the app root, or ``builtin:`` for packaged files."""
+    try:
+        return str(path.relative_to(root)) if root is not None else str(path)
+    except ValueError:
+        pass
+    for kind in ("profiles", "overlays"):
+        base = builtin_dir(kind)
+        try:
+            return f"builtin:{kind}/{path.relative_to(base)}"
+        except ValueError:
+            continue
+    return path.name
+
+
+def check_keys(doc: Document, data: dict, allowed: tuple, where: tuple = (), what: str = "key") -> None:
+    """Reject keys of ``data`` not in ``allowed``, with a did-you-mean."""
+    for key in data:
+        if key not in allowed:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
+            raise doc.error(where + (key,), f"unknown {what} {key!r}", hint=hint)
+
+
+def expect(doc: Document, path: tuple, value, kind: type | tuple, what: str):
+    """Type-check one field of a loaded file."""
+    if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise doc.error(path, f"expected {what}, got a boolean")
+    if not isinstance(value, kind):
+        raise doc.error(path, f"expected {what}, got {type_name(value)}")
+    return value
+
+
+def type_name(value) -> str:
+    """Human name of a YAML value's type."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def check_name(name, doc: Document | None, path: tuple, kind: str) -> str:
+    """A profile or overlay name must be a plain name: no path separators, no ``..``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        shown = name if isinstance(name, str) else type_name(name)
+        message = f"{kind} name {shown!r} is not a plain name"
+        hint = "use a file name from profiles/ or overlays/ without directories, e.g. 'prod'"
+        if isinstance(name, str) and ("/" in name or "\\" in name or name.startswith(".")):
+            message = f"{kind} name {shown!r} would leave the app directory"
+        if doc is None:
+            raise InputError(message, hint=hint)
+        raise doc.error(path, message, hint=hint)
+    return name
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def load_document(path: Path, display: str) -> Document:
+    """Load one YAML mapping file."""
+    data, marks = yamlio.load_file(path, display)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"expected a mapping at the top level, got {type_name(data)}",
+                         location=Location(display, 1, 1))
+    return Document(path, display, data, marks)
+
+
+def find_named(kind: str, name: str, app_root: Path | None) -> tuple[Path, bool] | None:
+    """Path of profile/overlay ``name``: the app's own first, then built-in. ``(path, builtin)``."""
+    if app_root is not None:
+        local_dir = app_root / kind
+        for suffix in (".yaml", ".yml"):
+            candidate = local_dir / f"{name}{suffix}"
+            if candidate.is_file() or candidate.is_symlink():
+                if not _inside(candidate, app_root):
+                    raise InputError(f"{kind[:-1]} {name!r} is a symlink that leaves the app directory",
+                                     location=Location(f"{kind}/{candidate.name}"),
+                                     hint="replace the symlink by the file itself")
+                return candidate, False
+    base = builtin_dir(kind)
+    for suffix in (".yaml", ".yml"):
+        candidate = base / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate, True
+    return None
+
+
+def available(kind: str, app_root: Path | None) -> dict[str, tuple[Path, bool]]:
+    """Every profile or overlay visible from ``app_root``: name -> (path, builtin), sorted by name."""
+    found: dict[str, tuple[Path, bool]] = {}
+    dirs = [(builtin_dir(kind), True)]
+    if app_root is not None:
+        dirs.append((app_root / kind, False))
+    for folder, builtin in dirs:
+        if not folder.is_dir():
+            continue
+        for entry in sorted(os.listdir(folder)):
+            stem, dot, ext = entry.rpartition(".")
+            if dot and ext in ("yaml", "yml") and _NAME.fullmatch(stem):
+                path = folder / entry
+                if not builtin and not _inside(path, app_root):
+                    continue
+                found[stem] = (path, builtin)
+    return dict(sorted(found.items()))
+
+
+def _unknown(kind: str, name: str, app_root: Path | None, doc: Document | None, path: tuple) -> InputError:
+    known = ", ".join(available(kind, app_root)) or "none"
+    message = f"unknown {kind[:-1]} {name!r}"
+    hint = f"known {kind}: {known}"
+    if doc is None:
+        return InputError(message, hint=hint)
+    return doc.error(path, message, hint=hint)
+
+
+def _merge_spec(doc: Document, data: dict) -> dict:
+    merge = data.get("merge") or {}
+    expect(doc, ("merge",), merge, dict, "a mapping of value paths to merge strategies")
+    return merge
+
+
+def load_profile(name: str, app_root: Path | None, *, referrer: Document | None = None,
+                 ref_path: tuple = ("profile",)) -> Profile:
+    """Load profile ``name`` (not its parents)."""
+    check_name(name, referrer, ref_path, "profile")
+    found = find_named("profiles", name, app_root)
+    if found is None:
+        raise _unknown("profiles", name, app_root, referrer, ref_path)
+    path, builtin = found
+    doc = load_document(path, display_path(path, app_root))
+    data = doc.data
+    check_keys(doc, data, PROFILE_KEYS)
+    description = expect(doc, ("description",), data.get("description", ""), str, "a string")
+    extends = data.get("extends")
+    if extends is not None:
+        check_name(extends, doc, ("extends",), "profile")
+    values = data.get("values") or {}
+    expect(doc, ("values",), values, dict, "a mapping")
+    guards = data.get("guards")
+    if guards is not None:
+        expect(doc, ("guards",), guards, dict, "a mapping of guard ids to settings")
+    return Profile(name, doc, description, extends, values, guards, _merge_spec(doc, data), builtin)
+
+
+def load_profile_chain(name: str, app_root: Path | None, *, referrer: Document | None = None,
+                       ref_path: tuple = ("profile",)) -> list[Profile]:
+    """Profile ``name`` and every profile it extends, base first. Cycles are an error."""
+    chain: list[Profile] = []
+    seen: list[str] = []
+    current, doc, path = name, referrer, ref_path
+    while current is not None:
+        if current in seen:
+            cycle = " -> ".join(seen + [current])
+            raise doc.error(path, f"profile 'extends' forms a cycle: {cycle}",
+                            hint="remove one of the 'extends' links")
+        seen.append(current)
+        profile = load_profile(current, app_root, referrer=doc, ref_path=path)
+        chain.append(profile)
+        current, doc, path = profile.extends, profile.doc, ("extends",)
+    chain.reverse()
+    return chain
+
+
+def load_overlay(name: str, app_root: Path | None, *, referrer: Document | None = None,
+                 ref_path: tuple = ("overlays",)) -> Overlay:
+    """Load overlay ``name``."""
+    check_name(name, referrer, ref_path, "overlay")
+    found = find_named("overlays", name, app_root)
+    if found is None:
+        raise _unknown("overlays", name, app_root, referrer, ref_path)
+    path, builtin = found
+    doc = load_document(path, display_path(path, app_root))
+    check_keys(doc, doc.data, OVERLAY_KEYS)
+    description = expect(doc, ("description",), doc.data.get("description", ""), str, "a string")
+    values = doc.data.get("values") or {}
+    expect(doc, ("values",), values, dict, "a mapping")
+    return Overlay(name, doc, description, values, _merge_spec(doc, doc.data), builtin)
+
+
+def _overlay_list(doc: Document, path: tuple, value) -> list:
+    if value is None:
+        return []
+    expect(doc, path, value, list, "a list of overlay names")
+    for index, item in enumerate(value):
+        check_name(item, doc, path + (index,), "overlay")
+    return list(value)
+
+
+def load_app(app_dir) -> App:
+    """Load and check the app file of ``app_dir``."""
+    root = Path(app_dir)
+    if not root.is_dir():
+        raise InputError(f"app directory {str(app_dir)!r} does not exist",
+                         hint="pass --app DIR, a folder holding eventbus-render.yaml")
+    path = root / APP_FILE
+    if not path.is_file():
+        raise InputError(f"no {APP_FILE} in app directory {str(app_dir)!r}",
+                         hint=f"create {APP_FILE} with at least 'backend:' (one of {', '.join(BACKENDS)})")
+    if not _inside(path, root):
+        raise InputError(f"{APP_FILE} is a symlink that leaves the app directory", location=Location(APP_FILE))
+    doc = load_document(path, APP_FILE)
+    data = doc.data
+    check_keys(doc, data, APP_KEYS)
+    app = App(root=root, doc=doc)
+    app.description = expect(doc, ("description",), data.get("description", ""), str, "a string")
+    app.name = expect(doc, ("name",), data.get("name", "default"), str, "a string")
+    namespace = data.get("namespace")
+    if namespace is not None:
+        app.namespace = expect(doc, ("namespace",), namespace, str, "a string")
+    if "backend" not in data:
+        raise doc.error((), "missing required key 'backend'", hint=f"set backend: to one of {', '.join(BACKENDS)}")
+    backend = data["backend"]
+    if backend not in BACKENDS:
+        import difflib
+
+        close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(BACKENDS)}"
+        raise doc.error(("backend",), f"unknown backend {backend!r}", hint=hint)
+    app.backend = backend
+    app.profile = check_name(data.get("profile", "dev"), doc, ("profile",), "profile")
+    app.overlays = _overlay_list(doc, ("overlays",), data.get("overlays"))
+    app.values = data.get("values") or {}
+    expect(doc, ("values",), app.values, dict, "a mapping")
+    app.merge = _merge_spec(doc, data)
+    app.waivers = data.get("waivers") or []
+    expect(doc, ("waivers",), app.waivers, list, "a list of waivers")
+    environments = data.get("environments") or {}
+    expect(doc, ("environments",), environments, dict, "a mapping of environment names to settings")
+    for env_name, env in environments.items():
+        check_name(env_name, doc, ("environments", env_name), "environment")
+        env = env or {}
+        expect(doc, ("environments", env_name), env, dict, "a mapping")
+        check_keys(doc, env, ENVIRONMENT_KEYS, ("environments", env_name))
+        for key in ("name", "namespace", "description"):
+            if key in env:
+                expect(doc, ("environments", env_name, key), env[key], str, "a string")
+        if "profile" in env:
+            check_name(env["profile"], doc, ("environments", env_name, "profile"), "profile")
+        _overlay_list(doc, ("environments", env_name, "overlays"), env.get("overlays"))
+        expect(doc, ("environments", env_name, "values"), env.get("values") or {}, dict, "a mapping")
+        environments[env_name] = env
+    app.environments = environments
+    return app

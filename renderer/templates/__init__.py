@@ -1,0 +1,1 @@
+"""Built-in Jinja2 templates, one per backend (package data)."""
