@@ -52,8 +52,13 @@ def scalar(value) -> str:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise InputError(f"the number {value!r} cannot be written to a manifest")
-        text = repr(value)
-        return text if ("." in text or "e" in text) else text + ".0"
+        # YAML 1.1 (PyYAML) needs a dot in the mantissa and a signed exponent
+        mantissa, e, exponent = repr(value).partition("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        if e and exponent[0] not in "+-":
+            exponent = "+" + exponent
+        return mantissa + (("e" + exponent) if e else "")
     if isinstance(value, str):
         if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
             return value

@@ -1,0 +1,61 @@
+"""Shared fixtures: app directories in tmp_path and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
+SHARED_UPSTREAM = ROOT.parent / "shared" / "upstream" / "argo-events"
+
+
+@dataclass
+class Result:
+    """Outcome of one CLI run."""
+
+    code: int
+    out: str
+    err: str
+
+
+def write_app(root: Path, app: str, files: dict | None = None) -> Path:
+    """Create an app directory: ``app`` is the app file's text, ``files`` maps relative paths to text."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "eventbus-render.yaml").write_text(textwrap.dedent(app))
+    for relative, text in (files or {}).items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Factory: ``make_app(app_text, files={...}, name="app")`` -> app directory."""
+
+    def factory(app: str, files: dict | None = None, name: str = "app") -> Path:
+        return write_app(tmp_path / name, app, files)
+
+    return factory
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``eventbus-render`` in-process; returns a :class:`Result` (never raises SystemExit)."""
+    from renderer.cli import main
+
+    def run(*args) -> Result:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run

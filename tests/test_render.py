@@ -1,0 +1,219 @@
+"""Rendering every backend under every built-in profile, with and without overlays."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from renderer import emit
+from renderer.render import RenderRequest, render
+from tests.conftest import FIXTURE_APPS, ROOT, SHARED_UPSTREAM
+
+BACKENDS = ["nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka"]
+PROFILES = ["dev", "staging", "prod"]
+OVERLAY_SETS = {"plain": (), "ha+monitoring": ("ha", "monitoring")}
+
+
+def rendered_text(backend: str, profile: str, overlays=()) -> str:
+    result = render(RenderRequest(FIXTURE_APPS / backend, profile=profile, overlays=overlays))
+    return emit.yaml_stream([result.manifest])
+
+
+@pytest.mark.parametrize("overlays", OVERLAY_SETS, ids=list(OVERLAY_SETS))
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_backend_renders_under_every_profile(backend, profile, overlays, snapshot):
+    assert rendered_text(backend, profile, OVERLAY_SETS[overlays]) == snapshot
+
+
+@pytest.fixture(scope="module")
+def upstream_validator():
+    schema_path = SHARED_UPSTREAM / "eventbus.schema.json"
+    if not schema_path.is_file():
+        pytest.skip("the upstream Argo Events schema (../shared/upstream/argo-events) is not beside the project")
+    import jsonschema
+
+    return jsonschema.Draft7Validator(json.loads(schema_path.read_text()))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_rendered_manifest_is_valid_against_the_upstream_schema(backend, profile, upstream_validator):
+    manifest = yaml.safe_load(rendered_text(backend, profile, ("ha", "monitoring")))
+    errors = sorted(str(e.message) for e in upstream_validator.iter_errors(manifest))
+    assert errors == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_only_the_chosen_backends_section_reaches_the_manifest(backend):
+    manifest = yaml.safe_load(rendered_text(backend, "prod"))
+    spec = manifest["spec"]
+    expected = {"nats-native": "nats", "nats-exotic": "nats", "jetstream": "jetstream",
+                "jetstream-exotic": "jetstreamExotic", "kafka": "kafka"}[backend]
+    assert list(spec) == [expected]
+    if expected == "nats":
+        assert list(spec["nats"]) == [backend.split("-")[1]]
+
+
+def test_objects_carry_the_standard_labels_and_name_the_profile_and_overlays():
+    manifest = yaml.safe_load(rendered_text("jetstream", "staging", ("ha",)))
+    labels, annotations = manifest["metadata"]["labels"], manifest["metadata"]["annotations"]
+    assert labels["app.kubernetes.io/managed-by"] == "eventbus-render"
+    assert labels["app.kubernetes.io/instance"] == "default"
+    assert annotations["eventbus-render/profile"] == "staging"
+    assert annotations["eventbus-render/overlays"] == "ha"
+
+
+def test_zone_and_host_spread_expand_into_anti_affinity_that_selects_this_eventbus(make_app):
+    app = make_app("""\
+        backend: jetstream
+        name: orders
+        values:
+          spread: {zones: required, hosts: preferred}
+    """)
+    affinity = render(RenderRequest(app)).manifest["spec"]["jetstream"]["affinity"]["podAntiAffinity"]
+    selector = {"matchLabels": {"controller": "eventbus-controller", "eventbus-name": "orders"}}
+    assert affinity["requiredDuringSchedulingIgnoredDuringExecution"] == [
+        {"labelSelector": selector, "topologyKey": "topology.kubernetes.io/zone"}]
+    assert affinity["preferredDuringSchedulingIgnoredDuringExecution"] == [
+        {"weight": 50, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}}]
+
+
+def test_spread_keeps_the_users_own_affinity_and_adds_no_duplicate_terms(make_app):
+    app = make_app("""\
+        backend: nats-native
+        values:
+          spread: {zones: required, hosts: none}
+          nats:
+            native:
+              affinity:
+                nodeAffinity:
+                  requiredDuringSchedulingIgnoredDuringExecution:
+                    nodeSelectorTerms:
+                      - matchExpressions: [{key: pool, operator: In, values: [events]}]
+                podAntiAffinity:
+                  requiredDuringSchedulingIgnoredDuringExecution:
+                    - labelSelector:
+                        matchLabels: {controller: eventbus-controller, eventbus-name: default}
+                      topologyKey: topology.kubernetes.io/zone
+    """)
+    affinity = render(RenderRequest(app)).manifest["spec"]["nats"]["native"]["affinity"]
+    assert "nodeAffinity" in affinity
+    assert len(affinity["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]) == 1
+
+
+def test_string_fields_set_on_the_command_line_stay_exactly_what_was_typed(make_app):
+    app = make_app("backend: kafka\nvalues:\n  kafka: {url: 'k:9092'}\n")
+    result = render(RenderRequest(app, sets=("kafka.version=2.10", "kafka.topic=yes", "kafka.tls.enabled=true")))
+    kafka = result.manifest["spec"]["kafka"]
+    assert kafka["version"] == "2.10" and kafka["topic"] == "yes" and kafka["tls"]["enabled"] is True
+
+
+def test_integer_fields_set_on_the_command_line_are_integers(make_app):
+    app = make_app("backend: jetstream\n")
+    result = render(RenderRequest(app, profile="staging", sets=("jetstream.replicas=5",)))
+    assert result.manifest["spec"]["jetstream"]["replicas"] == 5
+
+
+def test_set_null_deletes_and_set_string_keeps_null_as_text(make_app):
+    app = make_app("backend: jetstream\nvalues:\n  jetstream: {maxPayload: '1MB'}\n")
+    deleted = render(RenderRequest(app, sets=("jetstream.maxPayload=null",))).manifest
+    kept = render(RenderRequest(app, set_strings=("jetstream.maxPayload=null",))).manifest
+    assert "maxPayload" not in deleted["spec"]["jetstream"]
+    assert kept["spec"]["jetstream"]["maxPayload"] == "null"
+
+
+def test_set_can_reach_keys_with_dots_and_list_items(make_app):
+    app = make_app("""\
+        backend: jetstream
+        values:
+          jetstream:
+            tolerations: [{key: a, operator: Exists}]
+    """)
+    result = render(RenderRequest(app, sets=("labels.example\\.com/team=payments",
+                                             "jetstream.tolerations[0].effect=NoSchedule")))
+    assert result.manifest["metadata"]["labels"]["example.com/team"] == "payments"
+    assert result.manifest["spec"]["jetstream"]["tolerations"] == [
+        {"key": "a", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def test_layer_order_is_defaults_profile_overlays_app_values_then_set(make_app):
+    app = make_app("""\
+        backend: jetstream
+        profile: base
+        overlays: [first]
+        values:
+          jetstream: {maxPayload: app}
+    """, files={
+        "profiles/base.yaml": "values:\n  jetstream: {maxPayload: profile, startArgs: [profile]}\n",
+        "overlays/first.yaml": "values:\n  jetstream: {maxPayload: first, startArgs: [first]}\n",
+        "overlays/second.yaml": "values:\n  jetstream: {startArgs: [second]}\n",
+    })
+    result = render(RenderRequest(app, overlays=("second",), sets=("jetstream.priorityClassName=cli",)))
+    spec = result.manifest["spec"]["jetstream"]
+    assert spec["maxPayload"] == "app"
+    assert spec["startArgs"] == ["second"]
+    assert spec["priorityClassName"] == "cli"
+    assert [s.origin.layer for s in result.merged.provenance.settings(("jetstream", "maxPayload"))] == [
+        "profile", "overlay", "app"]
+
+
+def test_profiles_extend_other_profiles_and_the_app_directory_wins_over_built_ins(make_app):
+    app = make_app("backend: jetstream\nprofile: prod\n", files={
+        "profiles/prod.yaml": "extends: staging\nvalues:\n  jetstream: {maxPayload: local}\n"})
+    result = render(RenderRequest(app, run_guards=False))
+    assert [p.name for p in result.profiles] == ["staging", "prod"]
+    assert result.manifest["spec"]["jetstream"]["maxPayload"] == "local"
+    assert result.manifest["spec"]["jetstream"]["persistence"]["volumeSize"] == "10Gi"
+
+
+def test_environments_select_their_own_profile_overlays_values_and_namespace(make_app):
+    app = make_app("""\
+        backend: jetstream
+        environments:
+          dev: {}
+          staging-eu:
+            profile: staging
+            namespace: events-eu
+            overlays: [ha]
+            values:
+              labels: {region: eu}
+    """)
+    result = render(RenderRequest(app, environment="staging-eu"))
+    assert result.namespace == "events-eu"
+    assert result.manifest["spec"]["jetstream"]["replicas"] == 5
+    assert result.manifest["metadata"]["labels"]["region"] == "eu"
+    assert result.manifest["metadata"]["annotations"]["eventbus-render/environment"] == "staging-eu"
+
+
+def test_output_is_byte_identical_across_hash_seeds():
+    outputs = set()
+    for seed in ("1", "2", "314159"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        proc = subprocess.run([sys.executable, "-m", "renderer", "render", "--app", str(FIXTURE_APPS / "kafka"),
+                               "--profile", "prod", "--overlay", "monitoring"],
+                              capture_output=True, env=env, check=True, cwd=ROOT)
+        outputs.add(proc.stdout)
+    assert len(outputs) == 1 and outputs.pop().startswith(b"---\napiVersion: argoproj.io/v1alpha1\n")
+
+
+def test_the_bundled_example_renders_for_prod(cli):
+    result = cli("render", "--app", ROOT / "examples" / "eventbus", "--profile", "prod")
+    assert result.code == 0, result.err
+    manifest = yaml.safe_load(result.out)
+    assert manifest["spec"]["jetstream"]["persistence"]["storageClassName"] == "fast-ssd"
+
+
+def test_built_ins_ship_inside_the_installed_package():
+    from renderer import sources
+
+    for kind, names in (("profiles", {"dev", "staging", "prod"}), ("overlays", {"ha", "monitoring"})):
+        assert names <= set(sources.available(kind, None))
+    templates = Path(sys.modules["renderer"].__file__).parent / "templates"
+    assert {f"{b}.yaml.j2" for b in BACKENDS} <= {p.name for p in templates.iterdir()}
