@@ -217,3 +217,30 @@ def test_built_ins_ship_inside_the_installed_package():
         assert names <= set(sources.available(kind, None))
     templates = Path(sys.modules["renderer"].__file__).parent / "templates"
     assert {f"{b}.yaml.j2" for b in BACKENDS} <= {p.name for p in templates.iterdir()}
+
+
+def test_the_readme_layering_example_renders_as_documented(make_app):
+    app = make_app("backend: jetstream\nprofile: platform\noverlays: [trace]\n", files={
+        "profiles/platform.yaml": """\
+            extends: prod
+            values:
+              jetstream:
+                startArgs: ["--debug"]
+                imagePullSecrets: [{name: registry-a}]
+                tolerations: [{key: dedicated, operator: Equal, value: events, effect: NoSchedule}]
+        """,
+        "overlays/trace.yaml": """\
+            merge:
+              jetstream.startArgs: append
+            values:
+              jetstream:
+                startArgs: ["--trace"]
+                imagePullSecrets: [{name: registry-b}]
+                tolerations: [{key: dedicated, operator: Equal, value: events-eu, effect: NoSchedule}]
+        """,
+    })
+    spec = render(RenderRequest(app)).manifest["spec"]["jetstream"]
+    assert spec["startArgs"] == ["--debug", "--trace"]
+    assert spec["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}]
+    assert spec["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "events-eu",
+                                    "effect": "NoSchedule"}]
