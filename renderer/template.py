@@ -25,6 +25,35 @@ from renderer.errors import InputError, Location
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE_SUFFIX = ".yaml.j2"
 MAX_TEMPLATE_BYTES = 256 * 1024
+MAX_OUTPUT_BYTES = 1024 * 1024
+"""Largest text a template may produce, and largest string or list an expression may build."""
+TIME_LIMIT_SECONDS = 10.0
+"""Wall-clock limit of one template render (a loop bomb is stopped, not waited for)."""
+
+
+class LimitedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus bounds on the operators that can build huge values."""
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > 64:
+                raise SecurityError("exponent too large for a template")
+        elif operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) \
+                        and len(seq) * count > MAX_OUTPUT_BYTES:
+                    raise SecurityError("repetition would build a value larger than 1 MiB")
+        elif operator == "+":
+            if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
+                    and len(left) + len(right) > MAX_OUTPUT_BYTES:
+                raise SecurityError("concatenation would build a value larger than 1 MiB")
+        return super().call_binop(context, operator, left, right)
+
+
+class TemplateTimeout(Exception):
+    """Raised inside a template render that ran past :data:`TIME_LIMIT_SECONDS`."""
 
 
 class ConfinedLoader(BaseLoader):
@@ -79,7 +108,7 @@ def environment(app_root: Path | None) -> ImmutableSandboxedEnvironment:
         if app_root is not None:
             roots.append((app_root / "templates", "templates"))
         roots.append((PACKAGE_TEMPLATES, "builtin:templates"))
-        env = ImmutableSandboxedEnvironment(
+        env = LimitedSandbox(
             loader=ConfinedLoader(roots),
             undefined=StrictUndefined,
             autoescape=False,
@@ -112,7 +141,11 @@ def render(backend: str, context: dict, app_root: Path | None) -> str:
     name = backend + TEMPLATE_SUFFIX
     try:
         template = env.get_template(name)
-        return template.render(context)
+        with _time_limit(TIME_LIMIT_SECONDS):
+            text = template.render(context)
+    except TemplateTimeout:
+        raise InputError(f"template {name} ran for more than {TIME_LIMIT_SECONDS:g} seconds and was stopped",
+                         hint="look for loops over large ranges") from None
     except TemplateNotFound as exc:
         raise InputError(f"template {exc.name!r} not found",
                          hint="templates are looked up in the app's templates/ folder, then built in") from None
@@ -128,5 +161,39 @@ def render(backend: str, context: dict, app_root: Path | None) -> str:
             from None
     except TemplateError as exc:
         raise InputError(f"template error: {exc}", location=_template_location(exc, name)) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError,
+            MemoryError) as exc:
         raise InputError(f"template failed: {exc}", location=_template_location(exc, name)) from None
+    if len(text) > MAX_OUTPUT_BYTES:
+        raise InputError(f"template {name} produced more than {MAX_OUTPUT_BYTES} bytes")
+    return text
+
+
+class _time_limit:
+    """Stop a render that runs too long, with SIGALRM where it is available (main thread only)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    @staticmethod
+    def _expire(signum, frame):
+        raise TemplateTimeout()
+
+    def __exit__(self, *exc):
+        if self.armed:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
