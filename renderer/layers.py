@@ -51,12 +51,26 @@ DELETED = type("Deleted", (), {"__repr__": lambda self: "<deleted>"})()
 """Value of a :class:`Setting` recording that a layer deleted the key with ``null``."""
 
 
-@dataclass(frozen=True)
 class Setting:
-    """One layer's contribution to one path."""
+    """One layer's contribution to one path: the value, and (computed on demand) its :class:`Origin`."""
 
-    origin: Origin
-    value: object
+    __slots__ = ("_layer", "_source", "_origin", "value")
+
+    def __init__(self, origin: Origin | None, value, layer: Layer | None = None, source: tuple = ()):
+        self._origin = origin
+        self._layer = layer
+        self._source = source
+        self.value = value
+
+    @property
+    def origin(self) -> Origin:
+        """Where this value was set (resolved lazily: most settings are never asked)."""
+        if self._origin is None:
+            self._origin = self._layer.origin(self._source)
+        return self._origin
+
+    def __repr__(self) -> str:
+        return f"Setting({self.origin!s}, {self.value!r})"
 
 
 @dataclass
@@ -202,12 +216,12 @@ class _LayerMerge:
         return path
 
     def _record(self, path: tuple, value) -> None:
-        origin = self.layer.origin(self._source(path))
         if isinstance(value, dict) and value:
             for key, sub in value.items():
                 self._record(path + (key,), sub)
             return
-        self.provenance.add(path, Setting(origin, _copy(value) if isinstance(value, (list, dict)) else value))
+        self.provenance.add(path, Setting(None, _copy(value) if isinstance(value, (list, dict)) else value,
+                                          self.layer, self._source(path) if self.remap else path))
         if isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, (dict, list)):
@@ -227,7 +241,7 @@ class _LayerMerge:
             if value is None:
                 if key in base:
                     del base[key]
-                self.provenance.add(sub, Setting(self.layer.origin(self._source(sub)), DELETED))
+                self.provenance.add(sub, Setting(None, DELETED, self.layer, self._source(sub)))
             elif key in base and base[key] is not None:
                 base[key] = config.value_strategy(list(sub), base[key], value)
             else:
@@ -255,7 +269,7 @@ class _LayerMerge:
             else:
                 self.remap[path + (target,)] = self._source(path) + (index,)
                 merged[target] = config.value_strategy(list(path + (target,)), merged[target], item)
-        self.provenance.add(path, Setting(self.layer.origin(self._source(path)), _copy(merged)))
+        self.provenance.add(path, Setting(None, _copy(merged), self.layer, self._source(path)))
         return merged
 
     def _replace(self, config, path, base, nxt):

@@ -373,7 +373,7 @@ def render(request: RenderRequest) -> Rendered:
         "environment": request.environment,
     }
     text = template.render(app.backend, context, app.root)
-    manifest, _ = yamlio.load(text, f"builtin:templates/{app.backend}{template.TEMPLATE_SUFFIX}")
+    manifest = yamlio.load_structured(text, f"templates/{app.backend}{template.TEMPLATE_SUFFIX}")
     if not isinstance(manifest, dict):
         raise InputError("the template did not produce a mapping",
                          location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"))

@@ -169,8 +169,32 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+_DOCUMENTS: dict = {}
+"""Parsed files by (path, display, size, mtime): profiles and overlays shared by many apps load once."""
+
+
 def load_document(path: Path, display: str) -> Document:
-    """Load one YAML mapping file."""
+    """Load one YAML mapping file (cached per process while the file is unchanged).
+
+    Callers must not mutate the returned document's data: every consumer copies.
+    """
+    try:
+        stat = os.stat(path)
+        key = (str(path), display, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    except OSError:
+        key = None
+    cached = _DOCUMENTS.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    document = _load_document(path, display)
+    if key is not None:
+        if len(_DOCUMENTS) > 4096:
+            _DOCUMENTS.clear()
+        _DOCUMENTS[key] = document
+    return document
+
+
+def _load_document(path: Path, display: str) -> Document:
     data, marks = yamlio.load_file(path, display)
     if data is None:
         data = {}
@@ -341,6 +365,7 @@ def load_app(app_dir) -> App:
     expect(doc, ("waivers",), app.waivers, list, "a list of waivers")
     environments = data.get("environments") or {}
     expect(doc, ("environments",), environments, dict, "a mapping of environment names to settings")
+    checked = {}
     for env_name, env in environments.items():
         check_name(env_name, doc, ("environments", env_name), "environment")
         env = env or {}
@@ -353,6 +378,6 @@ def load_app(app_dir) -> App:
             check_name(env["profile"], doc, ("environments", env_name, "profile"), "profile")
         _overlay_list(doc, ("environments", env_name, "overlays"), env.get("overlays"))
         expect(doc, ("environments", env_name, "values"), env.get("values") or {}, dict, "a mapping")
-        environments[env_name] = env
-    app.environments = environments
+        checked[env_name] = env
+    app.environments = checked
     return app

@@ -96,6 +96,17 @@ def to_yaml_flow(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=False, separators=(", ", ": "))
 
 
+def combine(*mappings) -> dict:
+    """The ``combine`` filter: a new mapping with the keys of every argument, later ones winning."""
+    out: dict = {}
+    for mapping in mappings:
+        if mapping:
+            if not isinstance(mapping, dict):
+                raise TypeError(f"combine expects mappings, got {type(mapping).__name__}")
+            out.update(mapping)
+    return out
+
+
 _ENVIRONMENTS: dict = {}
 
 
@@ -119,6 +130,7 @@ def environment(app_root: Path | None) -> ImmutableSandboxedEnvironment:
         for name in ("lipsum", "cycler", "joiner"):
             env.globals.pop(name, None)
         env.filters["yaml"] = to_yaml_flow
+        env.filters["combine"] = combine
         _ENVIRONMENTS[key] = env
     return env
 
