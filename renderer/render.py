@@ -37,8 +37,13 @@ def backend_path(backend: str) -> tuple:
     return BACKEND_PATHS[backend]
 
 
+_VALUES_SCHEMA: dict = {}
+
+
 def values_schema() -> dict:
     """Schema of merged values: every backend section of the spec plus the renderer's conveniences."""
+    if _VALUES_SCHEMA:
+        return _VALUES_SCHEMA
     from renderer.spec import EVENTBUS
 
     spec_fields = EVENTBUS["fields"]["spec"]["fields"]
@@ -52,7 +57,8 @@ def values_schema() -> dict:
         "spread": {"type": "object", "fields": {"zones": spread_mode, "hosts": spread_mode,
                                                  "zoneWeight": weight, "hostWeight": weight}},
     })
-    return {"type": "object", "fields": fields}
+    _VALUES_SCHEMA.update({"type": "object", "fields": fields})
+    return _VALUES_SCHEMA
 
 
 @dataclass
