@@ -388,6 +388,10 @@ def _check_integer(value, node, path, out):
             out.append(
                 SchemaProblem(path, f"{value} is out of range for {fmt} ({low} to {high})", "use a smaller number")
             )
+    low, high = node.get("minimum"), node.get("maximum")
+    if (low is not None and value < low) or (high is not None and value > high):
+        out.append(SchemaProblem(path, f"{value} is out of range ({low} to {high})",
+                                 f"use a number from {low} to {high}"))
 
 
 def _check_boolean(value, node, path, out):

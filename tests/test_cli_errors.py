@@ -171,3 +171,8 @@ def test_list_shows_profiles_overlays_and_backends_with_descriptions(make_app, c
     assert re.search(r"^  prod +\[built-in\]  Production", result.out, re.M)
     assert "local" in result.out and "[app]  Our own tweak." in result.out
     assert "kafka" in result.out
+
+
+def test_spread_weights_outside_1_to_100_are_refused(make_app, cli):
+    app = make_app("backend: jetstream\nvalues:\n  spread: {zones: preferred, zoneWeight: 500}\n")
+    assert_input_error(cli("render", "--app", app), "spread.zoneWeight", "out of range (1 to 100)")
