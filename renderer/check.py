@@ -1,0 +1,109 @@
+"""The ``check`` and ``guards`` commands: run the guards without printing manifests, and list them.
+
+``check`` exits 0 when no error-severity violation remains (warnings and
+waived violations are reported but pass; ``--strict`` fails on warnings too),
+1 on violations, 2 on bad input (raised as :class:`~renderer.errors.InputError`
+and reported by ``cli.main``).
+"""
+
+from __future__ import annotations
+
+import click
+
+from renderer.cli import (
+    app_option,
+    build_request,
+    emit_text,
+    env_option,
+    overlay_option,
+    profile_option,
+    set_option,
+    set_string_option,
+)
+
+
+@click.command("check")
+@app_option
+@profile_option
+@overlay_option
+@set_option
+@set_string_option
+@env_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+              help="Report format: text, JSON, or SARIF 2.1.0 for code-scanning annotations.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option("--repo-root", metavar="DIR", type=click.Path(file_okay=False, path_type=str),
+              help="Root that SARIF locations are relative to (default: the Git work tree holding --app).")
+def check_command(app_dir, profile, overlays, sets, set_strings, environment, fmt, strict, repo_root):
+    """Run the guards on an app's EventBus and report violations; print no manifest."""
+    from pathlib import Path
+
+    from renderer import guards
+    from renderer.render import render
+
+    request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
+    request.run_guards = False
+    rendered = render(request)
+    evaluation = guards.evaluate(rendered)
+    if fmt == "json":
+        from renderer.guards.report import as_json
+
+        emit_text(as_json(evaluation, rendered))
+    elif fmt == "sarif":
+        from renderer.guards.report import as_sarif
+
+        emit_text(as_sarif(evaluation, rendered, Path(repo_root) if repo_root else None))
+    elif evaluation.findings:
+        emit_text(guards.format_report(evaluation) + "\n")
+    else:
+        emit_text(f"guards: no violations (profile '{evaluation.profile}', backend {rendered.backend})\n")
+    failed = evaluation.errors or (strict and evaluation.warnings)
+    return 1 if failed else 0
+
+
+@click.command("guards")
+@click.option("--app", "app_dir", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=str),
+              help="App directory whose own profiles are visible to --profile.")
+@profile_option
+def guards_command(app_dir, profile):
+    """List every guard: its id, what it checks, why, and its parameters (or their values under --profile)."""
+    from pathlib import Path
+
+    from renderer import guards, sources
+
+    config = None
+    if profile is not None:
+        sources.check_name(profile, None, (), "profile")
+        chain = sources.load_profile_chain(profile, Path(app_dir) if app_dir else None)
+        config = guards.resolve_config(chain)
+    lines = []
+    for rule_id, module in guards.RULES.items():
+        if config is not None:
+            rc = config[rule_id]
+            state = rc.level + ("" if rc.waivable or rc.level == "off" else ", not waivable")
+            head = f"{rule_id}  [{state} in profile '{profile}']"
+        elif getattr(module, "MANDATORY", False):
+            head = f"{rule_id}  [an error in every profile, never waivable]"
+        else:
+            head = rule_id
+        lines.append(head)
+        lines.append(f"  checks: {module.DESCRIPTION}")
+        lines.append(f"  why:    {module.RATIONALE}")
+        for name, param in module.PARAMS.items():
+            value = config[rule_id].params[name] if config is not None else module.DEFAULTS[name]
+            shown = "default" if config is None else "value"
+            lines.append(f"  {name}: {param.doc} ({param.type_text()}; {shown} {_show(value)})")
+        lines.append("")
+    lines.append("Configure guards in a profile's 'guards:' block; waive one violation in the app file's 'waivers:'.")
+    lines.append("docs/guards.md has the full catalogue with examples.")
+    emit_text("\n".join(lines) + "\n")
+
+
+def _show(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,106 @@
+"""Machine-readable forms of an :class:`~renderer.guards.Evaluation`: JSON and SARIF 2.1.0.
+
+SARIF results are located at the file and line that set the offending value
+(the provenance of the merged values), relative to the repository, so code
+scanning annotates the line of a pull request that introduced a violation.
+Values set by the command line, and values no layer set, are located at the
+app file, where a fix would go. Built-in files keep their ``builtin:`` name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from renderer import __version__, sources
+from renderer.guards import RULES, WAIVER_DESCRIPTION, WAIVER_RULE, describe_origin
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "off": "none"}
+
+
+def as_json(evaluation, rendered) -> str:
+    """The evaluation as a JSON document (stable key order, no absolute paths)."""
+    document = {
+        "eventbus": {"name": rendered.name, "namespace": rendered.namespace, "backend": rendered.backend,
+                     "profile": rendered.profile.name, "environment": rendered.environment},
+        "summary": {"errors": len(evaluation.errors), "warnings": len(evaluation.warnings),
+                    "waived": len(evaluation.waived)},
+        "findings": [f.as_dict() for f in evaluation.findings],
+        "waivers": list(evaluation.waivers),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def repository_root(app_root: Path) -> Path:
+    """The Git work tree holding ``app_root`` (the nearest folder with ``.git``), else the current directory."""
+    probe = app_root.resolve()
+    for folder in (probe, *probe.parents):
+        if (folder / ".git").exists():
+            return folder
+    return Path.cwd().resolve()
+
+
+def _artifact(origin, rendered, repo_root: Path) -> tuple[str, int, int | None]:
+    """``(uri, line, column)`` of the file that set a value; the app file when no file did."""
+    app_root = rendered.app.root.resolve()
+    if origin is not None and origin.file.startswith("builtin:"):
+        return origin.file, origin.line or 1, origin.column
+    if origin is not None and origin.file and (app_root / origin.file).is_file():
+        target, line, column = app_root / origin.file, origin.line or 1, origin.column
+    else:
+        target, line, column = app_root / sources.APP_FILE, 1, None
+    return Path(os.path.relpath(target, repo_root)).as_posix(), line, column
+
+
+def _rule_descriptor(rule_id: str, short: str, full: str, help_text: str, level: str) -> dict:
+    return {"id": rule_id, "name": rule_id, "shortDescription": {"text": short}, "fullDescription": {"text": full},
+            "help": {"text": help_text}, "defaultConfiguration": {"level": _SARIF_LEVEL.get(level, "error")}}
+
+
+def as_sarif(evaluation, rendered, repo_root: Path | None = None) -> str:
+    """The evaluation as a SARIF 2.1.0 log with one run; rules come from the registry."""
+    repo_root = (repo_root or repository_root(rendered.app.root)).resolve()
+    rules = []
+    for rule_id, module in RULES.items():
+        config = evaluation.config.get(rule_id)
+        rules.append(_rule_descriptor(rule_id, module.DESCRIPTION, module.DESCRIPTION + " " + module.RATIONALE,
+                                      (module.__doc__ or "").strip(), config.level if config else "error"))
+    rules.append(_rule_descriptor(WAIVER_RULE, WAIVER_DESCRIPTION, WAIVER_DESCRIPTION,
+                                  "Waivers need rule, reason, owner and expires (YYYY-MM-DD, UTC, inclusive).",
+                                  "error"))
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    results = []
+    for finding in evaluation.findings:
+        uri, line, column = _artifact(finding.origin, rendered, repo_root)
+        region = {"startLine": line}
+        if column:
+            region["startColumn"] = column
+        text = f"{finding.path_text}: {finding.message}" if finding.path else finding.message
+        text += f" ({describe_origin(finding.origin)})."
+        if finding.fix:
+            text += f" Fix: {finding.fix}."
+        result = {
+            "ruleId": finding.rule,
+            "ruleIndex": index[finding.rule],
+            "level": _SARIF_LEVEL[finding.level],
+            "message": {"text": text},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
+            "properties": {"manifestPath": finding.path_text, "actual": finding.actual,
+                           "expected": finding.expected, "fix": finding.fix},
+        }
+        if finding.waived and finding.waiver is not None:
+            w = finding.waiver
+            result["suppressions"] = [{"kind": "inSource", "status": "accepted",
+                                       "justification": f"{w.reason} (owner {w.owner}, until {w.expires.isoformat()})"}]
+        results.append(result)
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "eventbus-render", "version": __version__, "rules": rules}},
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,55 @@
+"""The guard catalogue is generated from the code, and every rule module keeps the contract it is generated from."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from renderer.guards import RULES, Param, catalogue
+from tests.conftest import ROOT
+
+REFRESH = "run: .venv/bin/python -m renderer.guards.catalogue --write"
+
+
+def test_docs_guards_md_is_the_generated_catalogue():
+    assert (ROOT / "docs" / "guards.md").read_text() == catalogue.generate(1), REFRESH
+
+
+def test_the_readme_block_between_the_guard_markers_is_the_generated_catalogue():
+    readme = ROOT / "README.md"
+    block = catalogue.readme_block(readme.read_text()) if readme.is_file() else None
+    if block is None:
+        pytest.skip("README.md has no <!-- guards:start --> / <!-- guards:end --> markers yet")
+    assert block == catalogue.generate(2), REFRESH
+
+
+def test_write_refreshes_the_docs_and_only_the_marked_block_of_the_readme(tmp_path):
+    (tmp_path / "README.md").write_text(f"# Project\n\nbefore\n{catalogue.README_START}\nstale\n"
+                                        f"{catalogue.README_END}\nafter\n")
+    written = catalogue.write(tmp_path)
+    assert [p.name for p in written] == ["guards.md", "README.md"]
+    text = (tmp_path / "README.md").read_text()
+    assert text.startswith("# Project\n\nbefore\n") and text.endswith(f"{catalogue.README_END}\nafter\n")
+    assert catalogue.readme_block(text) == catalogue.generate(2)
+
+
+@pytest.mark.parametrize("rule_id", list(RULES))
+def test_every_rule_module_has_id_description_rationale_typed_parameters_and_documented_examples(rule_id):
+    module = RULES[rule_id]
+    assert module.ID == rule_id
+    assert module.DESCRIPTION.endswith(".") and module.RATIONALE.endswith(".")
+    assert set(module.PARAMS) == set(module.DEFAULTS)
+    for name, param in module.PARAMS.items():
+        assert isinstance(param, Param)
+        assert param.problem(module.DEFAULTS[name]) is None, name
+    doc = inspect.getdoc(module)
+    assert "Passing" in doc and "Failing" in doc
+    assert inspect.isgeneratorfunction(module.check)
+
+
+def test_the_catalogue_lists_every_rule_with_its_built_in_levels():
+    text = catalogue.generate(1)
+    for rule_id in RULES:
+        assert f"\n## {rule_id}\n" in text
+        assert f"| [`{rule_id}`](#{rule_id}) |" in text

@@ -1,0 +1,139 @@
+"""Waivers: only in the app file, with reason, owner and an expiry (UTC, inclusive) checked on a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from renderer.errors import InputError
+from renderer.render import RenderRequest, render
+from tests.guards.conftest import write_case
+
+REPLICAS = {"jetstream": {"replicas": 4}}
+
+
+def waiver(**fields) -> dict:
+    entry = {"rule": "replica-count", "path": "spec.jetstream.replicas", "reason": "fourth zone in March",
+             "owner": "team-payments", "expires": "2026-06-30"}
+    entry.update(fields)
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def with_waivers(*entries) -> dict:
+    return {"extra": {"waivers": list(entries)}}
+
+
+def test_a_waiver_excuses_its_violation_which_is_still_reported_as_waived(evaluate):
+    evaluation = evaluate("jetstream", REPLICAS, **with_waivers(waiver()))
+    [finding] = evaluation.findings
+    assert (finding.rule, finding.waived, finding.waiver.owner) == ("replica-count", True, "team-payments")
+    assert evaluation.errors == []
+    assert str(finding).startswith("waived[replica-count] spec.jetstream.replicas: 4 replicas")
+    assert str(finding).endswith("waived until 2026-06-30 by team-payments (eventbus-render.yaml:8): "
+                                 "fourth zone in March")
+
+
+def test_the_rendered_manifest_carries_the_waivers_in_force(tmp_path):
+    root = write_case(tmp_path, "jetstream", REPLICAS, extra={"waivers": [waiver()]})
+    rendered = render(RenderRequest(root, today="2026-06-15"))
+    assert rendered.manifest["metadata"]["annotations"]["eventbus-render/waivers"] == (
+        "replica-count@spec.jetstream.replicas until 2026-06-30 (owner: team-payments)")
+
+
+@pytest.mark.parametrize("path, waived", [
+    ("spec.jetstream.replicas", True),
+    ("spec.jetstream", True),
+    (None, True),
+    ("spec.jetstream.version", False),
+    ("spec.jetstream.rep", False),
+], ids=["exact-path", "parent-path", "whole-rule", "other-path", "prefix-of-a-key-is-not-a-parent"])
+def test_a_waiver_covers_its_path_and_everything_below_it(evaluate, path, waived):
+    entry = waiver(path=path) if path else {k: v for k, v in waiver().items() if k != "path"}
+    evaluation = evaluate("jetstream", REPLICAS, **with_waivers(entry))
+    assert [f.waived for f in evaluation.findings if f.rule == "replica-count"] == [waived]
+
+
+def test_a_waiver_that_matches_nothing_is_a_warning_to_remove_it(evaluate):
+    evaluation = evaluate("jetstream", None, **with_waivers(waiver()))
+    [finding] = evaluation.findings
+    assert (finding.rule, finding.level, finding.path_text) == ("waiver", "warning", "waivers[0]")
+    assert finding.message == "waiver for replica-count at spec.jetstream.replicas matches no violation"
+    assert evaluation.waivers == []
+
+
+@pytest.mark.parametrize("today, expired", [
+    ("2026-06-29", False),
+    ("2026-06-30", False),  # inclusive: the waiver holds through its last day
+    ("2026-07-01", True),
+], ids=["day-before", "last-day", "day-after"])
+def test_a_waiver_holds_through_its_expiry_date_and_is_an_error_naming_the_owner_after(evaluate, today, expired):
+    evaluation = evaluate("jetstream", REPLICAS, today=today, **with_waivers(waiver()))
+    messages = [f.message for f in evaluation.errors]
+    if expired:
+        assert messages == ["4 replicas, expected an odd count of at least 3",
+                            "waiver for replica-count expired on 2026-06-30 (owner: team-payments)"]
+        assert evaluation.errors[1].fix.startswith("team-payments: fix the violation")
+        assert str(evaluation.errors[1]).splitlines()[1] == "  set by the app file (eventbus-render.yaml:8)"
+    else:
+        assert messages == []
+
+
+def test_expiry_is_judged_in_utc(evaluate):
+    # 23:30 on the last day in New York is already the next day in UTC
+    new_york = timezone(timedelta(hours=-5))
+    evaluation = evaluate("jetstream", REPLICAS, today=datetime(2026, 6, 30, 23, 30, tzinfo=new_york),
+                          **with_waivers(waiver()))
+    assert [f.rule for f in evaluation.errors] == ["replica-count", "waiver"]
+
+
+def test_render_takes_its_clock_from_the_request(tmp_path):
+    from renderer.errors import GuardError
+
+    root = write_case(tmp_path, "jetstream", REPLICAS, extra={"waivers": [waiver()]})
+    render(RenderRequest(root, today="2026-06-30"))
+    with pytest.raises(GuardError):
+        render(RenderRequest(root, today="2026-07-01"))
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "], ids=["missing", "empty", "blank"])
+def test_a_waiver_without_a_reason_is_an_error_naming_the_owner(evaluate, reason):
+    evaluation = evaluate("jetstream", REPLICAS, **with_waivers(waiver(reason=reason)))
+    assert [f.message for f in evaluation.errors] == [
+        "4 replicas, expected an odd count of at least 3",
+        "waiver for replica-count has no reason (owner: team-payments)"]
+
+
+def test_a_rule_the_profile_makes_non_waivable_cannot_be_waived(evaluate):
+    values = {"nats": {"exotic": {"url": "nats://tok@nats:4222"}}}
+    entry = waiver(rule="external-credentials", path="spec.nats.exotic.url")
+    evaluation = evaluate("nats-exotic", values, **with_waivers(entry))
+    assert [(f.rule, f.waived) for f in evaluation.errors] == [("external-credentials", False), ("waiver", False)]
+    assert evaluation.errors[1].message == ("waiver for external-credentials, which profile 'prod' does not allow "
+                                            "to be waived (owner: team-payments)")
+
+
+def test_the_controller_rules_can_never_be_waived(evaluate):
+    entry = waiver(rule="controller-rules", path="spec.jetstream.replicas")
+    evaluation = evaluate("jetstream", {"jetstream": {"replicas": 2}}, profile="dev", **with_waivers(entry))
+    assert [(f.rule, f.waived) for f in evaluation.errors] == [("controller-rules", False), ("waiver", False)]
+
+
+@pytest.mark.parametrize("entry, where, message", [
+    (waiver(owners="x"), "eventbus-render.yaml:13:3", "unknown waiver key 'owners'"),
+    (waiver(owner=None), "eventbus-render.yaml:8:3", "waiver is missing 'owner'"),
+    (waiver(expires=None), "eventbus-render.yaml:8:3", "waiver is missing 'expires'"),
+    (waiver(rule="replica-cont"), "eventbus-render.yaml:8:3", "waiver names unknown guard 'replica-cont'"),
+    (waiver(expires="2026-13-01"), "eventbus-render.yaml:12:3", "waiver expires '2026-13-01' is not a date"),
+    (waiver(expires="30/06/2026"), "eventbus-render.yaml:12:3", "waiver expires '30/06/2026' is not a date"),
+    (waiver(expires=20260630), "eventbus-render.yaml:12:3", "waiver expires 20260630 is not a date"),
+    (waiver(path="jetstream.replicas"), "eventbus-render.yaml:9:3", "waiver path 'jetstream.replicas' is not a "
+                                                                    "manifest path"),
+    (waiver(owner=" "), "eventbus-render.yaml:11:3", "waiver owner is empty"),
+    ("replica-count", "eventbus-render.yaml:8:3", "expected a waiver mapping, got a string"),
+], ids=["unknown-key", "no-owner", "no-expiry", "unknown-rule", "month-13", "not-iso", "a-number", "values-path",
+        "blank-owner", "not-a-mapping"])
+def test_a_malformed_waiver_is_an_input_error_at_its_line(evaluate, entry, where, message):
+    with pytest.raises(InputError) as caught:
+        evaluate("jetstream", REPLICAS, **with_waivers(entry))
+    assert (str(caught.value.location), caught.value.message) == (where, message)
