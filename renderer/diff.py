@@ -1,0 +1,684 @@
+"""``eventbus-render diff``: which manifests change in which environment, and what the cluster will make of it.
+
+Both sides are rendered in full (every environment of every app, as
+``render --all`` does): a git revision is read from the object database into
+a temporary folder (:mod:`renderer.gitrefs`), the working tree is rendered in
+place, and ``--against DIR`` reads a tree committed by ``render --all``.
+Objects are matched by environment, namespace and name, so moving an app
+directory changes nothing, while renaming an EventBus shows as a rename.
+
+Besides the text diff, every change is checked against what upstream's
+admission webhook refuses on update (the backend type, NATS native versus
+exotic, NATS ``auth``, JetStream ``streamConfig``) and against what silently
+needs the bus recreated (a rename or namespace move orphans the StatefulSet
+and its volumes). Guard findings that appear or disappear are listed too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from renderer.errors import InputError, UsageError
+
+STATEFUL_BACKENDS = ("nats-native", "jetstream")
+"""Backends whose EventBus runs a StatefulSet with volumes of its own."""
+MARKDOWN_BUDGET = 60_000
+"""Characters of diff text in a markdown report (GitHub comments hold 65,536)."""
+MARKDOWN_MARKER = "<!-- eventbus-render-diff -->"
+"""First line of the markdown report, so CI can find and update its earlier comment."""
+REFUSED, RECREATE = "refused", "recreate"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A change the cluster refuses (``refused``) or that needs the EventBus recreated (``recreate``).
+
+    ``message`` says what changes, ``detail`` what follows from it and what to do.
+    """
+
+    kind: str
+    message: str
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"kind": self.kind, "message": self.message, "detail": self.detail}
+
+    @property
+    def full(self) -> str:
+        """Message and detail in one sentence."""
+        return f"{self.message}: {self.detail}" if self.detail else self.message
+
+
+@dataclass
+class ObjectChange:
+    """One object that differs between the sides."""
+
+    environment: str
+    status: str  # added, removed, changed, renamed, or guards (manifest identical, findings differ)
+    base: object = None  # review.Entry
+    head: object = None
+    diff: str = ""
+    changes: list = field(default_factory=list)
+    notices: list = field(default_factory=list)
+    appeared: list = field(default_factory=list)
+    disappeared: list = field(default_factory=list)
+
+    @property
+    def entry(self):
+        """The head entry, or the base entry of a removed object."""
+        return self.head or self.base
+
+    @property
+    def title(self) -> str:
+        """``namespace/name`` (``old -> new`` for a rename)."""
+        if self.status == "renamed":
+            return f"{self.base.ident} -> {self.head.ident}"
+        return self.entry.ident
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "status": self.status,
+            "namespace": self.entry.namespace,
+            "name": self.entry.name,
+            "app": self.entry.app,
+            "backend": self.entry.backend,
+            "base": _side(self.base),
+            "head": _side(self.head),
+            "notices": [n.as_dict() for n in self.notices],
+            "guards": {"appeared": self.appeared, "disappeared": self.disappeared},
+            "changes": self.changes,
+            "diff": self.diff,
+        }
+
+
+def _side(entry) -> dict | None:
+    if entry is None:
+        return None
+    return {"namespace": entry.namespace, "name": entry.name, "app": entry.app, "file": entry.file,
+            "backend": entry.backend}
+
+
+@dataclass
+class EnvironmentChange:
+    """What differs in one environment."""
+
+    name: str
+    status: str  # added, removed, changed, unchanged
+    objects: list = field(default_factory=list)
+    unchanged: int = 0
+
+    def counts(self) -> dict:
+        """Changed objects by status."""
+        out: dict = {}
+        for change in self.objects:
+            out[change.status] = out.get(change.status, 0) + 1
+        return out
+
+
+@dataclass
+class Comparison:
+    """Everything that differs between a base and a head tree."""
+
+    base_label: str
+    head_label: str
+    environments: list = field(default_factory=list)
+
+    @property
+    def changed(self) -> list:
+        """Environments with any change."""
+        return [e for e in self.environments if e.status != "unchanged"]
+
+    @property
+    def objects(self) -> list:
+        """Every changed object."""
+        return [o for e in self.environments for o in e.objects]
+
+    @property
+    def notices(self) -> list:
+        """``(environment, object change, notice)`` for every notice, refused first."""
+        found = [(o.environment, o, n) for o in self.objects for n in o.notices]
+        return sorted(found, key=lambda t: (t[2].kind != REFUSED, t[0], t[1].title))
+
+    def summary(self) -> dict:
+        """Counts of everything, for the summary line and JSON."""
+        objects = {"added": 0, "removed": 0, "changed": 0, "renamed": 0, "guards": 0}
+        for change in self.objects:
+            objects[change.status] += 1
+        objects["unchanged"] = sum(e.unchanged for e in self.environments)
+        notices = [n for _, _, n in self.notices]
+        return {
+            "environments": {"total": len(self.environments), "changed": len(self.changed),
+                             "added": sum(e.status == "added" for e in self.environments),
+                             "removed": sum(e.status == "removed" for e in self.environments)},
+            "objects": objects,
+            "refused": sum(n.kind == REFUSED for n in notices),
+            "recreate": sum(n.kind == RECREATE for n in notices),
+            "guards": {"appeared": sum(len(o.appeared) for o in self.objects),
+                       "disappeared": sum(len(o.disappeared) for o in self.objects)},
+        }
+
+    def summary_line(self) -> str:
+        """One sentence: what changed, how many, and how much of it the cluster will refuse."""
+        counts = self.summary()
+        envs = counts["environments"]
+        objects = counts["objects"]
+        if not self.changed:
+            return (f"No changes in {_plural(envs['total'], 'environment')} "
+                    f"({_plural(objects['unchanged'], 'object')}).")
+        changed = sum(objects[k] for k in ("added", "removed", "changed", "renamed", "guards"))
+        parts = [f"{objects[k]} {_STATUS_TEXT[k]}" for k in ("added", "removed", "changed", "renamed", "guards")
+                 if objects[k]]
+        line = (f"{_plural(changed, 'object')} differ{'s' if changed == 1 else ''} in {envs['changed']} of "
+                f"{_plural(envs['total'], 'environment')} ({', '.join(parts)})")
+        if counts["refused"]:
+            line += f"; {counts['refused']} refused by the Argo Events webhook"
+        if counts["recreate"]:
+            line += f"; {counts['recreate']} need{'s' if counts['recreate'] == 1 else ''} the EventBus recreated"
+        guards = counts["guards"]["appeared"] + counts["guards"]["disappeared"]
+        if guards:
+            line += (f"; guard findings: {counts['guards']['appeared']} new, "
+                     f"{counts['guards']['disappeared']} gone")
+        return line + "."
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+# -- comparing ----------------------------------------------------------------------------------
+
+
+def parse_text(entry, fmt: str) -> dict:
+    """The manifest of a tree entry, read back from its text."""
+    if fmt == "json":
+        return json.loads(entry.text)
+    from renderer import yamlio
+
+    data, _ = yamlio.load(entry.text, entry.file)
+    return data
+
+
+def backend_of(manifest: dict) -> str:
+    """The backend a manifest's ``spec`` selects (``nats-native``, ``jetstream``...)."""
+    spec = manifest.get("spec") or {}
+    if "nats" in spec:
+        nats = spec.get("nats") or {}
+        return "nats-exotic" if "exotic" in nats and "native" not in nats else "nats-native"
+    if "jetstream" in spec:
+        return "jetstream"
+    if "jetstreamExotic" in spec:
+        return "jetstream-exotic"
+    if "kafka" in spec:
+        return "kafka"
+    return "unknown"
+
+
+_FAMILY = {"nats-native": "nats", "nats-exotic": "nats", "jetstream": "jetstream",
+           "jetstream-exotic": "jetstreamExotic", "kafka": "kafka"}
+_REFUSED_HINT = ("the Argo Events webhook refuses this update; to apply it, delete the EventBus and let it be "
+                 "created again (EventSources and Sensors stop meanwhile, and messages on the bus are lost)")
+
+
+def _auth_changed(old, new) -> bool:
+    # upstream's authChanged: an unset auth is the same as "none"
+    return (old or "none") != (new or "none")
+
+
+def immutable_changes(old: dict, new: dict) -> list:
+    """Notices for an update of ``old`` to ``new`` that upstream's webhook refuses, or that recreates the bus.
+
+    Mirrors ``ValidateUpdate`` of argo-events ``pkg/webhook/validator/eventbus.go``.
+    """
+    old_backend, new_backend = backend_of(old), backend_of(new)
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if _FAMILY.get(old_backend) != _FAMILY.get(new_backend):
+        what = f"backend changes from {old_backend} to {new_backend}"
+        if new_backend == "kafka":
+            return [Notice(RECREATE, what, "the webhook allows it, but EventSources and Sensors move to a new bus "
+                                           f"and messages on the old one are lost{_orphans(old_backend)}")]
+        return [Notice(REFUSED, what, "the implementation of an EventBus is immutable; " + _REFUSED_HINT)]
+    if new_backend != old_backend and _FAMILY.get(new_backend) == "nats":
+        return [Notice(REFUSED, f"NATS changes from {old_backend.split('-')[1]} to {new_backend.split('-')[1]}",
+                       "spec.nats.native versus spec.nats.exotic is immutable; " + _REFUSED_HINT)]
+    notices = []
+    if new_backend in ("nats-native", "nats-exotic"):
+        kind = new_backend.split("-")[1]
+        old_auth = ((old_spec.get("nats") or {}).get(kind) or {}).get("auth")
+        new_auth = ((new_spec.get("nats") or {}).get(kind) or {}).get("auth")
+        if _auth_changed(old_auth, new_auth):
+            notices.append(Notice(REFUSED, f"spec.nats.{kind}.auth is immutable ({old_auth or 'none'} -> "
+                                           f"{new_auth or 'none'})", _REFUSED_HINT))
+    if new_backend == "jetstream":
+        old_stream = (old_spec.get("jetstream") or {}).get("streamConfig")
+        new_stream = (new_spec.get("jetstream") or {}).get("streamConfig")
+        if old_stream != new_stream:
+            what = "set" if old_stream is None else ("removed" if new_stream is None else "changed")
+            notices.append(Notice(REFUSED, f"spec.jetstream.streamConfig is immutable (it is {what})", _REFUSED_HINT))
+    return notices
+
+
+def _orphans(backend: str) -> str:
+    if backend in STATEFUL_BACKENDS:
+        return "; the old bus's StatefulSet and volumes are left behind"
+    return ""
+
+
+def _rename_notice(base, head) -> Notice:
+    if base.namespace != head.namespace and base.name != head.name:
+        what = f"EventBus {base.ident} becomes {head.ident}"
+    elif base.namespace != head.namespace:
+        what = f"EventBus {base.name} moves from namespace {base.namespace} to {head.namespace}"
+    else:
+        what = f"EventBus {base.ident} is renamed to {head.name}"
+    detail = "a new EventBus is created instead of the old one being updated"
+    if base.backend in STATEFUL_BACKENDS:
+        detail += ("; the old bus's StatefulSet and volumes are orphaned (or deleted with it when pruned) and its "
+                   "messages are not carried over")
+    return Notice(RECREATE, what, detail + f"; EventSources and Sensors must name the new bus (eventBusName: "
+                                           f"{head.name})")
+
+
+def _finding_key(finding: dict) -> tuple:
+    return (finding.get("rule", ""), finding.get("path", ""), finding.get("level", ""),
+            finding.get("message", ""), bool(finding.get("waived", False)))
+
+
+def _guard_changes(base, head) -> tuple[list, list]:
+    before = {_finding_key(f): dict(f) for f in (base.findings if base else ())}
+    after = {_finding_key(f): dict(f) for f in (head.findings if head else ())}
+    appeared = [after[k] for k in sorted(after) if k not in before]
+    disappeared = [before[k] for k in sorted(before) if k not in after]
+    return appeared, disappeared
+
+
+def _path_key(path: tuple) -> tuple:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in path)
+
+
+def _flatten(value, path: tuple, out: dict) -> dict:
+    if isinstance(value, dict) and value:
+        for key, sub in value.items():
+            _flatten(sub, path + (key,), out)
+    elif isinstance(value, list) and value:
+        for index, sub in enumerate(value):
+            _flatten(sub, path + (index,), out)
+    else:
+        out[path] = value
+    return out
+
+
+def leaf_changes(old: dict | None, new: dict | None) -> list:
+    """``[{path, base, head}]`` for every leaf that differs (``None`` where a side lacks it)."""
+    from renderer.validate import format_path
+
+    before = _flatten(old, (), {}) if old is not None else {}
+    after = _flatten(new, (), {}) if new is not None else {}
+    changes = []
+    for path in sorted(set(before) | set(after), key=_path_key):
+        missing = object()
+        a, b = before.get(path, missing), after.get(path, missing)
+        if a is missing or b is missing or a != b or type(a) is not type(b):
+            changes.append({"path": format_path(path), "base": None if a is missing else a,
+                            "head": None if b is missing else b})
+    return changes
+
+
+def unified(base, head, context: int) -> str:
+    """The unified diff of two entries' texts (``/dev/null`` for a missing side)."""
+    lines = difflib.unified_diff(base.text.splitlines(keepends=True) if base else [],
+                                 head.text.splitlines(keepends=True) if head else [],
+                                 fromfile=f"a/{base.file}" if base else "/dev/null",
+                                 tofile=f"b/{head.file}" if head else "/dev/null", n=context)
+    return "".join(lines)
+
+
+def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_label: str = "base",
+            head_label: str = "head", context: int = 3) -> Comparison:
+    """Compare two rendered trees (lists of :class:`renderer.review.Entry`)."""
+    base_by_env: dict = {}
+    head_by_env: dict = {}
+    for entry in base_entries:
+        base_by_env.setdefault(entry.environment, {})[(entry.namespace, entry.name)] = entry
+    for entry in head_entries:
+        head_by_env.setdefault(entry.environment, {})[(entry.namespace, entry.name)] = entry
+    comparison = Comparison(base_label, head_label)
+    for env in sorted(set(base_by_env) | set(head_by_env)):
+        before, after = base_by_env.get(env, {}), head_by_env.get(env, {})
+        status = "added" if env not in base_by_env else "removed" if env not in head_by_env else "unchanged"
+        result = EnvironmentChange(env, status)
+        removed = [before[k] for k in sorted(before) if k not in after]
+        added = [after[k] for k in sorted(after) if k not in before]
+        # an app whose object disappears under one name and appears under another renamed it
+        added_by_app = {e.app: e for e in added}
+        for old in list(removed):
+            new = added_by_app.pop(old.app, None)
+            if new is not None:
+                removed.remove(old)
+                added.remove(new)
+                result.objects.append(_object_change(env, "renamed", old, new, fmt, context))
+        for key in sorted(set(before) & set(after)):
+            old, new = before[key], after[key]
+            if old.text != new.text:
+                result.objects.append(_object_change(env, "changed", old, new, fmt, context))
+            elif _guard_changes(old, new) != ([], []):
+                result.objects.append(_object_change(env, "guards", old, new, fmt, context))
+            else:
+                result.unchanged += 1
+        result.objects.extend(_object_change(env, "removed", old, None, fmt, context) for old in removed)
+        result.objects.extend(_object_change(env, "added", None, new, fmt, context) for new in added)
+        result.objects.sort(key=lambda o: (o.entry.namespace, o.entry.name, o.status))
+        if result.objects and status == "unchanged":
+            result.status = "changed"
+        comparison.environments.append(result)
+    return comparison
+
+
+def _object_change(env: str, status: str, base, head, fmt: str, context: int) -> ObjectChange:
+    change = ObjectChange(env, status, base, head)
+    change.appeared, change.disappeared = _guard_changes(base, head)
+    if status == "guards":
+        return change
+    old = parse_text(base, fmt) if base is not None else None
+    new = parse_text(head, fmt) if head is not None else None
+    change.diff = unified(base, head, context)
+    if status in ("changed", "renamed"):
+        change.changes = leaf_changes(old, new)
+    if status == "changed":
+        change.notices = immutable_changes(old, new)
+    elif status == "renamed":
+        change.notices = [_rename_notice(base, head)]
+    return change
+
+
+# -- formats ------------------------------------------------------------------------------------
+
+
+_STATUS_MARK = {"added": "+", "removed": "-", "changed": "~", "renamed": ">", "guards": "!"}
+_STATUS_TEXT = {"added": "added", "removed": "removed", "changed": "changed", "renamed": "renamed",
+                "guards": "with other guard findings"}
+
+
+class _Style:
+    """ANSI colours, or none."""
+
+    CODES = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "red_bold": "1;31",
+             "yellow_bold": "1;33"}
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, text: str, style: str) -> str:
+        if not self.enabled or not text:
+            return text
+        return f"\x1b[{self.CODES[style]}m{text}\x1b[0m"
+
+
+def _finding_text(finding: dict) -> str:
+    waived = " (waived)" if finding.get("waived") else ""
+    where = f" at {finding['path']}" if finding.get("path") else ""
+    return f"{finding.get('level', '')}{waived} {finding.get('rule', '')}{where}: {finding.get('message', '')}"
+
+
+def format_text(comparison: Comparison, color: bool = False) -> str:
+    """The report for a terminal: summary, loud notices, then per environment each object's diff."""
+    style = _Style(color)
+    out = [style(f"eventbus-render diff: {comparison.base_label} -> {comparison.head_label}", "bold"),
+           comparison.summary_line()]
+    notices = comparison.notices
+    if notices:
+        out.append("")
+        for env, change, notice in notices:
+            tag = "REFUSED " if notice.kind == REFUSED else "RECREATE"
+            out.append(style(tag, "red_bold" if notice.kind == REFUSED else "yellow_bold")
+                       + f" {env} {change.title}: {notice.message}")
+    for env in comparison.changed:
+        counts = ", ".join(f"{n} {_STATUS_TEXT[s]}" for s, n in sorted(env.counts().items()))
+        note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
+        out.append("")
+        out.append(style(f"=== {env.name}{note}: {counts} ===", "bold"))
+        for change in env.objects:
+            out.append("")
+            out.append(style(f"{_STATUS_MARK[change.status]} {change.title} [{_STATUS_TEXT[change.status]}]",
+                             "bold") + f" (app {change.entry.app})")
+            for notice in change.notices:
+                tag = "REFUSED" if notice.kind == REFUSED else "RECREATE"
+                out.append("  " + style(tag, "red_bold" if notice.kind == REFUSED else "yellow_bold")
+                           + f": {notice.full}")
+            for finding in change.appeared:
+                out.append("  " + style("guard +", "yellow") + " " + _finding_text(finding))
+            for finding in change.disappeared:
+                out.append("  " + style("guard -", "green") + " " + _finding_text(finding))
+            for line in change.diff.splitlines():
+                if line.startswith(("---", "+++")):
+                    out.append(style(line, "bold"))
+                elif line.startswith("@@"):
+                    out.append(style(line, "cyan"))
+                elif line.startswith("+"):
+                    out.append(style(line, "green"))
+                elif line.startswith("-"):
+                    out.append(style(line, "red"))
+                else:
+                    out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _fence(text: str) -> str:
+    longest, run = 0, 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def _md(text: str) -> str:
+    """Inline text safe in markdown: no HTML, no stray emphasis or table syntax."""
+    for char in "\\`*_[]<>|":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _code(text: str) -> str:
+    fence = "``" if "`" in text else "`"
+    return f"{fence}{text.replace(chr(10), ' ')}{fence}" if fence == "`" else f"{fence} {text} {fence}"
+
+
+def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> str:
+    """A pull-request comment: summary first, loud notices, then one collapsible section per environment."""
+    out = [MARKDOWN_MARKER,
+           f"### EventBus changes: {_code(comparison.base_label)} → {_code(comparison.head_label)}", "",
+           f"**{_md(comparison.summary_line())}**"]
+    notices = comparison.notices
+    refused = [t for t in notices if t[2].kind == REFUSED]
+    recreate = [t for t in notices if t[2].kind == RECREATE]
+    for group, alert, title in ((refused, "CAUTION", "The cluster will refuse these updates"),
+                                (recreate, "WARNING", "These changes recreate an EventBus")):
+        if group:
+            out += ["", f"> [!{alert}]", f"> **{title}:**"]
+            for env, change, notice in group:
+                out.append(f"> - **{_md(env)}** {_code(change.title)}: {_md(notice.message)}")
+    spent = 0
+    omitted = 0
+    for env in comparison.changed:
+        counts = ", ".join(f"{n} {_STATUS_TEXT[s]}" for s, n in sorted(env.counts().items()))
+        flags = []
+        if any(n.kind == REFUSED for o in env.objects for n in o.notices):
+            flags.append("refused")
+        if any(n.kind == RECREATE for o in env.objects for n in o.notices):
+            flags.append("recreate")
+        note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
+        flag_text = "".join(f" · <b>{f}</b>" for f in flags)
+        out += ["", "<details>", f"<summary><b>{_md(env.name)}</b>{note}: {counts}{flag_text}</summary>", ""]
+        for change in env.objects:
+            out.append(f"**{_code(change.title)}** {_STATUS_TEXT[change.status]} (app {_code(change.entry.app)})")
+            out.append("")
+            for notice in change.notices:
+                tag = "refused" if notice.kind == REFUSED else "recreate"
+                out.append(f"- **{tag}**: {_md(notice.full)}")
+            for finding in change.appeared:
+                out.append(f"- guard finding **appears**: {_md(_finding_text(finding))}")
+            for finding in change.disappeared:
+                out.append(f"- guard finding **disappears**: {_md(_finding_text(finding))}")
+            if change.notices or change.appeared or change.disappeared:
+                out.append("")
+            if change.diff:
+                if spent + len(change.diff) > budget:
+                    omitted += 1
+                    out += [f"_Diff omitted ({len(change.diff.splitlines())} lines) to keep this comment under "
+                            "GitHub's size limit; run `eventbus-render diff` locally to see it._", ""]
+                else:
+                    spent += len(change.diff)
+                    fence = _fence(change.diff)
+                    out += [f"{fence}diff", change.diff.rstrip("\n"), fence, ""]
+        out.append("</details>")
+    if omitted:
+        out += ["", f"_{_plural(omitted, 'diff')} omitted for size._"]
+    return "\n".join(out) + "\n"
+
+
+def format_json(comparison: Comparison) -> str:
+    """Everything, for tools."""
+    doc = {
+        "base": comparison.base_label,
+        "head": comparison.head_label,
+        "changed": bool(comparison.changed),
+        "summary": comparison.summary(),
+        "environments": [
+            {"name": env.name, "status": env.status, "unchanged": env.unchanged,
+             "objects": [o.as_dict() for o in env.objects]}
+            for env in comparison.environments
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def _render_side(root: Path, label: str, fmt: str, skip: tuple = ()):
+    from renderer import review
+
+    tree = review.render_root(root, review.Options(fmt=fmt), skip=skip)
+    if tree.failures:
+        total = len(tree.entries) + len(tree.failures)
+        raise review.RenderAllError(tree.failures, total, "nothing was compared",
+                                    title=f"{label} does not render: {len(tree.failures)} of {total} renders "
+                                          "failed")
+    return tree.entries
+
+
+def _export_side(checkout, ref: str, workdir: Path, name: str) -> tuple[Path, str]:
+    """Export the app directories below the root at ``ref``; returns the root inside the export and the label."""
+    from renderer import gitrefs, sources
+
+    commit = gitrefs.resolve(checkout.toplevel, ref)
+    entries = gitrefs.list_tree(checkout.toplevel, commit, checkout.prefix)
+    app_dirs = {path.rpartition("/")[0] for _, _, path in entries
+                if path == sources.APP_FILE or path.endswith("/" + sources.APP_FILE)}
+
+    def wanted(path: str) -> bool:
+        folder = path.rpartition("/")[0]
+        while True:
+            if folder in app_dirs:
+                return True
+            if not folder:
+                return False
+            folder = folder.rpartition("/")[0]
+
+    destination = workdir / name
+    gitrefs.export(checkout.toplevel, commit, [e for e in entries if wanted(e[2])], destination)
+    root = destination / checkout.prefix if checkout.prefix else destination
+    return root, f"{ref} ({commit[:12]})" if ref != commit else commit[:12]
+
+
+def run_diff(root: Path, *, base: str | None = None, head: str | None = None, against: Path | None = None,
+             context: int = 3) -> tuple[Comparison, str]:
+    """Render both sides and compare them. Returns the comparison and the output format of the trees."""
+    from renderer import gitrefs, review
+
+    root = Path(root)
+    if (base is None) == (against is None):
+        raise UsageError("pass either --base REF or --against DIR",
+                         hint="e.g. diff --base origin/main, or diff --against rendered/")
+    if not root.is_dir():
+        raise InputError(f"root {str(root)!r} is not a directory", hint="pass --root DIR")
+    workdir = None
+    try:
+        checkout = gitrefs.locate(root) if (base is not None or head is not None) else None
+        if checkout is not None:
+            # resolve both refs before any work, so a typo fails fast
+            for ref in (base, head):
+                if ref is not None:
+                    gitrefs.resolve(checkout.toplevel, ref)
+            workdir = Path(tempfile.mkdtemp(prefix="eventbus-render-diff-"))
+        if against is not None:
+            fmt, base_entries = review.read_index(against)
+            base_label = str(against).rstrip("/") + "/"
+        else:
+            fmt = "yaml"
+            base_root, base_label = _export_side(checkout, base, workdir, "base")
+            base_entries = _render_side(base_root, f"the base {base_label}", fmt) if base_root.is_dir() else []
+        if head is not None:
+            head_root, head_label = _export_side(checkout, head, workdir, "head")
+            head_entries = _render_side(head_root, f"the head {head_label}", fmt) if head_root.is_dir() else []
+        else:
+            head_label = "working tree"
+            skip = (against,) if against is not None else ()
+            head_entries = _render_side(root, "the working tree", fmt, skip=skip)
+    finally:
+        if workdir is not None:
+            gitrefs.remove_tree(workdir)
+    return compare(base_entries, head_entries, fmt, base_label=base_label, head_label=head_label,
+                   context=context), fmt
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@click.command("diff")
+@click.option("--base", metavar="REF", help="Git revision to compare from (branch, tag or commit).")
+@click.option("--head", metavar="REF", help="Git revision to compare to. Default: the working tree.")
+@click.option("--against", metavar="DIR", type=click.Path(path_type=Path),
+              help="Compare with a tree written by render --all instead of a git revision.")
+@click.option("--root", metavar="DIR", default=".", show_default=True, type=click.Path(path_type=Path),
+              help="Folder searched for app directories.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True, help="text for a terminal, markdown for a pull-request comment, json for tools.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything changed.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the text format (auto: when stdout is a terminal and NO_COLOR is unset).")
+@click.option("-U", "--context", type=click.IntRange(0, 1000), default=3, show_default=True,
+              help="Lines of context around each change.")
+def diff_command(base, head, against, root, fmt, exit_code, color, context):
+    """Show which manifests change in which environment between two revisions.
+
+    Renders every environment of every app below --root at --base and at
+    --head (or the working tree), then prints the changes per environment
+    and object, the guard findings that appear or disappear, and the changes
+    the cluster will refuse or that recreate an EventBus.
+    """
+    from renderer.cli import emit_text
+
+    comparison, _ = run_diff(root, base=base, head=head, against=against, context=context)
+    if fmt == "json":
+        text = format_json(comparison)
+    elif fmt == "markdown":
+        text = format_markdown(comparison)
+    else:
+        text = format_text(comparison, color=_use_color(color))
+    emit_text(text)
+    return 1 if exit_code and comparison.changed else 0

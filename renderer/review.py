@@ -1,0 +1,609 @@
+"""Render every environment of every app below a root, as one reviewable tree.
+
+``render --all`` finds each app file (``eventbus-render.yaml``) below a root,
+renders each of its environments (or, without ``environments:``, the app
+once as environment ``default``) and writes
+
+    <output>/<environment>/<namespace>/eventbus-<name>.yaml
+
+plus ``<output>/.eventbus-render-index.json``, which records, for every object,
+the app directory that produced it and its guard findings (``diff --against``
+reads it; discovery skips any folder holding one). The tree is rendered into a
+temporary folder beside the target and swapped in only when every render
+succeeded, so a failure lists every broken environment and leaves the old
+tree untouched.
+
+The same rendering feeds ``diff`` (both sides of a comparison) through
+:func:`render_root`. One process renders every app (parsed profiles,
+overlays and compiled templates are cached by the loaders), and large trees
+are split across a small pool of forked worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from renderer import sources
+from renderer.errors import GuardError, InputError, MultipleErrors, RendererError, UsageError
+
+INDEX_FILE = ".eventbus-render-index.json"
+INDEX_FORMAT = 1
+DEFAULT_ENVIRONMENT = "default"
+"""Environment name of apps whose app file lists no ``environments``."""
+PARALLEL_MIN_APPS = 64
+"""Below this many apps one process is faster than starting workers."""
+MAX_JOBS = 4
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+
+def discover(root: Path, skip: tuple = ()) -> list[str]:
+    """App directories below ``root`` as sorted POSIX paths relative to it (``.`` for the root itself).
+
+    Hidden folders (``.git`` among them), symlinked folders, rendered trees
+    (folders holding :data:`INDEX_FILE`) and the folders in ``skip`` are not
+    entered, so nothing outside ``root`` is ever read.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"root {str(root)!r} is not a directory", hint="pass --root DIR, a folder of app directories")
+    skipped = {os.path.realpath(p) for p in skip}
+    found: list[str] = []
+
+    def walk(folder: str, relative: str) -> None:
+        try:
+            with os.scandir(folder) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return
+        names = {child.name for child in children}
+        if INDEX_FILE in names and relative:
+            return
+        if sources.APP_FILE in names:
+            found.append(relative or ".")
+        for child in children:
+            if child.name.startswith(".") or not child.is_dir(follow_symlinks=False):
+                continue
+            if skipped and os.path.realpath(child.path) in skipped:
+                continue
+            walk(child.path, f"{relative}/{child.name}" if relative else child.name)
+
+    walk(str(root), "")
+    return found
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line's choices, applied to every render."""
+
+    profile: str | None = None
+    overlays: tuple = ()
+    sets: tuple = ()
+    set_strings: tuple = ()
+    fmt: str = "yaml"
+    today: object = None
+
+
+@dataclass
+class Entry:
+    """One rendered object of a tree."""
+
+    environment: str
+    namespace: str
+    name: str
+    app: str
+    backend: str
+    profile: str
+    overlays: tuple
+    file: str
+    text: str = ""
+    findings: tuple = ()
+
+    @property
+    def key(self) -> tuple:
+        """``(environment, namespace, name)``: what identifies the object in a cluster."""
+        return (self.environment, self.namespace, self.name)
+
+    @property
+    def ident(self) -> str:
+        """``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    def index_record(self) -> dict:
+        """The entry as recorded in :data:`INDEX_FILE`."""
+        return {"environment": self.environment, "namespace": self.namespace, "name": self.name,
+                "file": self.file, "app": self.app, "backend": self.backend, "profile": self.profile,
+                "overlays": list(self.overlays), "findings": [dict(f) for f in self.findings]}
+
+
+@dataclass
+class Failure:
+    """One render that failed: which app and environment, the message, and its exit code."""
+
+    app: str
+    environment: str
+    message: str
+    exit_code: int = 2
+
+
+@dataclass
+class Tree:
+    """Every object rendered below a root (sorted by environment, namespace, name) and every failure."""
+
+    entries: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+    apps: int = 0
+
+    @property
+    def environments(self) -> list:
+        """Names of the environments rendered, sorted."""
+        return sorted({e.environment for e in self.entries})
+
+
+class RenderAllError(RendererError):
+    """Some renders of a tree failed: every failure, then what was (not) written."""
+
+    def __init__(self, failures: list, total: int, outcome: str, title: str = ""):
+        self.failures = list(failures)
+        count = len(self.failures)
+        head = title or f"{count} of {total} render{'s' if total != 1 else ''} failed"
+        super().__init__(f"{head}; {outcome}")
+        self.exit_code = 2 if any(f.exit_code != 1 for f in self.failures) else 1
+
+    def render(self) -> str:
+        lines = ["error: " + self.message]
+        for failure in self.failures:
+            lines.append(f"{failure.app} [{failure.environment}]:")
+            lines.extend("  " + line for line in failure.message.rstrip("\n").splitlines())
+        return "\n".join(lines)
+
+
+def finding_record(finding) -> dict:
+    """A guard finding as plain, comparable data: rule, level, path, message, waived."""
+    from renderer.validate import format_path
+
+    path = getattr(finding, "path", None)
+    if isinstance(path, (tuple, list)):
+        path = format_path(tuple(path))
+    return {"rule": str(getattr(finding, "rule", "") or ""), "level": str(getattr(finding, "level", "") or ""),
+            "path": str(path or ""), "message": str(getattr(finding, "message", finding)),
+            "waived": bool(getattr(finding, "waived", False))}
+
+
+def _sorted_findings(findings) -> tuple:
+    records = [finding_record(f) for f in findings or ()]
+    return tuple(sorted(records, key=lambda r: (r["rule"], r["path"], r["level"], r["message"], r["waived"])))
+
+
+def _relocated(exc: RendererError, app: str) -> str:
+    """The error's text, with locations in the app's own files made relative to the root."""
+    if isinstance(exc, MultipleErrors):
+        lines = [f"error: {len(exc.errors)} problems found:"]
+        for err in exc.errors:
+            lines.append("- " + _relocated(err, app).replace("\n", "\n  "))
+        return "\n".join(lines)
+    location = exc.location
+    if (isinstance(exc, InputError) and location is not None and app != "."
+            and not location.file.startswith(("builtin:", "<", "-"))):
+        exc = InputError(exc.message, location=replace(location, file=f"{app}/{location.file}"), hint=exc.hint)
+    return exc.render()
+
+
+def output_file(environment: str, rendered, fmt: str) -> str:
+    """Path of one object in a rendered tree: ``<environment>/<namespace>/eventbus-<name>.yaml``."""
+    from renderer.render import output_filename
+
+    name = output_filename(rendered)
+    if fmt == "json":
+        name = name[: -len(".yaml")] + ".json"
+    return f"{environment}/{name}"
+
+
+def render_app(root: Path, app: str, options: Options) -> tuple[list, list]:
+    """Every environment of one app: ``(entries, failures)``. Never raises a :class:`RendererError`."""
+    from renderer import emit
+    from renderer.render import RenderRequest, render
+
+    app_dir = Path(root) / app if app != "." else Path(root)
+    try:
+        loaded = sources.load_app(app_dir)
+    except RendererError as exc:
+        return [], [Failure(app, "*", _relocated(exc, app), exc.exit_code)]
+    entries, failures = [], []
+    names = sorted(loaded.environments) or [None]
+    for environment in names:
+        shown = environment or DEFAULT_ENVIRONMENT
+        request = RenderRequest(app_dir=app_dir, profile=options.profile, overlays=tuple(options.overlays),
+                                sets=tuple(options.sets), set_strings=tuple(options.set_strings),
+                                environment=environment, today=options.today)
+        try:
+            rendered = render(request)
+            text = emit.to_json([rendered.manifest]) if options.fmt == "json" else emit.to_yaml(rendered.manifest)
+        except GuardError as exc:
+            failures.append(Failure(app, shown, exc.render(), exc.exit_code))
+            continue
+        except RendererError as exc:
+            failures.append(Failure(app, shown, _relocated(exc, app), exc.exit_code))
+            continue
+        evaluation = rendered.evaluation
+        entries.append(Entry(shown, rendered.namespace, rendered.name, app, rendered.backend, rendered.profile.name,
+                             tuple(o.name for o in rendered.overlays), output_file(shown, rendered, options.fmt),
+                             text, _sorted_findings(getattr(evaluation, "findings", ()))))
+    return entries, failures
+
+
+def _write_entry(directory: Path, entry: Entry) -> None:
+    target = directory / entry.file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(entry.text)
+
+
+def _render_chunk(root: str, apps: list, options: Options, out_dir: str | None, keep_text: bool):
+    """Render ``apps``; write each object under ``out_dir`` (when given) as soon as it is rendered."""
+    entries, failures = [], []
+    for app in apps:
+        app_entries, app_failures = render_app(Path(root), app, options)
+        failures.extend(app_failures)
+        for entry in app_entries:
+            if out_dir is not None and not failures:
+                _write_entry(Path(out_dir), entry)
+            if not keep_text:
+                entry.text = ""
+            entries.append(entry)
+    return entries, failures
+
+
+def default_jobs() -> int:
+    """Worker processes for large trees: the CPUs this process may use, at most :data:`MAX_JOBS`."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_JOBS))
+
+
+def render_root(root: Path, options: Options = Options(), *, apps: list | None = None, out_dir: Path | None = None,
+                keep_text: bool = True, jobs: int | None = None, skip: tuple = ()) -> Tree:
+    """Render every environment of every app below ``root`` into a :class:`Tree`.
+
+    With ``out_dir`` each object is written there as it is rendered (the
+    caller decides what to do with the folder if anything failed). Objects
+    that two apps both render are failures.
+    """
+    root = Path(root)
+    apps = discover(root, skip) if apps is None else apps
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    out = str(out_dir) if out_dir is not None else None
+    if jobs > 1 and len(apps) >= PARALLEL_MIN_APPS:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # imported before forking, so the workers share them instead of each importing its own
+        from renderer import emit, guards, render, template, validate  # noqa: F401
+
+        size = max(8, -(-len(apps) // (jobs * 4)))
+        chunks = [apps[i:i + size] for i in range(0, len(apps), size)]
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_render_chunk, [str(root)] * len(chunks), chunks, [options] * len(chunks),
+                                    [out] * len(chunks), [keep_text] * len(chunks)))
+    else:
+        results = [_render_chunk(str(root), apps, options, out, keep_text)]
+    tree = Tree(apps=len(apps))
+    for entries, failures in results:
+        tree.entries.extend(entries)
+        tree.failures.extend(failures)
+    tree.entries.sort(key=lambda e: e.key)
+    tree.failures.sort(key=lambda f: (f.app, f.environment))
+    tree.failures.extend(_conflicts(tree.entries))
+    return tree
+
+
+def _conflicts(entries: list) -> list:
+    failures = []
+    for previous, entry in zip(entries, entries[1:]):
+        if previous.key == entry.key:
+            failures.append(Failure(entry.app, entry.environment,
+                                    f"EventBus {entry.ident} is also rendered by app {previous.app}: "
+                                    "one of them must change its name or namespace"))
+    return failures
+
+
+# -- the rendered tree on disk ------------------------------------------------------------------
+
+
+def index_document(tree: Tree, fmt: str) -> str:
+    """Text of :data:`INDEX_FILE` for ``tree``."""
+    doc = {"generator": "eventbus-render", "format": INDEX_FORMAT, "output": fmt,
+           "objects": [e.index_record() for e in tree.entries]}
+    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def read_index(directory: Path) -> tuple[str, list]:
+    """Read a rendered tree written by ``render --all``: ``(format, entries with their text)``."""
+    directory = Path(directory)
+    index = directory / INDEX_FILE
+    if not directory.is_dir() or not index.is_file():
+        raise InputError(f"{str(directory)!r} is not a tree written by render --all (it has no {INDEX_FILE})",
+                         hint="write one with: eventbus-render render --all -o DIR")
+    try:
+        doc = json.loads(index.read_text(encoding="utf-8"))
+        fmt = doc["output"]
+        records = doc["objects"]
+        if doc.get("format") != INDEX_FORMAT or fmt not in ("yaml", "json"):
+            raise ValueError("unsupported index format")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read {INDEX_FILE}: {exc}", hint="render the tree again with render --all") \
+            from None
+    entries = []
+    real = directory.resolve()
+    for record in records:
+        try:
+            path = (directory / record["file"]).resolve()
+            path.relative_to(real)
+            text = path.read_text(encoding="utf-8")
+            entries.append(Entry(record["environment"], record["namespace"], record["name"], record["app"],
+                                 record["backend"], record["profile"], tuple(record["overlays"]), record["file"],
+                                 text, tuple(record.get("findings") or ())))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"rendered tree {str(directory)!r} is incomplete: {exc}",
+                             hint="render the tree again with render --all") from None
+    entries.sort(key=lambda e: e.key)
+    return fmt, entries
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _check_target(target: Path, root: Path) -> None:
+    if target.is_symlink():
+        raise InputError(f"output {str(target)!r} is a symlink", hint="pass the real folder with -o")
+    if target.exists() and not target.is_dir():
+        raise InputError(f"output {str(target)!r} exists and is not a directory")
+    real_target, real_root = target.resolve(), root.resolve()
+    if real_target == real_root or real_target in real_root.parents:
+        raise UsageError(f"output {str(target)!r} would replace the root {str(root)!r}",
+                         hint="write the tree to a folder of its own, e.g. -o rendered")
+    if target.is_dir() and any(target.iterdir()) and not (target / INDEX_FILE).is_file():
+        raise UsageError(f"refusing to replace {str(target)!r}: it is not a tree written by render --all",
+                         hint=f"choose an empty or new folder (a rendered tree holds {INDEX_FILE})")
+
+
+def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -> Tree:
+    """Render the whole tree below ``root`` into ``output_dir``: all or nothing.
+
+    Objects stream into a temporary folder beside ``output_dir``; the folders
+    are swapped only once every render succeeded.
+    """
+    root = Path(root)
+    target = Path(output_dir)
+    _check_target(target, root)
+    apps = discover(root, skip=(target,))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs)
+        if tree.failures:
+            total = len(tree.entries) + len(tree.failures)
+            raise RenderAllError(tree.failures, total, f"nothing was written to {target}")
+        (staging / INDEX_FILE).write_text(index_document(tree, options.fmt), encoding="utf-8")
+        mode = 0o777 & ~_umask()
+        for folder, dirs, files in os.walk(staging):
+            os.chmod(folder, mode)
+            for name in files:
+                os.chmod(os.path.join(folder, name), mode & 0o666)
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return tree
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Put ``staging`` where ``target`` is, removing the old tree only after the new one is in place."""
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rmdir(old)
+    os.rename(target, old)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _stream(tree: Tree, fmt: str) -> str:
+    if fmt == "json":
+        objects = [json.loads(e.text) for e in tree.entries]
+        from renderer import emit
+
+        return emit.to_json(objects) if len(objects) != 1 else tree.entries[0].text
+    return "".join("---\n" + e.text for e in tree.entries)
+
+
+def findings_report(tree: Tree) -> list:
+    """One stderr line per guard finding of the tree (warnings and waived violations)."""
+    lines = []
+    for entry in tree.entries:
+        for f in entry.findings:
+            head = f"{'waived' if f.get('waived') else f.get('level')}[{f.get('rule')}]"
+            where = f" {f['path']}:" if f.get("path") else ""
+            lines.append(f"{entry.app} [{entry.environment}] {entry.ident}: {head}{where} {f.get('message')}")
+    return lines
+
+
+def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings, jobs=None):
+    """``render --all``: every environment of every app below ``root``, into ``output_dir`` or to stdout."""
+    from renderer.cli import emit_text, warn
+
+    options = Options(profile, tuple(overlays), tuple(sets), tuple(set_strings), fmt)
+    root = Path(root)
+    if output_dir:
+        tree = render_all(root, output_dir, options, jobs=jobs)
+    else:
+        tree = render_root(root, options, jobs=jobs)
+        if tree.failures:
+            total = len(tree.entries) + len(tree.failures)
+            raise RenderAllError(tree.failures, total, "nothing was printed")
+    for line in findings_report(tree):
+        warn(line)
+    count = len(tree.entries)
+    where = f" into {output_dir}" if output_dir else ""
+    summary = (f"rendered {count} manifest{'s' if count != 1 else ''} of {tree.apps} app"
+               f"{'s' if tree.apps != 1 else ''} in {len(tree.environments)} environment"
+               f"{'s' if len(tree.environments) != 1 else ''}{where}")
+    if not output_dir:
+        emit_text(_stream(tree, fmt))
+    warn(summary)
+
+
+# -- check over many apps (pre-commit, CI) -----------------------------------------------------
+
+
+def changed_apps(files, root: Path = Path(".")) -> list[str]:
+    """The app directories (relative to ``root``) that hold any of ``files``, sorted, each once.
+
+    A file belongs to the nearest folder above it holding an app file; files
+    outside every app directory (and outside ``root``) are ignored.
+    """
+    root = Path(root)
+    real_root = root.resolve()
+    found = set()
+    for name in files:
+        path = (root / name).resolve()
+        try:
+            path.relative_to(real_root)
+        except ValueError:
+            continue
+        folder = path if path.is_dir() else path.parent
+        while True:
+            if (folder / sources.APP_FILE).is_file():
+                found.add(folder.relative_to(real_root).as_posix() or ".")
+                break
+            if folder == real_root or folder == folder.parent:
+                break
+            folder = folder.parent
+    return sorted(found)
+
+
+def check_targets(root: Path, apps: list) -> list:
+    """``(app directory, environment or None)`` for every environment of ``apps`` (relative to ``root``)."""
+    targets = []
+    for app in apps:
+        app_dir = Path(root) / app
+        try:
+            names = sorted(sources.load_app(app_dir).environments)
+        except RendererError:
+            names = []  # check itself reports why the app file does not load
+        targets.extend((app_dir, name) for name in names or [None])
+    return targets
+
+
+def _run_check(app_dir: Path, environment, fmt: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from renderer.cli import main as cli_main
+
+    args = ["check", "--app", str(app_dir), "--format", fmt]
+    if environment:
+        args += ["--env", environment]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        try:
+            cli_main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return code, buffer.getvalue()
+
+
+EMPTY_SARIF = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+               "runs": [{"tool": {"driver": {"name": "eventbus-render", "rules": []}}, "results": []}]}
+
+
+def merge_sarif(logs: list) -> dict:
+    """One SARIF log with one run holding the results of ``logs`` (``(label, log)`` pairs, same rule table)."""
+    merged = None
+    for label, log in logs:
+        for run in log.get("runs", []):
+            for result in run.get("results", []):
+                message = result.setdefault("message", {})
+                message["text"] = f"[{label}] {message.get('text', '')}"
+            if merged is None:
+                merged = json.loads(json.dumps(log))
+                merged["runs"] = [run]
+            else:
+                merged["runs"][0].setdefault("results", []).extend(run.get("results", []))
+    return merged or json.loads(json.dumps(EMPTY_SARIF))
+
+
+
+
+def check_many(root: Path, apps: list, fmt: str) -> tuple[int, str]:
+    """Run ``check`` on every environment of ``apps``; returns the worst exit code and the combined report."""
+    worst, texts, logs = 0, [], []
+    for app_dir, environment in check_targets(root, apps):
+        label = app_dir.relative_to(root).as_posix() or "."
+        label = label if label != "." else str(root)
+        label += f" [{environment or DEFAULT_ENVIRONMENT}]"
+        code, out = _run_check(app_dir, environment, fmt)
+        worst = max(worst, code)
+        if fmt == "sarif":
+            if out.strip():
+                logs.append((label, json.loads(out)))
+        else:
+            texts.append(f"== {label} ==\n{out}")
+    if fmt == "sarif":
+        return worst, json.dumps(merge_sarif(logs), indent=2, ensure_ascii=False) + "\n"
+    return worst, "".join(texts)
+
+
+def main(argv=None) -> int:
+    """``python -m renderer.review check [--root DIR] [--all] [--format text|sarif] [FILE...]``.
+
+    Runs ``eventbus-render check`` on every environment of the app
+    directories that hold FILEs (the pre-commit hook passes the changed
+    files), or of every app below ``--root`` with ``--all`` (CI). With
+    ``--format sarif`` the reports are merged into one SARIF log.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m renderer.review")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="run check on the app directories of FILEs (or --all)")
+    check.add_argument("--root", default=".", help="folder the FILEs and --all are relative to")
+    check.add_argument("--all", action="store_true", help="every app directory below --root")
+    check.add_argument("--format", choices=("text", "sarif"), default="text")
+    check.add_argument("files", nargs="*", metavar="FILE")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    try:
+        apps = discover(root) if args.all else changed_apps(args.files, root)
+    except RendererError as exc:
+        sys.stderr.write("error: " + exc.render() + "\n")
+        return exc.exit_code
+    code, text = check_many(root, apps, args.format)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through python -m
+    sys.exit(main())

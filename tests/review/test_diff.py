@@ -1,0 +1,390 @@
+"""``diff`` between git revisions, the working tree and a committed render, in text, markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from renderer import diff as diff_mod
+from renderer.review import Entry
+from tests.review.helpers import GitRepo, app_file
+
+# App-local profiles keep these tests independent of the built-in profiles.
+SMALL = """\
+description: one JetStream server
+values:
+  jetstream:
+    version: "2.10.29"
+    replicas: 1
+    streamConfig: |
+      maxAge: 24h
+      replicas: 1
+  nats:
+    native:
+      auth: token
+"""
+BIG = """\
+description: three JetStream servers
+values:
+  jetstream:
+    version: "2.10.29"
+    replicas: 3
+"""
+WARNING = BIG + """\
+guards:
+  replica-count: {level: warning, min: 3}
+"""
+STRICT = """\
+description: three servers, enforced
+values:
+  jetstream:
+    version: "2.10.29"
+    replicas: 3
+guards:
+  replica-count: {level: error, min: 3}
+"""
+ORDERS_ENVIRONMENTS = """\
+dev: {profile: small}
+staging: {profile: big}
+prod-us-east: {profile: big}
+prod-eu-west: {profile: big}
+"""
+KAFKA_EXTRA = """\
+values:
+  kafka:
+    url: kafka:9092
+    topic: events
+    version: "3.6.0"
+"""
+
+
+def base_files() -> dict:
+    return {
+        "apps/orders/eventbus-render.yaml": app_file("default", "orders", "jetstream", "small", ORDERS_ENVIRONMENTS),
+        "apps/orders/profiles/small.yaml": SMALL,
+        "apps/orders/profiles/big.yaml": BIG,
+        "apps/payments/eventbus-render.yaml": app_file("default", "payments", "nats-native", "small"),
+        "apps/payments/profiles/small.yaml": SMALL,
+        "apps/legacy/eventbus-render.yaml": app_file("legacy", "streams", "kafka", "dev", "dev: {}\nprod: {}\n",
+                                                     KAFKA_EXTRA),
+        "README.md": "not an app\n",
+    }
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """One repository with a tagged base, a feature branch, and a commit that only moves a folder."""
+    tmp = tmp_path_factory.mktemp("diff")
+    home = tmp / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        repo = GitRepo(tmp / "repo", home)
+        repo.write(base_files())
+        repo.commit("base")
+        repo.git("tag", "v1")
+        repo.git("mv", "apps/legacy", "apps/streams")
+        repo.commit("move a folder")
+        repo.git("tag", "moved")
+        repo.git("checkout", "-q", "-b", "feature")
+        orders = app_file("default", "orders", "jetstream", "small", """\
+            dev:
+              profile: small
+              values:
+                jetstream:
+                  streamConfig: |
+                    maxAge: 48h
+                    replicas: 1
+            staging:
+              profile: big
+              values:
+                jetstream:
+                  replicas: 4
+            prod-us-east: {profile: big}
+            prod-ap-south: {profile: big}
+            """)
+        repo.write({
+            "apps/orders/eventbus-render.yaml": orders,
+            "apps/payments/eventbus-render.yaml": app_file("events", "payments", "nats-native", "small",
+                                                           extra="values: {nats: {native: {auth: none}}}\n"),
+            "apps/new/eventbus-render.yaml": app_file("default", "new", "jetstream", "small"),
+            "apps/new/profiles/small.yaml": SMALL,
+        })
+        repo.commit("feature")
+        repo.git("checkout", "-q", "main")
+        yield repo
+
+
+@pytest.fixture
+def run(cli, git_home):
+    return cli
+
+
+def test_text_diff_between_two_revisions(history, run, snapshot):
+    result = run("diff", "--root", history.path, "--base", "v1", "--head", "feature")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == snapshot
+
+
+def test_markdown_diff_for_a_pull_request_comment(history, run, snapshot):
+    result = run("diff", "--root", history.path, "--base", "v1", "--head", "feature", "--format", "markdown")
+    assert result.code == 0
+    assert result.out.startswith(diff_mod.MARKDOWN_MARKER + "\n")
+    assert result.out == snapshot
+
+
+def test_json_diff_for_tools(history, run, snapshot):
+    result = run("diff", "--root", history.path, "--base", "v1", "--head", "feature", "--format", "json")
+    assert result.code == 0
+    assert json.loads(result.out) == snapshot
+
+
+def test_environments_added_and_removed_are_reported_as_such(history, run):
+    doc = json.loads(run("diff", "--root", history.path, "--base", "v1", "--head", "feature",
+                         "--format", "json").out)
+    status = {env["name"]: env["status"] for env in doc["environments"]}
+    assert status["prod-ap-south"] == "added"
+    assert status["prod-eu-west"] == "removed"
+    assert status["prod-us-east"] == "unchanged"
+
+
+def test_moving_an_app_directory_changes_no_manifest(history, run):
+    result = run("diff", "--root", history.path, "--base", "v1", "--head", "moved", "--exit-code")
+    assert result.code == 0
+    assert "No changes in 6 environments (7 objects)." in result.out
+
+
+def test_immutable_changes_and_renames_are_flagged(history, run):
+    doc = json.loads(run("diff", "--root", history.path, "--base", "v1", "--head", "feature",
+                         "--format", "json").out)
+    notices = {(env["name"], obj["name"], n["kind"], n["message"])
+               for env in doc["environments"] for obj in env["objects"] for n in obj["notices"]}
+    assert ("dev", "default", "refused", "spec.jetstream.streamConfig is immutable (it is changed)") in notices
+    assert ("default", "events", "recreate", "EventBus payments/default is renamed to events") in notices
+    assert doc["summary"]["refused"] == 1
+
+
+def test_guard_findings_that_appear_and_disappear_are_listed(make_repo, run):
+    repo = make_repo()
+    repo.write({"apps/a/eventbus-render.yaml": app_file("default", "a", "jetstream", "big", "dev: {}\nprod: {}\n"),
+                "apps/a/profiles/big.yaml": WARNING.replace("replicas: 3", "replicas: 4")})
+    repo.commit("even")
+    repo.write({"apps/a/eventbus-render.yaml": app_file("default", "a", "jetstream", "big",
+                                                        "dev: {}\nprod: {values: {jetstream: {replicas: 5}}}\n")})
+    repo.commit("odd in prod")
+    doc = json.loads(run("diff", "--root", repo.path, "--base", "HEAD~1", "--head", "HEAD", "--format", "json").out)
+    (prod,) = [e for e in doc["environments"] if e["objects"]]
+    guards = prod["objects"][0]["guards"]
+    assert prod["name"] == "prod" and guards["appeared"] == []
+    assert [(f["rule"], f["level"], f["path"]) for f in guards["disappeared"]] == [
+        ("replica-count", "warning", "spec.jetstream.replicas")]
+    assert doc["summary"]["guards"] == {"appeared": 0, "disappeared": 1}
+    text = run("diff", "--root", repo.path, "--base", "HEAD", "--head", "HEAD~1").out
+    assert "  guard + warning replica-count at spec.jetstream.replicas: " in text
+
+
+def test_exit_code_says_whether_anything_changed(history, run):
+    assert run("diff", "--root", history.path, "--base", "v1", "--head", "feature", "--exit-code").code == 1
+    assert run("diff", "--root", history.path, "--base", "v1", "--head", "v1", "--exit-code").code == 0
+    assert run("diff", "--root", history.path, "--base", "v1", "--head", "feature").code == 0
+
+
+def test_a_subfolder_root_compares_only_what_is_below_it(history, run):
+    result = run("diff", "--root", history.path / "apps" / "orders", "--base", "v1", "--head", "feature",
+                 "--format", "json")
+    doc = json.loads(result.out)
+    assert {o["app"] for e in doc["environments"] for o in e["objects"]} == {"."}
+
+
+def test_color_only_when_asked_or_on_a_terminal(history, run):
+    plain = run("diff", "--root", history.path, "--base", "v1", "--head", "feature").out
+    colored = run("diff", "--root", history.path, "--base", "v1", "--head", "feature", "--color", "always").out
+    assert "\x1b[" not in plain
+    assert "\x1b[1;31mREFUSED" in colored and "\x1b[32m+" in colored
+
+
+# -- the working tree and committed renders ----------------------------------------------------
+
+
+@pytest.fixture
+def small_repo(make_repo):
+    repo = make_repo()
+    repo.write({"apps/orders/eventbus-render.yaml": app_file("default", "orders", "jetstream", "small",
+                                                             "dev: {}\nprod: {profile: big}\n"),
+                "apps/orders/profiles/small.yaml": SMALL, "apps/orders/profiles/big.yaml": BIG})
+    repo.commit("base")
+    return repo
+
+
+def test_head_defaults_to_the_working_tree_which_is_left_untouched(small_repo, run):
+    app = small_repo.path / "apps/orders/eventbus-render.yaml"
+    app.write_text(app.read_text().replace("prod: {profile: big}", "prod: {profile: big, values: "
+                                                                   "{labels: {tier: gold}}}"))
+    small_repo.git("add", "apps/orders/eventbus-render.yaml")  # staged
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG + "# unstaged edit\n")
+    status = small_repo.git("status", "--porcelain=v1")
+    index = (small_repo.path / ".git" / "index").read_bytes()
+    result = run("diff", "--root", small_repo.path, "--base", "main")
+    assert result.code == 0, result.err
+    assert "+    tier: gold" in result.out
+    assert "working tree" in result.out.splitlines()[0]
+    assert small_repo.git("status", "--porcelain=v1") == status
+    assert (small_repo.path / ".git" / "index").read_bytes() == index
+
+
+def test_git_variables_of_a_hook_do_not_redirect_the_export(small_repo, run, monkeypatch, tmp_path):
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "nowhere" / "index"))
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'core.fsmonitor'='touch fsmonitor-ran'")
+    result = run("diff", "--root", small_repo.path, "--base", "main", "--exit-code")
+    assert (result.code, result.err) == (0, "")
+    assert not (small_repo.path / "fsmonitor-ran").exists()
+
+
+def test_against_a_committed_render(small_repo, run):
+    rendered = small_repo.path / "rendered"
+    assert run("render", "--all", "--root", small_repo.path, "-o", rendered).code == 0
+    same = run("diff", "--root", small_repo.path, "--against", rendered, "--exit-code")
+    assert same.code == 0 and "No changes in 2 environments (2 objects)." in same.out
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG.replace("replicas: 3", "replicas: 5"))
+    changed = run("diff", "--root", small_repo.path, "--against", rendered, "--exit-code")
+    assert changed.code == 1
+    assert "--- a/prod/orders/eventbus-default.yaml" in changed.out
+    assert "-    replicas: 3\n+    replicas: 5" in changed.out
+
+
+def test_a_new_root_at_the_head_is_all_added(make_repo, run):
+    repo = make_repo()
+    repo.write({"README.md": "empty\n"})
+    repo.commit("empty")
+    repo.write({"apps/a/eventbus-render.yaml": app_file("default", "a", "jetstream", "small"),
+                "apps/a/profiles/small.yaml": SMALL})
+    result = run("diff", "--root", repo.path / "apps", "--base", "main", "--format", "json")
+    doc = json.loads(result.out)
+    assert [(e["name"], e["status"]) for e in doc["environments"]] == [("default", "added")]
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_an_unknown_revision_is_a_clear_error(small_repo, run):
+    result = run("diff", "--root", small_repo.path, "--base", "no-such-branch")
+    assert result.code == 2 and result.out == ""
+    assert "unknown git revision 'no-such-branch'" in result.err
+    assert "fetch-depth: 0" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_an_option_like_revision_is_refused(small_repo, run):
+    result = run("diff", "--root", small_repo.path, "--base=--output=/tmp/x")
+    assert result.code == 2 and result.out == ""
+    assert "is not a git revision" in result.err
+
+
+def test_a_folder_outside_git_is_a_clear_error(tmp_path, run, git_home):
+    (tmp_path / "plain").mkdir()
+    result = run("diff", "--root", tmp_path / "plain", "--base", "main")
+    assert result.code == 2 and result.out == ""
+    assert "is not inside a git work tree" in result.err
+    assert "diff --against" in result.err
+
+
+def test_base_or_against_is_required(small_repo, run):
+    assert "pass either --base REF or --against DIR" in run("diff", "--root", small_repo.path).err
+    both = run("diff", "--root", small_repo.path, "--base", "main", "--against", small_repo.path)
+    assert both.code == 2 and both.out == ""
+
+
+def test_against_a_folder_that_is_no_render(small_repo, run):
+    result = run("diff", "--root", small_repo.path, "--against", small_repo.path / "apps")
+    assert result.code == 2 and "is not a tree written by render --all" in result.err
+
+
+def test_an_environment_that_fails_at_one_side_fails_the_diff(small_repo, run):
+    app = small_repo.path / "apps/orders/eventbus-render.yaml"
+    app.write_text(app.read_text().replace("dev: {}", "dev: {values: {jetstream: {replicas: many}}}"))
+    result = run("diff", "--root", small_repo.path, "--base", "main", "--format", "markdown")
+    assert result.code == 2 and result.out == ""
+    assert "apps/orders [dev]:" in result.err
+    assert "apps/orders/eventbus-render.yaml:" in result.err
+    assert result.err.startswith("error: the working tree does not render: 1 of 2 renders failed; nothing was "
+                                 "compared\n")
+
+
+def test_a_guard_failure_at_one_side_exits_1(small_repo, run):
+    small_repo.write({"apps/orders/profiles/big.yaml": STRICT.replace("replicas: 3", "replicas: 4")})
+    small_repo.commit("stricter")
+    result = run("diff", "--root", small_repo.path, "--base", "HEAD~1", "--head", "HEAD")
+    assert result.code == 1 and result.out == ""
+    assert "error[replica-count]" in result.err
+    assert "the head HEAD (" in result.err
+
+
+# -- the comparison itself -----------------------------------------------------------------------
+
+
+def _manifest(section: dict) -> dict:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "EventBus", "metadata": {"name": "default"},
+            "spec": section}
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ({"jetstream": {"streamConfig": "a"}}, {"jetstream": {"streamConfig": "b"}},
+     [("refused", "spec.jetstream.streamConfig is immutable (it is changed)")]),
+    ({"jetstream": {}}, {"jetstream": {"streamConfig": "b"}},
+     [("refused", "spec.jetstream.streamConfig is immutable (it is set)")]),
+    ({"jetstream": {"streamConfig": "a"}}, {"jetstream": {}},
+     [("refused", "spec.jetstream.streamConfig is immutable (it is removed)")]),
+    ({"jetstream": {"replicas": 3}}, {"jetstream": {"replicas": 5}}, []),
+    ({"nats": {"native": {"auth": "token"}}}, {"nats": {"native": {"auth": "none"}}},
+     [("refused", "spec.nats.native.auth is immutable (token -> none)")]),
+    ({"nats": {"native": {}}}, {"nats": {"native": {"auth": "none"}}}, []),
+    ({"nats": {"exotic": {"auth": "token"}}}, {"nats": {"exotic": {}}},
+     [("refused", "spec.nats.exotic.auth is immutable (token -> none)")]),
+    ({"nats": {"native": {}}}, {"nats": {"exotic": {}}}, [("refused", "NATS changes from native to exotic")]),
+    ({"nats": {"exotic": {}}}, {"nats": {"native": {}}}, [("refused", "NATS changes from exotic to native")]),
+    ({"nats": {"native": {}}}, {"jetstream": {}},
+     [("refused", "backend changes from nats-native to jetstream")]),
+    ({"jetstream": {}}, {"jetstreamExotic": {}},
+     [("refused", "backend changes from jetstream to jetstream-exotic")]),
+    ({"jetstream": {}}, {"kafka": {}}, [("recreate", "backend changes from jetstream to kafka")]),
+    ({"kafka": {"topic": "a"}}, {"kafka": {"topic": "b"}}, []),
+])
+def test_what_the_upstream_webhook_refuses_on_update(old, new, expected):
+    notices = diff_mod.immutable_changes(_manifest(old), _manifest(new))
+    assert [(n.kind, n.message) for n in notices] == expected
+
+
+def _entry(env, name, text, app="apps/x", findings=()):
+    return Entry(env, "ns", name, app, "jetstream", "p", (), f"{env}/ns/eventbus-{name}.yaml", text, tuple(findings))
+
+
+def test_a_guard_finding_change_alone_is_a_change():
+    finding = {"rule": "replica-count", "level": "warning", "path": "spec.jetstream.replicas",
+               "message": "4, expected odd", "waived": False}
+    text = "apiVersion: v1\n"
+    comparison = diff_mod.compare([_entry("dev", "a", text)], [_entry("dev", "a", text, findings=[finding])])
+    (change,) = comparison.objects
+    assert (change.status, change.appeared, change.disappeared, change.diff) == ("guards", [finding], [], "")
+    assert comparison.summary_line() == ("1 object differs in 1 of 1 environment (1 with other guard findings); "
+                                         "guard findings: 1 new, 0 gone.")
+
+
+def test_markdown_omits_diffs_beyond_the_comment_budget():
+    base = [_entry("dev", f"bus{i}", "apiVersion: v1\nkind: A\n") for i in range(3)]
+    head = [_entry("dev", f"bus{i}", "apiVersion: v1\nkind: B\n") for i in range(3)]
+    comparison = diff_mod.compare(base, head)
+    text = diff_mod.format_markdown(comparison, budget=300)
+    assert text.count("```diff") == 2
+    assert "_1 diff omitted for size._" in text
+
+
+def test_markdown_fences_survive_backticks_in_values():
+    base = [_entry("dev", "a", "apiVersion: v1\nnote: plain\n")]
+    head = [_entry("dev", "a", "apiVersion: v1\nnote: \"```\"\n")]
+    text = diff_mod.format_markdown(diff_mod.compare(base, head))
+    assert "````diff" in text

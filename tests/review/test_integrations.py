@@ -1,0 +1,145 @@
+"""The pre-commit hooks and the GitHub Actions example run exactly the commands they name."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from renderer import review
+from tests.review.helpers import app_file
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOKS = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+WORKFLOW = yaml.safe_load((ROOT / "examples" / "ci" / "github-workflow.yaml").read_text())
+
+GOOD = """\
+values:
+  jetstream:
+    version: "2.10.29"
+    replicas: 3
+guards:
+  replica-count: {level: error}
+"""
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "repo"
+    for app in ("apps/a", "apps/b"):
+        (root / app / "profiles").mkdir(parents=True)
+        (root / app / "eventbus-render.yaml").write_text(
+            app_file("default", app.replace("/", "-"), "jetstream", "good", "dev: {}\nprod: {}\n"))
+        (root / app / "profiles" / "good.yaml").write_text(GOOD)
+    (root / "README.md").write_text("docs\n")
+    return root
+
+
+def hook(hook_id: str) -> dict:
+    return next(h for h in HOOKS if h["id"] == hook_id)
+
+
+@pytest.mark.parametrize("path, matches", [
+    ("eventbus-render.yaml", True),
+    ("apps/a/eventbus-render.yaml", True),
+    ("apps/a/profiles/prod.yaml", True),
+    ("apps/a/overlays/ha.yml", True),
+    ("apps/a/templates/jetstream.yaml.j2", True),
+    ("README.md", False),
+    ("apps/a/values.yaml", False),
+    ("apps/a/my-eventbus-render.yaml", False),
+])
+def test_the_hooks_run_on_the_files_that_change_a_render(path, matches):
+    for hook_id in ("eventbus-render-check", "eventbus-render-tree"):
+        assert bool(re.search(hook(hook_id)["files"], path)) is matches
+
+
+def test_the_check_hook_checks_every_environment_of_each_changed_app(tree, capsys):
+    entry = shlex.split(hook("eventbus-render-check")["entry"])
+    assert entry == ["python", "-m", "renderer.review", "check"]
+    code = review.main(entry[3:] + ["--root", str(tree), "apps/b/profiles/good.yaml", "README.md"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0::2] == ["== apps/b [dev] ==", "== apps/b [prod] =="]
+
+
+def test_the_check_hook_fails_on_a_violation(tree, capsys):
+    (tree / "apps/a/profiles/good.yaml").write_text(GOOD.replace("replicas: 3", "replicas: 2"))
+    assert review.main(["check", "--root", str(tree), "apps/a/eventbus-render.yaml"]) == 1
+    assert "error[replica-count]" in capsys.readouterr().out
+
+
+def test_the_check_hook_exits_2_on_a_broken_app_file(tree, capsys):
+    (tree / "apps/a/eventbus-render.yaml").write_text("backend: jetstreem\n")
+    assert review.main(["check", "--root", str(tree), "apps/a/eventbus-render.yaml"]) == 2
+    assert "did you mean 'jetstream'?" in capsys.readouterr().err
+
+
+def test_the_tree_hook_renders_into_the_folder_it_names(tree, cli):
+    entry = shlex.split(hook("eventbus-render-tree")["entry"])
+    assert entry[:3] == ["eventbus-render", "render", "--all"]
+    args = [tree / a if a == "rendered" else a for a in hook("eventbus-render-tree")["args"]]
+    result = cli(*entry[1:], "--root", tree, *args)
+    assert result.code == 0, result.err
+    assert (tree / "rendered" / review.INDEX_FILE).is_file()
+
+
+def test_ci_check_merges_every_environment_into_one_sarif_run(tree, capsys):
+    (tree / "apps/a/profiles/good.yaml").write_text(GOOD.replace("replicas: 3", "replicas: 4"))
+    command = _run_lines("check")[0]
+    args = shlex.split(command.split(">")[0])
+    assert args[:3] == ["python", "-m", "renderer.review"]
+    code = review.main(args[3:] + ["--root", str(tree)])
+    log = json.loads(capsys.readouterr().out)
+    assert code == 1
+    (run,) = log["runs"]
+    assert sorted(r["message"]["text"].split("]")[0] + "]" for r in run["results"]) == [
+        "[apps/a [dev]", "[apps/a [prod]"]
+    assert all(r["ruleId"] == "replica-count" for r in run["results"])
+
+
+def test_ci_check_of_a_tree_without_findings_is_an_empty_valid_log(tree, capsys):
+    assert review.main(["check", "--all", "--root", str(tree / "README.md"), "--format", "sarif"]) == 2
+    assert review.main(["check", "--root", str(tree), "--format", "sarif"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["results"] == []
+
+
+def _run_lines(job: str) -> list:
+    lines = []
+    for step in WORKFLOW["jobs"][job]["steps"]:
+        for line in step.get("run", "").splitlines():
+            if line.startswith(("eventbus-render ", "python -m renderer.review")):
+                lines.append(line)
+    return lines
+
+
+def test_ci_workflow_permissions_are_the_least_each_job_needs():
+    assert WORKFLOW["permissions"] == {"contents": "read"}
+    assert WORKFLOW["jobs"]["check"]["permissions"] == {"contents": "read", "security-events": "write"}
+    assert WORKFLOW["jobs"]["diff"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    triggers = WORKFLOW.get("on", WORKFLOW.get(True))  # PyYAML reads the key "on" as YAML 1.1's true
+    assert set(triggers) == {"pull_request", "push"}
+    checkout = WORKFLOW["jobs"]["diff"]["steps"][0]
+    assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_ci_diff_posts_what_the_diff_command_prints(make_repo, cli):
+    (command,) = _run_lines("diff")
+    repo = make_repo()
+    repo.write({"apps/a/eventbus-render.yaml": app_file("default", "a", "jetstream", "good", "dev: {}\n"),
+                "apps/a/profiles/good.yaml": GOOD})
+    repo.commit("base")
+    repo.git("update-ref", "refs/remotes/origin/main", "HEAD")
+    (repo.path / "apps/a/profiles/good.yaml").write_text(GOOD.replace("replicas: 3", "replicas: 5"))
+    args = shlex.split(command.split(">")[0].replace("$BASE_REF", "main"))
+    assert args[0] == "eventbus-render"
+    result = cli(*args[1:], "--root", repo.path)
+    assert result.code == 0, result.err
+    assert result.out.startswith("<!-- eventbus-render-diff -->\n")
+    assert "+    replicas: 5" in result.out
+    post = WORKFLOW["jobs"]["diff"]["steps"][-1]["run"]
+    assert "<!-- eventbus-render-diff -->" in post
