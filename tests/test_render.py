@@ -151,7 +151,7 @@ def test_layer_order_is_defaults_profile_overlays_app_values_then_set(make_app):
         values:
           jetstream: {maxPayload: app}
     """, files={
-        "profiles/base.yaml": "values:\n  jetstream: {maxPayload: profile, startArgs: [profile]}\n",
+        "profiles/base.yaml": "values:\n  jetstream: {version: 2.10.29, maxPayload: profile, startArgs: [profile]}\n",
         "overlays/first.yaml": "values:\n  jetstream: {maxPayload: first, startArgs: [first]}\n",
         "overlays/second.yaml": "values:\n  jetstream: {startArgs: [second]}\n",
     })
