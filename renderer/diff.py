@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -318,7 +318,10 @@ def _flatten(value, path: tuple, out: dict) -> dict:
 
 
 def leaf_changes(old: dict | None, new: dict | None) -> list:
-    """``[{path, base, head}]`` for every leaf that differs (``None`` where a side lacks it)."""
+    """``[{path, base, head, _path}]`` for every leaf that differs (``None`` where a side lacks it).
+
+    ``_path`` is the path as a tuple, for the caller to resolve and drop.
+    """
     from renderer.validate import format_path
 
     before = _flatten(old, (), {}) if old is not None else {}
@@ -329,7 +332,7 @@ def leaf_changes(old: dict | None, new: dict | None) -> list:
         a, b = before.get(path, missing), after.get(path, missing)
         if a is missing or b is missing or a != b or type(a) is not type(b):
             changes.append({"path": format_path(path), "base": None if a is missing else a,
-                            "head": None if b is missing else b})
+                            "head": None if b is missing else b, "_path": path})
     return changes
 
 
@@ -343,8 +346,12 @@ def unified(base, head, context: int) -> str:
 
 
 def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_label: str = "base",
-            head_label: str = "head", context: int = 3) -> Comparison:
-    """Compare two rendered trees (lists of :class:`renderer.review.Entry`)."""
+            head_label: str = "head", context: int = 3, origins=None) -> Comparison:
+    """Compare two rendered trees (lists of :class:`renderer.review.Entry`).
+
+    ``origins(entry)``, when given, returns a function from a manifest path of
+    the head entry to the layer that set it, so every changed value says why.
+    """
     base_by_env: dict = {}
     head_by_env: dict = {}
     for entry in base_entries:
@@ -365,11 +372,11 @@ def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_l
             if new is not None:
                 removed.remove(old)
                 added.remove(new)
-                result.objects.append(_object_change(env, "renamed", old, new, fmt, context))
+                result.objects.append(_object_change(env, "renamed", old, new, fmt, context, origins))
         for key in sorted(set(before) & set(after)):
             old, new = before[key], after[key]
             if old.text != new.text:
-                result.objects.append(_object_change(env, "changed", old, new, fmt, context))
+                result.objects.append(_object_change(env, "changed", old, new, fmt, context, origins))
             elif _guard_changes(old, new) != ([], []):
                 result.objects.append(_object_change(env, "guards", old, new, fmt, context))
             else:
@@ -383,7 +390,7 @@ def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_l
     return comparison
 
 
-def _object_change(env: str, status: str, base, head, fmt: str, context: int) -> ObjectChange:
+def _object_change(env: str, status: str, base, head, fmt: str, context: int, origins=None) -> ObjectChange:
     change = ObjectChange(env, status, base, head)
     change.appeared, change.disappeared = _guard_changes(base, head)
     if status == "guards":
@@ -393,11 +400,80 @@ def _object_change(env: str, status: str, base, head, fmt: str, context: int) ->
     change.diff = unified(base, head, context)
     if status in ("changed", "renamed"):
         change.changes = leaf_changes(old, new)
+        origin_of = origins(head) if origins is not None else None
+        for item in change.changes:
+            origin = origin_of(item.pop("_path")) if origin_of is not None else None
+            item["origin"] = origin.as_dict() if origin is not None else None
+    else:
+        for item in change.changes:
+            item.pop("_path", None)
     if status == "changed":
         change.notices = immutable_changes(old, new)
     elif status == "renamed":
         change.notices = [_rename_notice(base, head)]
     return change
+
+
+def value_origin(rendered, manifest_path: tuple):
+    """The layer that set the value at ``manifest_path`` of ``rendered`` (None for what the renderer computes).
+
+    Unlike the nearest-ancestor lookup of provenance, a computed value (the
+    instance label, the renderer's annotations, the name) is not credited to
+    the layer that happened to set its parent mapping.
+    """
+    from renderer.layers import DELETED
+    from renderer.render import manifest_to_values_path
+
+    values_path = manifest_to_values_path(manifest_path, rendered.section_path)
+    if not values_path:
+        return None
+    anti_affinity = rendered.section_path + ("affinity", "podAntiAffinity")
+    if values_path[: len(anti_affinity)] == anti_affinity:
+        return rendered.origin_of_manifest_path(manifest_path)  # terms the app did not write come from spread
+    provenance = rendered.merged.provenance
+    probe = values_path
+    while probe:
+        settings = provenance.settings(probe)
+        if settings:
+            value = settings[-1].value
+            if probe == values_path or isinstance(value, list) or value is DELETED:
+                return settings[-1].origin
+            return None
+        probe = probe[:-1]
+    return None
+
+
+class HeadOrigins:
+    """Renders a head entry again, with provenance, to say which layer set each changed value.
+
+    Only objects that changed are rendered a second time, and guards are not
+    run again, so this costs little next to rendering both sides.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def __call__(self, entry):
+        from renderer import sources
+        from renderer.errors import RendererError
+        from renderer.render import RenderRequest, render
+
+        app_dir = self.root / entry.app if entry.app != "." else self.root
+        try:
+            environments = sources.load_app(app_dir).environments
+            environment = entry.environment if environments else None
+            rendered = render(RenderRequest(app_dir=app_dir, environment=environment, run_guards=False))
+        except RendererError:
+            return None
+        prefix = "" if entry.app == "." else entry.app + "/"
+
+        def origin_of(manifest_path: tuple):
+            origin = value_origin(rendered, manifest_path)
+            if origin is None or prefix == "" or origin.file.startswith(("builtin:", "-", "<")):
+                return origin
+            return replace(origin, file=prefix + origin.file)
+
+        return origin_of
 
 
 # -- formats ------------------------------------------------------------------------------------
@@ -454,6 +530,9 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
                 tag = "REFUSED" if notice.kind == REFUSED else "RECREATE"
                 out.append("  " + style(tag, "red_bold" if notice.kind == REFUSED else "yellow_bold")
                            + f": {notice.full}")
+            for item in change.changes:
+                if item.get("origin"):
+                    out.append(f"  {_why(item)}")
             for finding in change.appeared:
                 out.append("  " + style("guard +", "yellow") + " " + _finding_text(finding))
             for finding in change.disappeared:
@@ -470,6 +549,20 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
                 else:
                     out.append(line)
     return "\n".join(out) + "\n"
+
+
+def _short(value) -> str:
+    text = "(unset)" if value is None else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 48 else text[:45] + "..."
+
+
+def _why(item: dict) -> str:
+    """``path: old -> new, set by layer (file:line)`` for one changed leaf."""
+    origin = item["origin"]
+    where = origin["file"] + (f":{origin['line']}" if origin.get("line") else "")
+    verb = "removed by" if item["head"] is None else "set by"
+    return (f"{item['path']}: {_short(item['base'])} -> {_short(item['head'])}, {verb} {origin['layer']} "
+            f"{origin['name']} ({where})")
 
 
 def _fence(text: str) -> str:
@@ -524,11 +617,15 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
             for notice in change.notices:
                 tag = "refused" if notice.kind == REFUSED else "recreate"
                 out.append(f"- **{tag}**: {_md(notice.full)}")
+            for item in change.changes:
+                if item.get("origin"):
+                    out.append(f"- {_md(_why(item))}")
             for finding in change.appeared:
                 out.append(f"- guard finding **appears**: {_md(_finding_text(finding))}")
             for finding in change.disappeared:
                 out.append(f"- guard finding **disappears**: {_md(_finding_text(finding))}")
-            if change.notices or change.appeared or change.disappeared:
+            if change.notices or change.appeared or change.disappeared or any(c.get("origin") for c in
+                                                                               change.changes):
                 out.append("")
             if change.diff:
                 if spent + len(change.diff) > budget:
@@ -631,14 +728,16 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
             head_root, head_label = _export_side(checkout, head, workdir, "head")
             head_entries = _render_side(head_root, f"the head {head_label}", fmt) if head_root.is_dir() else []
         else:
-            head_label = "working tree"
+            head_root, head_label = root, "working tree"
             skip = (against,) if against is not None else ()
             head_entries = _render_side(root, "the working tree", fmt, skip=skip)
+        # compared while the head's files still exist: changed values are traced to their layers
+        comparison = compare(base_entries, head_entries, fmt, base_label=base_label, head_label=head_label,
+                             context=context, origins=HeadOrigins(head_root))
     finally:
         if workdir is not None:
             gitrefs.remove_tree(workdir)
-    return compare(base_entries, head_entries, fmt, base_label=base_label, head_label=head_label,
-                   context=context), fmt
+    return comparison, fmt
 
 
 def _use_color(choice: str) -> bool:

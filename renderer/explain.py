@@ -269,9 +269,13 @@ def explain_command(app_dir, profile, overlays, sets, set_strings, environment, 
 
         known = [format_path(p) for p in leaf_paths(merged.values)]
         close = difflib.get_close_matches(path, known, n=3, cutoff=0.5)
-        raise InputError(f"no value at {path!r}",
-                         hint=f"did you mean {', '.join(close)}?" if close else "run explain without PATH to "
-                                                                                "list every value")
+        if "affinity" in prefix:
+            hint = "anti-affinity terms the app does not write come from 'spread': explain spread"
+        elif close:
+            hint = f"did you mean {', '.join(close)}?"
+        else:
+            hint = "run explain without PATH to list every value"
+        raise InputError(f"no value at {path!r}", hint=hint)
     layers = [{"kind": layer.kind, "name": layer.name, "file": layer.file} for layer in merged.layers]
     if fmt == "json":
         doc = {"app": str(app_dir), "environment": environment, "backend": app.backend,

@@ -187,6 +187,18 @@ def test_guard_findings_that_appear_and_disappear_are_listed(make_repo, run):
     assert "  guard + warning replica-count at spec.jetstream.replicas: " in text
 
 
+def test_every_changed_value_names_the_layer_that_set_it(history, run):
+    doc = json.loads(run("diff", "--root", history.path, "--base", "v1", "--head", "feature",
+                         "--format", "json").out)
+    changes = {(env["name"], c["path"]): c for env in doc["environments"] for obj in env["objects"]
+               for c in obj["changes"]}
+    replicas = changes[("staging", "spec.jetstream.replicas")]
+    assert (replicas["base"], replicas["head"]) == (3, 4)
+    assert replicas["origin"] == {"layer": "environment", "name": "staging", "file": "apps/orders/eventbus-render.yaml",
+                                  "line": 17, "column": 9}
+    assert changes[("default", "metadata.name")]["origin"] is None  # computed, not set by a layer
+
+
 def test_exit_code_says_whether_anything_changed(history, run):
     assert run("diff", "--root", history.path, "--base", "v1", "--head", "feature", "--exit-code").code == 1
     assert run("diff", "--root", history.path, "--base", "v1", "--head", "v1", "--exit-code").code == 0

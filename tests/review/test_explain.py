@@ -170,3 +170,11 @@ def test_built_in_profiles_and_overlays_are_named_as_such(make_app, cli):
     assert files["jetstream.replicas"] == "builtin:profiles/prod.yaml"
     assert files["jetstream.metadata.annotations.prometheus\\.io/scrape"] == "builtin:overlays/monitoring.yaml"
     assert files["spread.zoneWeight"] == "builtin:defaults/common.yaml"
+
+
+def test_generated_anti_affinity_points_at_spread(make_app, cli):
+    app = make_app("backend: jetstream\nprofile: prod\n")
+    result = cli("explain", "--app", app, "spec.jetstream.affinity.podAntiAffinity")
+    assert result.code == 2
+    assert "come from 'spread': explain spread" in result.err
+    assert 'spread.zones = "required"' in cli("explain", "--app", app, "spread").out

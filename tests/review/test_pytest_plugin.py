@@ -121,3 +121,18 @@ def test_the_waiver_date_can_be_pinned(pytester):
     expired = run(pytester)
     expired.assert_outcomes(failed=1)
     expired.stdout.fnmatch_lines(["*waiver for replica-count expired on 2026-01-31*"])
+
+
+def test_the_documented_example_runs_as_written(pytester):
+    import re
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "review.md").read_text()
+    example = re.search(r"```python\n(# tests/test_eventbus.py\n.*?)```", doc, re.S).group(1)
+    shutil.copytree(root / "examples" / "environments", pytester.path / "deploy" / "orders")
+    pytester.makeini(INI)
+    pytester.makepyfile(test_eventbus=example)
+    run(pytester, "--snapshot-update").assert_outcomes(passed=6)
+    run(pytester).assert_outcomes(passed=6)
