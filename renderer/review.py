@@ -265,12 +265,14 @@ def _render_chunk(root: str, apps: list, options: Options, out_dir: str | None, 
 
 
 def default_jobs() -> int:
-    """Worker processes for large trees: the CPUs this process may use, at most :data:`MAX_JOBS`."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_JOBS))
+    """Worker processes for large trees: the CPUs this process may use, at most :data:`MAX_JOBS`.
+
+    Workers are forked (they inherit the loaded renderer instead of importing
+    it again), which is only safe on Linux; elsewhere one process renders.
+    """
+    if sys.platform != "linux":  # pragma: no cover - CI and Argo CD run Linux
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_JOBS))
 
 
 def render_root(root: Path, options: Options = Options(), *, apps: list | None = None, out_dir: Path | None = None,
@@ -283,7 +285,7 @@ def render_root(root: Path, options: Options = Options(), *, apps: list | None =
     """
     root = Path(root)
     apps = discover(root, skip) if apps is None else apps
-    jobs = default_jobs() if jobs is None else max(1, jobs)
+    jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
     out = str(out_dir) if out_dir is not None else None
     if jobs > 1 and len(apps) >= PARALLEL_MIN_APPS:
         import multiprocessing
@@ -323,10 +325,11 @@ def _conflicts(entries: list) -> list:
 
 
 def index_document(tree: Tree, fmt: str) -> str:
-    """Text of :data:`INDEX_FILE` for ``tree``."""
-    doc = {"generator": "eventbus-render", "format": INDEX_FORMAT, "output": fmt,
-           "objects": [e.index_record() for e in tree.entries]}
-    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    """Text of :data:`INDEX_FILE` for ``tree``: JSON with one object per line, so its diffs read well."""
+    head = json.dumps({"generator": "eventbus-render", "format": INDEX_FORMAT, "output": fmt})[:-1]
+    records = ",\n".join("  " + json.dumps(e.index_record(), ensure_ascii=False, sort_keys=True)
+                          for e in tree.entries)
+    return f'{head}, "objects": [\n{records}\n]}}\n' if records else f'{head}, "objects": []}}\n'
 
 
 def read_index(directory: Path) -> tuple[str, list]:

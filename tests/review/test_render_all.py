@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +196,14 @@ def test_files_map_to_the_app_directories_that_hold_them(repo):
     files = ["apps/orders/profiles/small.yaml", "apps/orders/eventbus-render.yaml", "teams/a/b/templates/x.j2",
              "README.md", "../elsewhere/eventbus-render.yaml", "apps/payments"]
     assert review.changed_apps(files, repo) == ["apps/orders", "apps/payments", "teams/a/b"]
+
+
+def test_the_environments_example_renders_and_its_prod_passes_the_prod_guards():
+    example = Path(__file__).resolve().parents[2] / "examples" / "environments"
+    tree = review.render_root(example, jobs=1)
+    assert tree.failures == []
+    assert [(e.environment, e.profile, e.backend) for e in tree.entries] == [
+        ("dev", "dev", "jetstream"), ("prod-eu-west", "prod", "jetstream"), ("prod-us-east", "prod", "jetstream"),
+        ("staging", "staging", "jetstream")]
+    for entry in tree.entries:
+        assert [f for f in entry.findings if f["level"] == "error" or f["waived"]] == []
