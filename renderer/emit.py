@@ -39,8 +39,16 @@ def quote(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, json.dumps(text, ensure_ascii=False))
 
 
+_STRINGS: dict = {}
+"""Written form of short strings already seen (labels, keys and names repeat across objects)."""
+
+
 def scalar(value) -> str:
     """One scalar as YAML text."""
+    if value.__class__ is str:
+        text = _STRINGS.get(value)
+        if text is not None:
+            return text
     if value is None:
         return "null"
     if value is True:
@@ -60,9 +68,12 @@ def scalar(value) -> str:
             exponent = "+" + exponent
         return mantissa + (("e" + exponent) if e else "")
     if isinstance(value, str):
-        if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
-            return value
-        return quote(value)
+        text = _STRINGS.get(value)
+        if text is None:
+            text = value if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED else quote(value)
+            if len(_STRINGS) < 65536 and len(value) < 256:
+                _STRINGS[value] = text
+        return text
     raise TypeError(f"cannot emit {type(value).__name__}")  # pragma: no cover - values come from YAML
 
 

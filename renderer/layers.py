@@ -338,14 +338,23 @@ class Merged:
     strategies: dict
     layers: list
 
+    def copy(self) -> "Merged":
+        """An independent copy that further layers can be merged onto (settings are shared, not copied)."""
+        provenance = Provenance()
+        provenance.history = {path: list(settings) for path, settings in self.provenance.history.items()}
+        return Merged(_copy(self.values), provenance, dict(self.strategies), list(self.layers))
 
-def merge_layers(layers: list[Layer]) -> Merged:
-    """Merge ``layers`` lowest first. Returns the values and the provenance of every path."""
-    provenance = Provenance()
-    strategies: dict[tuple, Strategy] = {}
-    values: dict = {}
+
+def merge_layers(layers: list[Layer], start: Merged | None = None) -> Merged:
+    """Merge ``layers`` lowest first, onto ``start`` if given (which is consumed, not copied).
+
+    Returns the values and the provenance of every path.
+    """
+    if start is None:
+        start = Merged({}, Provenance(), {}, [])
+    provenance, strategies, values = start.provenance, start.strategies, start.values
     for layer in layers:
         for pattern, text in (layer.merge or {}).items():
             strategies[split_pattern(str(pattern))] = parse_strategy(text, layer, pattern)
         values = _LayerMerge(layer, provenance, strategies).run(values)
-    return Merged(values, provenance, strategies, list(layers))
+    return Merged(values, provenance, strategies, start.layers + list(layers))

@@ -265,6 +265,39 @@ def collect_layers(app: sources.App, request: RenderRequest, env: dict):
     return profiles, overlays, stack
 
 
+_BASE_KINDS = ("defaults", "profile", "overlay")
+_BASE_CACHE: dict = {}
+"""Merged lower layers (defaults, profiles, overlays) shared by every app that uses the same files."""
+
+
+def merge_stack(stack: list, base_count: int):
+    """Merge ``stack``; the lower ``base_count`` layers come from a per-process cache.
+
+    Returns the merged values and whether the cached lower part is valid on its
+    own (then only the sections the upper layers touch need validating again).
+    """
+    from renderer.validate import validate
+
+    base_layers = stack[:base_count]
+    # empty mappings may be fresh objects on every call: only non-empty ones are keyed by identity
+    key = tuple((layer.kind, layer.name, layer.file, id(layer.values) if layer.values else 0, id(layer.marks),
+                 id(layer.merge) if layer.merge else 0) for layer in base_layers)
+    entry = _BASE_CACHE.get(key)
+    if entry is None:
+        base = layers_mod.merge_layers(base_layers)
+        # the layers are kept in the entry so the ids in the key stay theirs
+        entry = (base, not validate(base.values, values_schema()), base_layers)
+        if len(_BASE_CACHE) > 256:
+            _BASE_CACHE.clear()
+        _BASE_CACHE[key] = entry
+    base, base_valid, _ = entry
+    return layers_mod.merge_layers(stack[base_count:], start=base.copy()), base_valid
+
+
+def _touched_sections(layers: list) -> set:
+    return {key for layer in layers for key in (layer.values or {})}
+
+
 def problem_error(problem, origin, key_path: tuple) -> InputError:
     """An :class:`InputError` for a schema problem, located where the value was set."""
     if origin is not None:
@@ -327,11 +360,18 @@ def render(request: RenderRequest) -> Rendered:
     app = sources.load_app(request.app_dir)
     env = _select_environment(app, request.environment)
     profiles, overlays, stack = collect_layers(app, request, env)
-    merged = layers_mod.merge_layers(stack)
+    base_count = next((i for i, layer in enumerate(stack) if layer.kind not in _BASE_KINDS), len(stack))
+    merged, base_valid = merge_stack(stack, base_count)
     provenance = merged.provenance
     values = merged.values
 
-    errors = [problem_error(p, provenance.origin(p.path), p.path) for p in validate(values, values_schema())]
+    if base_valid:
+        # the lower layers are valid on their own: only what the upper layers touched can be wrong
+        touched = _touched_sections(stack[base_count:])
+        checked = {key: values[key] for key in values if key in touched}
+    else:
+        checked = values
+    errors = [problem_error(p, provenance.origin(p.path), p.path) for p in validate(checked, values_schema())]
     errors.extend(_check_metadata_maps(values, provenance))
     _raise_all(errors)
 

@@ -23,12 +23,16 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+_BUILTIN_DIRS: dict = {}
+
+
 def builtin_dir(kind: str) -> Path:
     """Folder of built-in ``profiles`` or ``overlays``: in the package, or the checkout's top level."""
-    inside = _PACKAGE_DIR / kind
-    if inside.is_dir():
-        return inside
-    return _PACKAGE_DIR.parent / kind
+    found = _BUILTIN_DIRS.get(kind)
+    if found is None:
+        inside = _PACKAGE_DIR / kind
+        found = _BUILTIN_DIRS[kind] = inside if inside.is_dir() else _PACKAGE_DIR.parent / kind
+    return found
 
 
 @dataclass
@@ -106,16 +110,15 @@ ENVIRONMENT_KEYS = ("description", "name", "namespace", "profile", "overlays", "
 
 def display_path(path: Path, root: Path | None) -> str:
     """A path as shown in messages: relative to the app root, or ``builtin:`` for packaged files."""
-    try:
-        return str(path.relative_to(root)) if root is not None else str(path)
-    except ValueError:
-        pass
+    text = str(path)
+    if root is not None:
+        prefix = str(root).rstrip("/") + "/"
+        if text.startswith(prefix):
+            return text[len(prefix):]
     for kind in ("profiles", "overlays"):
-        base = builtin_dir(kind)
-        try:
-            return f"builtin:{kind}/{path.relative_to(base)}"
-        except ValueError:
-            continue
+        prefix = str(builtin_dir(kind)) + "/"
+        if text.startswith(prefix):
+            return f"builtin:{kind}/{text[len(prefix):]}"
     return path.name
 
 
@@ -204,24 +207,35 @@ def _load_document(path: Path, display: str) -> Document:
     return Document(path, display, data, marks)
 
 
+_BUILTIN_FOUND: dict = {}
+
+
+def _contained(path: str, root: Path) -> bool:
+    """Whether ``path`` (inside ``root`` by name) stays inside it: cheap when nothing is a symlink."""
+    if not os.path.islink(path) and not os.path.islink(os.path.dirname(path)):
+        return True
+    return _inside(Path(path), root)
+
+
 def find_named(kind: str, name: str, app_root: Path | None) -> tuple[Path, bool] | None:
     """Path of profile/overlay ``name``: the app's own first, then built-in. ``(path, builtin)``."""
     if app_root is not None:
-        local_dir = app_root / kind
-        for suffix in (".yaml", ".yml"):
-            candidate = local_dir / f"{name}{suffix}"
-            if candidate.is_file() or candidate.is_symlink():
-                if not _inside(candidate, app_root):
+        local_dir = os.path.join(app_root, kind)
+        for suffix in (".yaml", ".yml") if os.path.isdir(local_dir) else ():
+            candidate = os.path.join(local_dir, f"{name}{suffix}")
+            if os.path.isfile(candidate) or os.path.islink(candidate):
+                candidate = Path(candidate)
+                if not _contained(str(candidate), app_root):
                     raise InputError(f"{kind[:-1]} {name!r} is a symlink that leaves the app directory",
                                      location=Location(f"{kind}/{candidate.name}"),
                                      hint="replace the symlink by the file itself")
                 return candidate, False
-    base = builtin_dir(kind)
-    for suffix in (".yaml", ".yml"):
-        candidate = base / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate, True
-    return None
+    key = (kind, name)
+    if key not in _BUILTIN_FOUND:  # the package's files do not change while we run
+        base = builtin_dir(kind)
+        _BUILTIN_FOUND[key] = next(((base / f"{name}{suffix}", True) for suffix in (".yaml", ".yml")
+                                    if (base / f"{name}{suffix}").is_file()), None)
+    return _BUILTIN_FOUND[key]
 
 
 def available(kind: str, app_root: Path | None) -> dict[str, tuple[Path, bool]]:
@@ -335,9 +349,24 @@ def load_app(app_dir) -> App:
     if not path.is_file():
         raise InputError(f"no {APP_FILE} in app directory {str(app_dir)!r}",
                          hint=f"create {APP_FILE} with at least 'backend:' (one of {', '.join(BACKENDS)})")
-    if not _inside(path, root):
+    if not _contained(str(path), root):
         raise InputError(f"{APP_FILE} is a symlink that leaves the app directory", location=Location(APP_FILE))
     doc = load_document(path, APP_FILE)
+    cached = _APPS.get(id(doc))
+    if cached is not None and cached.doc is doc and cached.root == root:
+        return cached
+    app = _check_app(root, doc)
+    if len(_APPS) > 4096:
+        _APPS.clear()
+    _APPS[id(doc)] = app
+    return app
+
+
+_APPS: dict = {}
+"""Checked app files by document (the document cache keeps them while the file is unchanged)."""
+
+
+def _check_app(root: Path, doc: Document) -> App:
     data = doc.data
     check_keys(doc, data, APP_KEYS)
     app = App(root=root, doc=doc)
