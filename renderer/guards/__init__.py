@@ -602,12 +602,27 @@ _MISSING = object()
 _SEVERITY = {"error": 0, "warning": 1}
 
 
+_CONFIGS: dict = {}
+"""Resolved guard configuration per profile chain (profile documents are cached while unchanged)."""
+
+
+def _cached_config(profiles: list) -> dict:
+    key = tuple(id(profile.doc) for profile in profiles)
+    entry = _CONFIGS.get(key)
+    if entry is None or any(a is not b.doc for a, b in zip(entry[1], profiles)):
+        if len(_CONFIGS) > 256:
+            _CONFIGS.clear()
+        # the documents are kept in the entry so the ids in the key stay theirs
+        entry = _CONFIGS[key] = (resolve_config(profiles), [profile.doc for profile in profiles])
+    return entry[0]
+
+
 def evaluate(rendered, today=None) -> Evaluation:
     """Run every guard the profile chain enables against ``rendered``; ``today`` (UTC) decides waiver expiry.
 
     Raises :class:`InputError` for a bad ``guards`` block or a malformed waiver.
     """
-    config = resolve_config(rendered.profiles)
+    config = _cached_config(rendered.profiles)
     waivers = parse_waivers(rendered.app)
     findings = []
     for rule_id, module in RULES.items():
