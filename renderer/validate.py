@@ -91,7 +91,25 @@ def is_quantity(s) -> bool:
     return isinstance(s, str) and _match_quantity(s) is not None
 
 
+_QUANTITIES: dict = {}
+
+
 def parse_quantity(s) -> Fraction:
+    """Exact value of a Kubernetes quantity (memoised for strings: the same sizes recur everywhere).
+
+    See :func:`_parse_quantity`.
+    """
+    if s.__class__ is str:
+        value = _QUANTITIES.get(s)
+        if value is None:
+            value = _parse_quantity(s)
+            if len(_QUANTITIES) < 4096:
+                _QUANTITIES[s] = value
+        return value
+    return _parse_quantity(s)
+
+
+def _parse_quantity(s) -> Fraction:
     """Exact value of a Kubernetes quantity, so ``"50Gi" > "20000Mi"`` compares right.
 
     Mirrors ParseQuantity: a non-zero magnitude is rounded up to a whole nano unit
