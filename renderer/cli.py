@@ -2,19 +2,20 @@
 
 Commands are imported only when invoked (``LazyGroup``): Argo CD starts a
 fresh process for every render, so the import cost of unused commands is
-never paid. Every :class:`~renderer.errors.RendererError` is turned into a
-message on stderr and an exit code here, in one place; stdout carries only
-the command's result, written once, after everything has succeeded.
+never paid. Even click is imported only on first use: ``argocd generate``
+and ``argocd parameters`` (the Argo CD plugin's per-render commands) go
+straight to :mod:`renderer.argocd` without it, and the click objects below
+(``cli``, the shared options, the commands) are built when first accessed.
+Every :class:`~renderer.errors.RendererError` is turned into a message on
+stderr and an exit code here, in one place; stdout carries only the
+command's result, written once, after everything has succeeded.
 """
 
 from __future__ import annotations
 
 import sys
 
-import click
-
 from renderer import __version__
-from renderer.errors import RendererError
 
 # command name -> "module:attribute"; modules are imported on first use
 COMMANDS = {
@@ -28,40 +29,8 @@ COMMANDS = {
     "argocd": "renderer.argocd:argocd_group",
 }
 
-
-class LazyGroup(click.Group):
-    """A click group whose subcommands live in modules imported on demand."""
-
-    def list_commands(self, ctx):
-        import importlib.util
-
-        names = []
-        for name, target in COMMANDS.items():
-            module = target.split(":")[0]
-            if module == __name__ or importlib.util.find_spec(module) is not None:
-                names.append(name)
-        return sorted(names)
-
-    def get_command(self, ctx, cmd_name):
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attr = target.split(":")
-        import importlib
-
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None
-            raise
-        return getattr(module, attr)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="eventbus-render")
-def cli():
-    """Render Argo Events EventBus manifests from profiles, overlays and an app file."""
+FAST_COMMANDS = {("argocd", "generate"), ("argocd", "parameters")}
+"""Commands dispatched without click: Argo CD runs them in a fresh process for every render."""
 
 
 def emit_text(text: str) -> None:
@@ -75,18 +44,10 @@ def warn(text: str) -> None:
     sys.stderr.write(text.rstrip("\n") + "\n")
 
 
-app_option = click.option("--app", "app_dir", default=".", show_default=True, metavar="DIR",
-                          type=click.Path(file_okay=False, path_type=str),
-                          help="App directory holding eventbus-render.yaml.")
-profile_option = click.option("--profile", metavar="NAME", help="Profile to use instead of the app file's.")
-overlay_option = click.option("--overlay", "overlays", multiple=True, metavar="NAME",
-                              help="Overlay applied after the app file's overlays (repeatable).")
-set_option = click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
-                          help="Set a value (YAML scalar; stays a string where the field is a string).")
-set_string_option = click.option("--set-string", "set_strings", multiple=True, metavar="PATH=VALUE",
-                                 help="Set a value, always as a string.")
-env_option = click.option("--env", "environment", metavar="NAME",
-                          help="Render one of the app file's environments.")
+def error_message(exc) -> str:
+    """How a :class:`~renderer.errors.RendererError` is printed on stderr."""
+    return exc.render() if exc.render().startswith(("error", "warning")) or exc.exit_code == 1 \
+        else "error: " + exc.render()
 
 
 def build_request(app_dir, profile, overlays, sets=(), set_strings=(), environment=None):
@@ -108,90 +69,171 @@ def report_warnings(rendered) -> None:
         warn(guards.format_report(evaluation))
 
 
-@click.command("render")
-@app_option
-@profile_option
-@overlay_option
-@set_option
-@set_string_option
-@env_option
-@click.option("-o", "--output-dir", metavar="DIR", type=click.Path(path_type=str),
-              help="Write one file per object under DIR instead of printing.")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
-              help="Output format.")
-@click.option("--all", "render_all", is_flag=True, help="Render every environment of every app below --root.")
-@click.option("--root", metavar="DIR", default=".", show_default=True, help="Root searched by --all.")
-def render_command(app_dir, profile, overlays, sets, set_strings, environment, output_dir, fmt, render_all, root):
-    """Render the EventBus of an app directory (or, with --all, of a whole repository)."""
-    from renderer import emit
-    from renderer.render import output_filename, render
-
-    if render_all:
-        from renderer.review import render_all_command
-
-        render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings)
-        return
-    rendered = render(build_request(app_dir, profile, overlays, sets, set_strings, environment))
-    objects = [rendered.manifest]
-    text = emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects)
-    report_warnings(rendered)
-    if output_dir:
-        name = output_filename(rendered)
-        if fmt == "json":
-            name = name[: -len(".yaml")] + ".json"
-        written = emit.write_tree(output_dir, {name: emit.to_json(objects) if fmt == "json" else emit.to_yaml(
-            rendered.manifest)})
-        for path in written:
-            warn(f"wrote {path}")
-        return
-    emit_text(text)
+_CLICK_NAMES = ("click", "LazyGroup", "cli", "app_option", "profile_option", "overlay_option", "set_option",
+                "set_string_option", "env_option", "render_command", "list_command")
 
 
-@click.command("list")
-@app_option
-def list_command(app_dir):
-    """List the profiles, overlays and backends available to an app directory."""
-    from pathlib import Path
+def __getattr__(name):
+    """Build the click objects on first access (PEP 562), so importing this module does not import click."""
+    if name in _CLICK_NAMES:
+        if name not in globals():
+            _define_click_commands()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    from renderer import sources
 
-    root = Path(app_dir)
-    root = root if (root / sources.APP_FILE).is_file() or (root / "profiles").is_dir() or (
-        root / "overlays").is_dir() else None
-    lines = []
-    for kind in ("profiles", "overlays"):
-        lines.append(f"{kind}:")
-        entries = sources.available(kind, root)
-        width = max((len(n) for n in entries), default=0)
-        for name, (path, builtin) in entries.items():
+def _define_click_commands() -> None:
+    """Define the click group, the shared options and the ``render`` and ``list`` commands."""
+    import click
+
+    from renderer.errors import RendererError
+
+    class LazyGroup(click.Group):
+        """A click group whose subcommands live in modules imported on demand."""
+
+        def list_commands(self, ctx):
+            import importlib.util
+
+            names = []
+            for name, target in COMMANDS.items():
+                module = target.split(":")[0]
+                if module == __name__ or importlib.util.find_spec(module) is not None:
+                    names.append(name)
+            return sorted(names)
+
+        def get_command(self, ctx, cmd_name):
+            target = COMMANDS.get(cmd_name)
+            if target is None:
+                return None
+            module_name, attr = target.split(":")
+            import importlib
+
             try:
-                doc = sources.load_document(path, sources.display_path(path, root))
-                description = str(doc.data.get("description", "")).strip().splitlines()[0:1]
-            except RendererError:
-                description = ["(cannot be read: run render to see why)"]
-            where = "built-in" if builtin else "app"
-            lines.append(f"  {name.ljust(width)}  [{where}]  {(description or [''])[0]}")
-    lines.append("backends:")
-    notes = {
-        "nats-native": "NATS streaming run by Argo Events (StatefulSet, at least 3 replicas)",
-        "nats-exotic": "an existing NATS streaming cluster run elsewhere (url, clusterID)",
-        "jetstream": "NATS JetStream run by Argo Events (StatefulSet, pinned version)",
-        "jetstream-exotic": "an existing JetStream server run elsewhere (url)",
-        "kafka": "Kafka brokers run elsewhere (url, topic, version, TLS/SASL)",
-    }
-    for backend in sources.BACKENDS:
-        lines.append(f"  {backend.ljust(16)}  {notes[backend]}")
-    emit_text("\n".join(lines) + "\n")
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name == module_name:
+                    return None
+                raise
+            return getattr(module, attr)
+
+
+    @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.version_option(__version__, prog_name="eventbus-render")
+    def cli():
+        """Render Argo Events EventBus manifests from profiles, overlays and an app file."""
+
+
+    app_option = click.option("--app", "app_dir", default=".", show_default=True, metavar="DIR",
+                              type=click.Path(file_okay=False, path_type=str),
+                              help="App directory holding eventbus-render.yaml.")
+    profile_option = click.option("--profile", metavar="NAME", help="Profile to use instead of the app file's.")
+    overlay_option = click.option("--overlay", "overlays", multiple=True, metavar="NAME",
+                                  help="Overlay applied after the app file's overlays (repeatable).")
+    set_option = click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+                              help="Set a value (YAML scalar; stays a string where the field is a string).")
+    set_string_option = click.option("--set-string", "set_strings", multiple=True, metavar="PATH=VALUE",
+                                     help="Set a value, always as a string.")
+    env_option = click.option("--env", "environment", metavar="NAME",
+                              help="Render one of the app file's environments.")
+
+
+    @click.command("render")
+    @app_option
+    @profile_option
+    @overlay_option
+    @set_option
+    @set_string_option
+    @env_option
+    @click.option("-o", "--output-dir", metavar="DIR", type=click.Path(path_type=str),
+                  help="Write one file per object under DIR instead of printing.")
+    @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
+                  help="Output format.")
+    @click.option("--all", "render_all", is_flag=True, help="Render every environment of every app below --root.")
+    @click.option("--root", metavar="DIR", default=".", show_default=True, help="Root searched by --all.")
+    def render_command(app_dir, profile, overlays, sets, set_strings, environment, output_dir, fmt, render_all, root):
+        """Render the EventBus of an app directory (or, with --all, of a whole repository)."""
+        from renderer import emit
+        from renderer.render import output_filename, render
+
+        if render_all:
+            from renderer.review import render_all_command
+
+            render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings)
+            return
+        rendered = render(build_request(app_dir, profile, overlays, sets, set_strings, environment))
+        objects = [rendered.manifest]
+        text = emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects)
+        report_warnings(rendered)
+        if output_dir:
+            name = output_filename(rendered)
+            if fmt == "json":
+                name = name[: -len(".yaml")] + ".json"
+            written = emit.write_tree(output_dir, {name: emit.to_json(objects) if fmt == "json" else emit.to_yaml(
+                rendered.manifest)})
+            for path in written:
+                warn(f"wrote {path}")
+            return
+        emit_text(text)
+
+
+    @click.command("list")
+    @app_option
+    def list_command(app_dir):
+        """List the profiles, overlays and backends available to an app directory."""
+        from pathlib import Path
+
+        from renderer import sources
+
+        root = Path(app_dir)
+        root = root if (root / sources.APP_FILE).is_file() or (root / "profiles").is_dir() or (
+            root / "overlays").is_dir() else None
+        lines = []
+        for kind in ("profiles", "overlays"):
+            lines.append(f"{kind}:")
+            entries = sources.available(kind, root)
+            width = max((len(n) for n in entries), default=0)
+            for name, (path, builtin) in entries.items():
+                try:
+                    doc = sources.load_document(path, sources.display_path(path, root))
+                    description = str(doc.data.get("description", "")).strip().splitlines()[0:1]
+                except RendererError:
+                    description = ["(cannot be read: run render to see why)"]
+                where = "built-in" if builtin else "app"
+                lines.append(f"  {name.ljust(width)}  [{where}]  {(description or [''])[0]}")
+        lines.append("backends:")
+        notes = {
+            "nats-native": "NATS streaming run by Argo Events (StatefulSet, at least 3 replicas)",
+            "nats-exotic": "an existing NATS streaming cluster run elsewhere (url, clusterID)",
+            "jetstream": "NATS JetStream run by Argo Events (StatefulSet, pinned version)",
+            "jetstream-exotic": "an existing JetStream server run elsewhere (url)",
+            "kafka": "Kafka brokers run elsewhere (url, topic, version, TLS/SASL)",
+        }
+        for backend in sources.BACKENDS:
+            lines.append(f"  {backend.ljust(16)}  {notes[backend]}")
+        emit_text("\n".join(lines) + "\n")
+
+    globals().update(click=click, LazyGroup=LazyGroup, cli=cli, app_option=app_option,
+                     profile_option=profile_option, overlay_option=overlay_option, set_option=set_option,
+                     set_string_option=set_string_option, env_option=env_option,
+                     render_command=render_command, list_command=list_command)
 
 
 def main(argv=None) -> None:
     """Entry point of ``eventbus-render``: run a command, map errors to exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if tuple(args[:2]) in FAST_COMMANDS:
+        from renderer.argocd import main as argocd_main
+
+        sys.exit(argocd_main(args[1], args[2:]))
+    import click
+
+    from renderer.errors import RendererError
+
+    cli = __getattr__("cli")
     try:
         result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False)
     except RendererError as exc:
-        warn(exc.render() if exc.render().startswith(("error", "warning")) or exc.exit_code == 1
-             else "error: " + exc.render())
+        warn(error_message(exc))
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         warn("aborted")

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound
+from jinja2.bccache import Bucket, BytecodeCache
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -107,24 +109,157 @@ def combine(*mappings) -> dict:
     return out
 
 
+class BuiltinBytecodeCache(BytecodeCache):
+    """Compiled built-in templates on disk, so a fresh process does not compile them again.
+
+    Only templates read from the package are cached: an app's own templates
+    come from untrusted checkouts at ever-new paths. A cache file's name is a
+    hash of the template's name and source, the Jinja2, Python and renderer
+    versions and the environment's compile options, and Jinja2 checks the
+    source hash again when it loads the file. The directory is private
+    (created 0700, used only when this user owns it and nobody else may
+    write to it), writes are atomic, and every I/O error just means "compile".
+    """
+
+    def __init__(self, directory: str | None = None):
+        self._directory = directory
+        self._checked: bool | None = None
+
+    @staticmethod
+    def default_directory() -> str:
+        """``$XDG_CACHE_HOME/eventbus-render/jinja2``, else ``<tmp>/eventbus-render-<uid>/jinja2``."""
+        base = os.environ.get("XDG_CACHE_HOME")
+        if base and os.path.isabs(base):
+            return os.path.join(base, "eventbus-render", "jinja2")
+        import tempfile
+
+        uid = os.geteuid() if hasattr(os, "geteuid") else "user"
+        return os.path.join(tempfile.gettempdir(), f"eventbus-render-{uid}", "jinja2")
+
+    def directory(self) -> str | None:
+        """The cache directory, created if needed; ``None`` when it is not safe to use."""
+        if self._checked is None:
+            path = self._directory or self.default_directory()
+            self._checked = False
+            try:
+                os.makedirs(path, mode=0o700, exist_ok=True)
+                for folder in (path, os.path.dirname(path)):
+                    info = os.lstat(folder)
+                    if hasattr(os, "geteuid") and (info.st_uid != os.geteuid() or info.st_mode & 0o022
+                                                   or not stat.S_ISDIR(info.st_mode)):
+                        return None
+                self._directory, self._checked = path, True
+            except OSError:
+                return None
+        return self._directory if self._checked else None
+
+    @staticmethod
+    def _fingerprint(environment) -> str:
+        import sys
+
+        import jinja2
+
+        from renderer import __version__
+
+        options = (jinja2.__version__, __version__, sys.version, type(environment).__qualname__,
+                   sorted(getattr(environment, "intercepted_binops", ())),
+                   sorted(getattr(environment, "intercepted_unops", ())),
+                   environment.block_start_string, environment.block_end_string,
+                   environment.variable_start_string, environment.variable_end_string,
+                   environment.comment_start_string, environment.comment_end_string,
+                   environment.line_statement_prefix, environment.line_comment_prefix,
+                   environment.trim_blocks, environment.lstrip_blocks, environment.newline_sequence,
+                   environment.keep_trailing_newline, repr(environment.autoescape), environment.optimized,
+                   sorted(environment.extensions))
+        return repr(options)
+
+    def get_bucket(self, environment, name, filename, source):
+        import hashlib
+
+        cacheable = bool(filename and filename.startswith("builtin:"))
+        key = hashlib.sha256("\0".join((self._fingerprint(environment), name, filename or "", source))
+                             .encode("utf-8", "surrogatepass")).hexdigest() if cacheable else ""
+        bucket = Bucket(environment, key, self.get_source_checksum(source))
+        if cacheable:
+            self.load_bytecode(bucket)
+        return bucket
+
+    def set_bucket(self, bucket) -> None:
+        if bucket.key:
+            self.dump_bytecode(bucket)
+
+    def load_bytecode(self, bucket) -> None:
+        directory = self.directory()
+        if directory is None:
+            return
+        try:
+            fd = os.open(os.path.join(directory, bucket.key + ".j2c"), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                bucket.load_bytecode(handle)
+        except Exception:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        directory = self.directory()
+        if directory is None:
+            return
+        import tempfile
+
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                bucket.write_bytecode(handle)
+            os.replace(temp, os.path.join(directory, bucket.key + ".j2c"))
+        except Exception:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+    def clear(self) -> None:
+        directory = self.directory()
+        if directory is None:
+            return
+        for entry in os.listdir(directory):
+            if entry.endswith(".j2c"):
+                try:
+                    os.unlink(os.path.join(directory, entry))
+                except OSError:
+                    pass
+
+
+BYTECODE_CACHE = BuiltinBytecodeCache()
+
 _ENVIRONMENTS: dict = {}
 
 
 def environment(app_root: Path | None) -> ImmutableSandboxedEnvironment:
-    """The sandboxed environment for ``app_root`` (cached per folder within one process)."""
-    key = str(app_root.resolve()) if app_root is not None else None
+    """The sandboxed environment for ``app_root`` (cached per set of template folders within one process).
+
+    Apps without a ``templates/`` folder all share the package-only environment,
+    so its compiled templates serve every such app.
+    """
+    roots = []
+    if app_root is not None:
+        roots.append((app_root / "templates", "templates"))
+    roots.append((PACKAGE_TEMPLATES, "builtin:templates"))
+    roots = [(root.resolve(), label) for root, label in roots if root.is_dir()]
+    key = tuple((str(root), label) for root, label in roots)
     env = _ENVIRONMENTS.get(key)
     if env is None:
-        roots = []
-        if app_root is not None:
-            roots.append((app_root / "templates", "templates"))
-        roots.append((PACKAGE_TEMPLATES, "builtin:templates"))
         env = LimitedSandbox(
             loader=ConfinedLoader(roots),
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
             auto_reload=False,
+            bytecode_cache=BYTECODE_CACHE,
         )
         # no lorem ipsum or stateful helpers: templates see only what we pass them
         for name in ("lipsum", "cycler", "joiner"):

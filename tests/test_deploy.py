@@ -236,9 +236,10 @@ def test_plugin_commands_are_exec_arrays_without_a_shell():
 def test_plugin_static_parameters():
     static = plugin()["spec"]["parameters"]["static"]
     names = [p["name"] for p in static]
-    assert names == ["profile", "overlays", "values", "name", "namespace"]
+    assert names == ["environment", "profile", "overlays", "values", "name", "namespace"]
     types = {p["name"]: p.get("collectionType", "string") for p in static}
-    assert types == {"profile": "string", "overlays": "array", "values": "map", "name": "string", "namespace": "string"}
+    assert types == {"environment": "string", "profile": "string", "overlays": "array", "values": "map",
+                     "name": "string", "namespace": "string"}
     for p in static:
         assert isinstance(p.get("title"), str) and p["title"].strip(), f"{p['name']}: missing title"
         assert isinstance(p.get("tooltip"), str) and p["tooltip"].strip(), f"{p['name']}: missing tooltip"
@@ -398,5 +399,9 @@ def test_example_applicationset():
     plugin_spec = template["spec"]["source"]["plugin"]
     assert plugin_spec["name"] == PLUGIN_NAME
     parameters = check_plugin_parameters(plugin_spec["parameters"], "applicationset.yaml")
-    assert parameters["profile"]["string"] == "{{ .env }}"
-    assert template["spec"]["destination"] == {"server": "{{ .server }}", "namespace": "argo-events"}
+    # The environment selects the app file's environments.<env> entry (its profile among its settings).
+    assert parameters["environment"]["string"] == "{{ .env }}"
+    assert template["spec"]["destination"] == {"server": "{{ .server }}", "namespace": "orders"}
+    # Every listed environment exists in the app directory the template points at.
+    app_file = load_yaml(ROOT / template["spec"]["source"]["path"] / "eventbus-render.yaml")
+    assert set(environments) <= set(app_file["environments"])
