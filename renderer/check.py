@@ -34,12 +34,35 @@ from renderer.cli import (
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.option("--repo-root", metavar="DIR", type=click.Path(file_okay=False, path_type=str),
               help="Root that SARIF locations are relative to (default: the Git work tree holding --app).")
-def check_command(app_dir, profile, overlays, sets, set_strings, environment, fmt, strict, repo_root):
-    """Run the guards on an app's EventBus and report violations; print no manifest."""
+@click.option("--all", "check_all", is_flag=True,
+              help="Check every environment of every app directory below --root.")
+@click.option("--root", metavar="DIR", default=".", show_default=True,
+              help="Root searched by --all and that FILEs are relative to.")
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+def check_command(app_dir, profile, overlays, sets, set_strings, environment, fmt, strict, repo_root, check_all,
+                  root, files):
+    """Run the guards on an app's EventBus and report violations; print no manifest.
+
+    With --all, or with FILEs (as pre-commit passes the changed files), every
+    environment of every app directory concerned is checked.
+    """
     from pathlib import Path
 
     from renderer import guards
     from renderer.render import render
+
+    if check_all or files:
+        from renderer.errors import UsageError
+        from renderer.review import changed_apps, check_many, discover
+
+        if fmt == "json" or profile or overlays or sets or set_strings or environment or strict:
+            raise UsageError("--all and FILEs take only --root and --format text|sarif",
+                             hint="each app's own profile, overlays and environments are used")
+        root_path = Path(root)
+        apps = discover(root_path) if check_all else changed_apps(list(files), root_path)
+        code, text = check_many(root_path, apps, fmt)
+        emit_text(text)
+        return code
 
     request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
     request.run_guards = False

@@ -58,25 +58,33 @@ def test_the_hooks_run_on_the_files_that_change_a_render(path, matches):
         assert bool(re.search(hook(hook_id)["files"], path)) is matches
 
 
-def test_the_check_hook_checks_every_environment_of_each_changed_app(tree, capsys):
+def test_the_check_hook_checks_every_environment_of_each_changed_app(tree, cli):
     entry = shlex.split(hook("eventbus-render-check")["entry"])
-    assert entry == ["python", "-m", "renderer.review", "check"]
-    code = review.main(entry[3:] + ["--root", str(tree), "apps/b/profiles/good.yaml", "README.md"])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert out.splitlines()[0::2] == ["== apps/b [dev] ==", "== apps/b [prod] =="]
+    assert entry == ["eventbus-render", "check"]
+    result = cli(*entry[1:], "--root", tree, "apps/b/profiles/good.yaml", "README.md")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0::2] == ["== apps/b [dev] ==", "== apps/b [prod] =="]
 
 
-def test_the_check_hook_fails_on_a_violation(tree, capsys):
+def test_the_check_hook_fails_on_a_violation(tree, cli):
     (tree / "apps/a/profiles/good.yaml").write_text(GOOD.replace("replicas: 3", "replicas: 2"))
-    assert review.main(["check", "--root", str(tree), "apps/a/eventbus-render.yaml"]) == 1
-    assert "error[replica-count]" in capsys.readouterr().out
+    result = cli("check", "--root", tree, "apps/a/eventbus-render.yaml")
+    assert result.code == 1 and "error[replica-count]" in result.out
 
 
-def test_the_check_hook_exits_2_on_a_broken_app_file(tree, capsys):
+def test_the_check_hook_exits_2_on_a_broken_app_file(tree, cli):
     (tree / "apps/a/eventbus-render.yaml").write_text("backend: jetstreem\n")
-    assert review.main(["check", "--root", str(tree), "apps/a/eventbus-render.yaml"]) == 2
-    assert "did you mean 'jetstream'?" in capsys.readouterr().err
+    result = cli("check", "--root", tree, "apps/a/eventbus-render.yaml")
+    assert result.code == 2 and "did you mean 'jetstream'?" in result.err
+
+
+def test_check_all_takes_no_per_app_choices(tree, cli):
+    result = cli("check", "--all", "--root", tree, "--profile", "prod")
+    assert result.code == 2 and result.out == "" and "--all and FILEs take only" in result.err
+
+
+def test_the_module_entry_point_still_checks_changed_apps(tree, capsys):
+    assert review.main(["check", "--root", str(tree), "apps/a/eventbus-render.yaml"]) == 0
 
 
 def test_the_tree_hook_renders_into_the_folder_it_names(tree, cli):
@@ -88,24 +96,25 @@ def test_the_tree_hook_renders_into_the_folder_it_names(tree, cli):
     assert (tree / "rendered" / review.INDEX_FILE).is_file()
 
 
-def test_ci_check_merges_every_environment_into_one_sarif_run(tree, capsys):
+def test_ci_check_merges_every_environment_into_one_sarif_run(tree, cli):
     (tree / "apps/a/profiles/good.yaml").write_text(GOOD.replace("replicas: 3", "replicas: 4"))
     command = _run_lines("check")[0]
     args = shlex.split(command.split(">")[0])
-    assert args[:3] == ["python", "-m", "renderer.review"]
-    code = review.main(args[3:] + ["--root", str(tree)])
-    log = json.loads(capsys.readouterr().out)
-    assert code == 1
+    assert args[:2] == ["eventbus-render", "check"]
+    result = cli(*args[1:], "--root", tree)
+    log = json.loads(result.out)
+    assert result.code == 1
     (run,) = log["runs"]
     assert sorted(r["message"]["text"].split("]")[0] + "]" for r in run["results"]) == [
         "[apps/a [dev]", "[apps/a [prod]"]
     assert all(r["ruleId"] == "replica-count" for r in run["results"])
 
 
-def test_ci_check_of_a_tree_without_findings_is_an_empty_valid_log(tree, capsys):
-    assert review.main(["check", "--all", "--root", str(tree / "README.md"), "--format", "sarif"]) == 2
-    assert review.main(["check", "--root", str(tree), "--format", "sarif"]) == 0
-    assert json.loads(capsys.readouterr().out)["runs"][0]["results"] == []
+def test_ci_check_of_a_tree_without_findings_is_an_empty_valid_log(tree, cli):
+    assert cli("check", "--all", "--root", tree / "README.md", "--format", "sarif").code == 2
+    result = cli("check", "--all", "--root", tree, "--format", "sarif")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["runs"][0]["results"] == []
 
 
 def _run_lines(job: str) -> list:
