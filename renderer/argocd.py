@@ -52,6 +52,7 @@ PARAMETERS = {
 }
 """Plugin parameters and their collection types, as announced in ``plugin.yaml``."""
 
+_ARTICLE = {"string": "a", "array": "an", "map": "a"}
 PARAMETERS_JSON = "ARGOCD_APP_PARAMETERS"
 EXIT_INTERNAL = 3
 """Exit code of an unexpected failure (a bug); input errors exit 2, guard violations 1."""
@@ -216,7 +217,7 @@ def read_parameters(environ, inputs: Inputs, *, strict: bool = True) -> None:
         if kinds != [expected] and kinds:
             if strict:
                 got = " and ".join(kinds)
-                raise _input_error(f"plugin parameter {name!r} must be a {expected}, got {got}",
+                raise _input_error(f"plugin parameter {name!r} must be {_ARTICLE[expected]} {expected}, got {got}",
                                    hint=f"set it as '{expected}:' in spec.source.plugin.parameters")
             continue
         value = item.get(expected)

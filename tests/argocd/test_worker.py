@@ -1,0 +1,257 @@
+"""The sidecar's pre-forked worker: same output as in-process, isolated requests, never a failed render."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.argocd.helpers import EVENTBUS_RENDER, run_cli, write_app
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX"), reason="needs fork and Unix sockets"),
+    pytest.mark.skipif(not EVENTBUS_RENDER.exists(), reason=f"eventbus-render is not installed next to {sys.executable}"),
+]
+
+PROD = "backend: jetstream\nprofile: prod\nname: {name}\nvalues:\n  labels:\n    team: {name}\n"
+
+
+@pytest.fixture
+def socket_dir():
+    # Unix socket paths are limited to ~100 bytes; pytest's tmp_path can be longer.
+    directory = tempfile.mkdtemp(prefix="ebw-")
+    yield Path(directory)
+    for entry in os.listdir(directory):
+        os.unlink(os.path.join(directory, entry))
+    os.rmdir(directory)
+
+
+def wait_for(predicate, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def start_worker(path: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
+    process = subprocess.Popen([str(EVENTBUS_RENDER), "argocd", "worker", "--socket", str(path)], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for(lambda: listening(path) or process.poll() is not None, what="the worker's socket")
+    assert process.poll() is None, process.stderr.read().decode()
+    return process
+
+
+def listening(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+@pytest.fixture
+def worker(socket_dir):
+    path = socket_dir / "worker.sock"
+    process = start_worker(path)
+    yield path, process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def generate(app: Path, sock, **env):
+    return run_cli("argocd", "generate", cwd=app, env={"EVENTBUS_RENDER_SOCKET": str(sock), **env})
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_socket_is_private_to_the_user(worker):
+    path, _ = worker
+    info = os.stat(path)
+    assert stat.S_ISSOCK(info.st_mode)
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.geteuid()
+
+
+def test_the_worker_renders_exactly_what_an_in_process_generate_renders(worker, tmp_path):
+    path, _ = worker
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    params = json.dumps([{"name": "values", "map": {"jetstream.replicas": "5"}}])
+    via_worker = generate(app, path, ARGOCD_APP_PARAMETERS=params, ARGOCD_ENV_FOO="x")
+    in_process = generate(app, "", ARGOCD_APP_PARAMETERS=params, ARGOCD_ENV_FOO="x")
+    assert via_worker.code == in_process.code == 0, via_worker.err
+    assert (via_worker.out, via_worker.err) == (in_process.out, in_process.err)
+    assert "replicas: 5" in via_worker.out
+
+
+def test_the_worker_reports_errors_exactly_as_in_process(worker, tmp_path):
+    path, _ = worker
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    params = json.dumps([{"name": "values", "map": {"jetstream.replicas": "1"}}])
+    via_worker = generate(app, path, ARGOCD_APP_PARAMETERS=params)
+    in_process = generate(app, "", ARGOCD_APP_PARAMETERS=params)
+    assert (via_worker.code, via_worker.out) == (1, "")
+    assert via_worker.err == in_process.err
+    assert "error[replica-count]" in via_worker.err
+
+
+def test_each_request_uses_the_callers_directory_and_environment(worker, tmp_path):
+    path, _ = worker
+    first = write_app(tmp_path / "first", PROD.format(name="first"))
+    second = write_app(tmp_path / "second", PROD.format(name="second"))
+    a = generate(first, path, ARGOCD_APP_NAMESPACE="ns-a")
+    b = generate(second, path, ARGOCD_APP_NAMESPACE="ns-b", ARGOCD_ENV_NAME="renamed")
+    assert "name: first" in a.out and "namespace: ns-a" in a.out
+    assert "name: renamed" in b.out and "namespace: ns-b" in b.out
+    # Nothing leaks from one request into the next.
+    again = generate(first, path, ARGOCD_APP_NAMESPACE="ns-a")
+    assert again.out == a.out
+
+
+def test_concurrent_generates_do_not_interfere(worker, tmp_path):
+    path, _ = worker
+    apps = [write_app(tmp_path / f"app{i}", PROD.format(name=f"bus{i}")) for i in range(8)]
+
+    def one(i):
+        replicas = 3 if i % 2 else 5
+        params = json.dumps([{"name": "values", "map": {"jetstream.replicas": str(replicas)}}])
+        return i, replicas, generate(apps[i], path, ARGOCD_APP_PARAMETERS=params, ARGOCD_APP_NAMESPACE=f"ns{i}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(8)))
+    for i, replicas, result in results:
+        assert result.code == 0, result.err
+        assert f"name: bus{i}\n" in result.out and f"namespace: ns{i}\n" in result.out
+        assert f"replicas: {replicas}\n" in result.out
+
+
+def test_a_killed_worker_does_not_fail_a_render(worker, tmp_path):
+    path, process = worker
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    expected = generate(app, "")
+    process.kill()
+    process.wait(timeout=10)
+    assert path.exists()  # SIGKILL leaves the socket file behind: connecting is refused
+    result = generate(app, path)
+    assert (result.code, result.out, result.err) == (expected.code, expected.out, expected.err)
+
+
+def test_a_worker_that_dies_mid_request_or_hangs_does_not_fail_a_render(socket_dir, tmp_path):
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    expected = generate(app, "")
+    for behaviour in ("close", "hang", "garbage"):
+        path = socket_dir / f"{behaviour}.sock"
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(path))
+        os.chmod(path, 0o600)
+        server.listen(1)
+
+        def serve(server=server, behaviour=behaviour):
+            conn, _ = server.accept()
+            conn.recv(65536)
+            if behaviour == "hang":
+                time.sleep(3)
+            elif behaviour == "garbage":
+                conn.sendall(b"\x00\x00\x00\x05hello")
+            conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        result = generate(app, path, EVENTBUS_RENDER_WORKER_TIMEOUT="1")
+        assert (result.code, result.out) == (expected.code, expected.out), behaviour
+        thread.join(timeout=10)
+        server.close()
+
+
+def test_a_missing_socket_or_a_file_in_its_place_means_rendering_in_process(socket_dir, tmp_path):
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    assert generate(app, socket_dir / "absent.sock").code == 0
+    impostor = socket_dir / "file.sock"
+    impostor.write_text("not a socket")
+    assert generate(app, impostor).code == 0
+
+
+def test_a_second_worker_on_the_same_socket_refuses_to_start(worker):
+    path, _ = worker
+    second = subprocess.run([str(EVENTBUS_RENDER), "argocd", "worker", "--socket", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 1
+    assert "already listening" in second.stderr
+
+
+def test_a_stale_socket_is_replaced(socket_dir, tmp_path):
+    path = socket_dir / "stale.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens
+    process = start_worker(path)  # returns once a connection to the socket succeeds
+    try:
+        assert generate(write_app(tmp_path / "app", PROD.format(name="x")), path).code == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert not path.exists()  # a stopped worker removes its socket
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_serve_execs_the_command_without_a_shell_and_the_worker_dies_with_it(socket_dir):
+    path = socket_dir / "serve.sock"
+    script = "import sys, time; print(sys.argv[1:], flush=True); time.sleep(120)"
+    process = subprocess.Popen([str(EVENTBUS_RENDER), "argocd", "serve", "--socket", str(path), "--",
+                                sys.executable, "-c", script, "a b", "$HOME", ";true"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == repr(["a b", "$HOME", ";true"])
+        wait_for(lambda: listening(path), what="the worker's socket")
+        workers = [pid for pid in children(process.pid) if alive(pid)]
+        assert len(workers) == 1  # the worker is a child of the exec'd command
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    # Its parent is gone: the worker exits (PR_SET_PDEATHSIG, else getppid polling) and removes its socket.
+    wait_for(lambda: not alive(workers[0]), timeout=15, what="the worker to exit")
+    wait_for(lambda: not path.exists(), timeout=5, what="the socket to be removed")
+
+
+def test_serve_fails_clearly_when_the_command_cannot_run(socket_dir):
+    path = socket_dir / "bad.sock"
+    result = subprocess.run([str(EVENTBUS_RENDER), "argocd", "serve", "--socket", str(path), "--",
+                             str(socket_dir / "no-such-command")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 127
+    assert "cannot run" in result.stderr
