@@ -405,3 +405,15 @@ def test_example_applicationset():
     # Every listed environment exists in the app directory the template points at.
     app_file = load_yaml(ROOT / template["spec"]["source"]["path"] / "eventbus-render.yaml")
     assert set(environments) <= set(app_file["environments"])
+
+
+def test_dockerfile_launcher_is_the_one_the_benchmark_times():
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    match = re.search(r"RUN printf '([^']*)'\s*\\\s*>\s*/usr/local/bin/eventbus-render", text)
+    assert match, "the Dockerfile no longer writes the lean eventbus-render launcher"
+    launcher = match.group(1).encode().decode("unicode_escape")
+    bench = (ROOT / "benchmarks" / "bench_argocd.py").read_text(encoding="utf-8")
+    lean = re.search(r'^LEAN_LAUNCHER = "(.*)"$', bench, re.M).group(1).encode().decode("unicode_escape")
+    assert launcher == "#!/usr/local/bin/python3\n" + lean
+    # The launcher does what pip's does, minus the argv[0] tidying.
+    assert "from renderer.cli import main" in launcher and "sys.exit(main())" in launcher
