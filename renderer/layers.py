@@ -180,15 +180,21 @@ class Provenance:
         return self.history.get(tuple(path), [])
 
     def origin(self, path: tuple) -> Origin | None:
-        """Origin of the value in force at ``path`` or, failing that, its nearest recorded ancestor."""
+        """Origin of the value in force at ``path``, else of its nearest recorded ancestor, else of a descendant."""
         probe = tuple(path)
         while True:
             settings = self.history.get(probe)
             if settings:
                 return settings[-1].origin
             if not probe:
-                return None
+                break
             probe = probe[:-1]
+        # a mapping set whole (``--set a={b: 1}``) is recorded at its leaves: point at one of them
+        size = len(path)
+        for key, settings in self.history.items():
+            if settings and len(key) > size and key[:size] == tuple(path):
+                return settings[-1].origin
+        return None
 
     def describe(self, path: tuple) -> str:
         """``layer name (file:line)`` of the value at ``path``, or ``unknown origin``."""

@@ -176,3 +176,9 @@ def test_list_shows_profiles_overlays_and_backends_with_descriptions(make_app, c
 def test_spread_weights_outside_1_to_100_are_refused(make_app, cli):
     app = make_app("backend: jetstream\nvalues:\n  spread: {zones: preferred, zoneWeight: 500}\n")
     assert_input_error(cli("render", "--app", app), "spread.zoneWeight", "out of range (1 to 100)")
+
+
+def test_a_mapping_set_on_the_command_line_is_blamed_on_the_flag(make_app, cli):
+    app = make_app("backend: jetstream\n")
+    assert_input_error(cli("render", "--app", app, "--set", "guards={replica-count: {level: off}}"),
+                       "--set: guards", "unknown field 'guards'")
