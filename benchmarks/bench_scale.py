@@ -900,7 +900,7 @@ def main(argv=None) -> int:
         print(f"bench_scale: inputs cannot be built: {exc}", file=sys.stderr)
         return 2
     scratch = scratch_dir(args.scratch)
-    own_scratch = args.scratch is None and not scratch.exists()
+    own_scratch = args.scratch is None  # the default folder is this script's alone: removed at the end
     (scratch / "tmp").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, TMPDIR=str(scratch / "tmp"), **extra_env)
     setup = Setup(work, scratch, runs, peer_runs, not args.no_download, env)
