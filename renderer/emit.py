@@ -96,21 +96,27 @@ def _sorted_items(mapping: dict, rank: dict | None = None):
 
 def _emit(value, indent: int, out: list, rank: dict | None = None) -> None:
     pad = " " * indent
-    if isinstance(value, dict):
-        for key, sub in _sorted_items(value, rank):
-            head = f"{pad}{scalar(key)}:"
-            if rank is _TOP_RANK and key == "metadata" and isinstance(sub, dict) and sub:
-                out.append(head)
-                _emit(sub, indent + 2, out, _META_RANK)
-                continue
-            _emit_member(head, sub, indent, out)
+    if value.__class__ is dict:
+        items = sorted(value.items()) if rank is None else _sorted_items(value, rank)
+        for key, sub in items:
+            head = f"{pad}{_STRINGS.get(key) or scalar(key)}:"
+            cls = sub.__class__
+            if cls is dict or cls is list or (cls is str and "\n" in sub):
+                if rank is _TOP_RANK and key == "metadata" and cls is dict and sub:
+                    out.append(head)
+                    _emit(sub, indent + 2, out, _META_RANK)
+                    continue
+                _emit_member(head, sub, indent, out)
+            else:
+                out.append(f"{head} {scalar(sub)}")
     elif isinstance(value, list):
         for item in value:
             _emit_member(f"{pad}-", item, indent, out, in_list=True)
 
 
 def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False) -> None:
-    if isinstance(value, dict) and value:
+    cls = value.__class__
+    if cls is dict and value:
         if in_list:
             # first key on the dash line, the rest aligned under it
             inner: list = []
@@ -120,14 +126,14 @@ def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False
         else:
             out.append(head)
             _emit(value, indent + 2, out)
-    elif isinstance(value, list) and value:
+    elif cls is list and value:
         out.append(head)
         _emit(value, indent + 2 if in_list else indent, out)
-    elif isinstance(value, dict):
+    elif cls is dict:
         out.append(head + " {}")
-    elif isinstance(value, list):
+    elif cls is list:
         out.append(head + " []")
-    elif isinstance(value, str) and _block_ok(value):
+    elif cls is str and _block_ok(value):
         chomp = "" if value.endswith("\n") else "-"
         out.append(f"{head} |{chomp}")
         body_pad = " " * (indent + 2)

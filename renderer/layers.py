@@ -173,7 +173,11 @@ class Provenance:
 
     def add(self, path: tuple, setting: Setting) -> None:
         """Record that a layer set (or deleted) ``path``."""
-        self.history.setdefault(tuple(path), []).append(setting)
+        settings = self.history.get(path)
+        if settings is None:
+            self.history[path] = [setting]
+        else:
+            settings.append(setting)
 
     def settings(self, path: tuple) -> list[Setting]:
         """Every setting of exactly ``path``, lowest layer first."""
@@ -234,10 +238,22 @@ class _LayerMerge:
                     self._record(path + (index,), item)
 
     def _take(self, path: tuple, value):
-        """A fresh copy of a layer's value (``null`` entries dropped), recorded as set here."""
-        value = _copy(value)
-        self._record(path, value)
+        """A fresh copy of a layer's value (``null`` entries dropped), recorded as set here (one pass)."""
+        cls = value.__class__
+        if cls is dict:
+            out = {key: self._take(path + (key,), sub) for key, sub in value.items() if sub is not None}
+            if not out:
+                self._add(path, {})
+            return out
+        if cls is list:
+            out = _copy(value)
+            self._record(path, out)
+            return out
+        self._add(path, value)
         return value
+
+    def _add(self, path: tuple, value) -> None:
+        self.provenance.add(path, Setting(None, value, self.layer, self._source(path) if self.remap else path))
 
     # -- strategies for deepmerge ------------------------------------------
     def _dicts(self, config, path, base: dict, nxt: dict):

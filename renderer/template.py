@@ -414,6 +414,9 @@ def _define_jinja_locked() -> None:
 _ENVIRONMENTS: dict = {}
 
 
+_PACKAGE_KEY = ("<package templates only>",)
+
+
 def environment(app_root: Path | None):
     """The sandboxed environment for ``app_root`` (cached per set of template folders within one process).
 
@@ -421,12 +424,19 @@ def environment(app_root: Path | None):
     so its compiled templates serve every such app.
     """
     _define_jinja()
+    local = os.path.join(app_root, "templates") if app_root is not None else None
+    if local is None or not os.path.isdir(local):
+        # the common case, checked with one stat: no templates of the app's own
+        env = _ENVIRONMENTS.get(_PACKAGE_KEY)
+        if env is not None:
+            return env
+        local = None
     roots = []
-    if app_root is not None:
-        roots.append((app_root / "templates", "templates"))
+    if local is not None:
+        roots.append((Path(local), "templates"))
     roots.append((PACKAGE_TEMPLATES, "builtin:templates"))
     roots = [(root.resolve(), label) for root, label in roots if root.is_dir()]
-    key = tuple((str(root), label) for root, label in roots)
+    key = tuple((str(root), label) for root, label in roots) if local is not None else _PACKAGE_KEY
     env = _ENVIRONMENTS.get(key)
     if env is None:
         env = LimitedSandbox(
