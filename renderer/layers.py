@@ -214,7 +214,6 @@ class _LayerMerge:
         self.provenance = provenance
         self.strategies = strategies
         self.remap: dict[tuple, tuple] = {}
-        self.merger = Merger([(dict, self._dicts), (list, self._lists)], [self._replace], [self._replace])
 
     # -- provenance helpers -------------------------------------------------
     def _source(self, path: tuple) -> tuple:
@@ -334,7 +333,33 @@ class _LayerMerge:
         return best
 
     def run(self, base: dict) -> dict:
-        return self.merger.merge(base, self.layer.values)
+        merger = _MERGER
+        previous, merger.current = merger.current, self
+        try:
+            return merger.merge(base, self.layer.values)
+        finally:
+            merger.current = previous
+
+
+class _ProvenanceMerger(Merger):
+    """One deepmerge merger for the process; ``current`` is the layer merge its strategies serve."""
+
+    current: _LayerMerge | None = None
+
+    def __init__(self):
+        super().__init__([(dict, self._dicts), (list, self._lists)], [self._replace], [self._replace])
+
+    def _dicts(self, config, path, base, nxt):
+        return self.current._dicts(config, path, base, nxt)
+
+    def _lists(self, config, path, base, nxt):
+        return self.current._lists(config, path, base, nxt)
+
+    def _replace(self, config, path, base, nxt):
+        return self.current._replace(config, path, base, nxt)
+
+
+_MERGER = _ProvenanceMerger()
 
 
 def _item_key(item, keys: tuple):

@@ -172,6 +172,8 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+_PACKAGE_PREFIXES = (str(_PACKAGE_DIR) + os.sep, str(_PACKAGE_DIR.parent / "profiles") + os.sep,
+                     str(_PACKAGE_DIR.parent / "overlays") + os.sep)
 _DOCUMENTS: dict = {}
 """Parsed files by (path, display, size, mtime): profiles and overlays shared by many apps load once."""
 
@@ -181,11 +183,15 @@ def load_document(path: Path, display: str) -> Document:
 
     Callers must not mutate the returned document's data: every consumer copies.
     """
-    try:
-        stat = os.stat(path)
-        key = (str(path), display, stat.st_size, stat.st_mtime_ns, stat.st_ino)
-    except OSError:
-        key = None
+    text = str(path)
+    if text.startswith(_PACKAGE_PREFIXES):
+        key = (text, display)  # the package's own files do not change under a running process
+    else:
+        try:
+            stat = os.stat(path)
+            key = (text, display, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        except OSError:
+            key = None
     cached = _DOCUMENTS.get(key) if key is not None else None
     if cached is not None:
         return cached
