@@ -166,38 +166,63 @@ def split_pattern(pattern: str) -> tuple:
 
 
 class Provenance:
-    """For every path written during a merge, the settings in layer order (last is in force)."""
+    """For every path written during a merge, the settings in layer order (last is in force).
 
-    def __init__(self):
-        self.history: dict[tuple, list[Setting]] = {}
+    A provenance may sit on a shared, read-only ``base`` (the cached lower
+    layers of many renders): lookups see both, additions go to this one only.
+    """
+
+    def __init__(self, base: dict | None = None):
+        self._base = base or {}
+        self._own: dict[tuple, list[Setting]] = {}
+
+    @property
+    def history(self) -> dict:
+        """Path -> settings in layer order, base and own together (built on demand)."""
+        if not self._base:
+            return self._own
+        merged = dict(self._base)
+        for path, settings in self._own.items():
+            below = merged.get(path)
+            merged[path] = below + settings if below else settings
+        return merged
 
     def add(self, path: tuple, setting: Setting) -> None:
         """Record that a layer set (or deleted) ``path``."""
-        settings = self.history.get(path)
+        settings = self._own.get(path)
         if settings is None:
-            self.history[path] = [setting]
+            self._own[path] = [setting]
         else:
             settings.append(setting)
 
     def settings(self, path: tuple) -> list[Setting]:
         """Every setting of exactly ``path``, lowest layer first."""
-        return self.history.get(tuple(path), [])
+        path = tuple(path)
+        own, below = self._own.get(path), self._base.get(path)
+        if own and below:
+            return below + own
+        return own or below or []
+
+    def _last(self, path: tuple):
+        settings = self._own.get(path) or self._base.get(path)
+        return settings[-1] if settings else None
 
     def origin(self, path: tuple) -> Origin | None:
         """Origin of the value in force at ``path``, else of its nearest recorded ancestor, else of a descendant."""
         probe = tuple(path)
         while True:
-            settings = self.history.get(probe)
-            if settings:
-                return settings[-1].origin
+            last = self._last(probe)
+            if last is not None:
+                return last.origin
             if not probe:
                 break
             probe = probe[:-1]
         # a mapping set whole (``--set a={b: 1}``) is recorded at its leaves: point at one of them
-        size = len(path)
-        for key, settings in self.history.items():
-            if settings and len(key) > size and key[:size] == tuple(path):
-                return settings[-1].origin
+        size, prefix = len(path), tuple(path)
+        for history in (self._own, self._base):
+            for key, settings in history.items():
+                if settings and len(key) > size and key[:size] == prefix:
+                    return settings[-1].origin
         return None
 
     def describe(self, path: tuple) -> str:
@@ -385,11 +410,22 @@ class Merged:
     strategies: dict
     layers: list
 
-    def copy(self) -> "Merged":
-        """An independent copy that further layers can be merged onto (settings are shared, not copied)."""
-        provenance = Provenance()
-        provenance.history = {path: list(settings) for path, settings in self.provenance.history.items()}
-        return Merged(_copy(self.values), provenance, dict(self.strategies), list(self.layers))
+    def copy(self, touched=None) -> "Merged":
+        """A copy that further layers can be merged onto, leaving this one as it is.
+
+        With ``touched`` (the top-level keys the further layers write), only
+        those sections are copied; the others are shared, read-only, with this
+        merge (renders never change merged values). Provenance is shared the
+        same way: the copy records its own settings on top of this one's.
+        """
+        if touched is None:
+            values = _copy(self.values)
+        else:
+            values = dict(self.values)
+            for key in touched:
+                if key in values:
+                    values[key] = _copy(values[key])
+        return Merged(values, Provenance(self.provenance.history), dict(self.strategies), list(self.layers))
 
 
 def merge_layers(layers: list[Layer], start: Merged | None = None) -> Merged:

@@ -291,7 +291,8 @@ def merge_stack(stack: list, base_count: int):
             _BASE_CACHE.clear()
         _BASE_CACHE[key] = entry
     base, base_valid, _ = entry
-    return layers_mod.merge_layers(stack[base_count:], start=base.copy()), base_valid
+    upper = stack[base_count:]
+    return layers_mod.merge_layers(upper, start=base.copy(_touched_sections(upper))), base_valid
 
 
 def _touched_sections(layers: list) -> set:
