@@ -287,6 +287,9 @@ def load_profile(name: str, app_root: Path | None, *, referrer: Document | None 
         raise _unknown("profiles", name, app_root, referrer, ref_path)
     path, builtin = found
     doc = load_document(path, display_path(path, app_root))
+    cached = _CHECKED.get(("profile", id(doc)))
+    if cached is not None and cached.doc is doc:
+        return cached
     data = doc.data
     check_keys(doc, data, PROFILE_KEYS)
     description = expect(doc, ("description",), data.get("description", ""), str, "a string")
@@ -298,7 +301,19 @@ def load_profile(name: str, app_root: Path | None, *, referrer: Document | None 
     guards = data.get("guards")
     if guards is not None:
         expect(doc, ("guards",), guards, dict, "a mapping of guard ids to settings")
-    return Profile(name, doc, description, extends, values, guards, _merge_spec(doc, data), builtin)
+    return _remember("profile", doc, Profile(name, doc, description, extends, values, guards,
+                                             _merge_spec(doc, data), builtin))
+
+
+_CHECKED: dict = {}
+"""Checked profiles and overlays by document: shared by every app that uses them."""
+
+
+def _remember(kind: str, doc: Document, checked):
+    if len(_CHECKED) > 4096:
+        _CHECKED.clear()
+    _CHECKED[(kind, id(doc))] = checked
+    return checked
 
 
 def load_profile_chain(name: str, app_root: Path | None, *, referrer: Document | None = None,
@@ -329,11 +344,14 @@ def load_overlay(name: str, app_root: Path | None, *, referrer: Document | None 
         raise _unknown("overlays", name, app_root, referrer, ref_path)
     path, builtin = found
     doc = load_document(path, display_path(path, app_root))
+    cached = _CHECKED.get(("overlay", id(doc)))
+    if cached is not None and cached.doc is doc:
+        return cached
     check_keys(doc, doc.data, OVERLAY_KEYS)
     description = expect(doc, ("description",), doc.data.get("description", ""), str, "a string")
     values = doc.data.get("values") or {}
     expect(doc, ("values",), values, dict, "a mapping")
-    return Overlay(name, doc, description, values, _merge_spec(doc, doc.data), builtin)
+    return _remember("overlay", doc, Overlay(name, doc, description, values, _merge_spec(doc, doc.data), builtin))
 
 
 def _overlay_list(doc: Document, path: tuple, value) -> list:
