@@ -608,7 +608,7 @@ def _build_group():
 
     @click.group("argocd", context_settings={"help_option_names": ["-h", "--help"]})
     def argocd_group():
-        """Argo CD Config Management Plugin commands (see docs/argocd-install.md)."""
+        """Argo CD Config Management Plugin commands (see "Install into Argo CD" in the README)."""
 
     @argocd_group.command("generate")
     def generate_command():
