@@ -346,12 +346,16 @@ def unified(base, head, context: int) -> str:
 
 
 def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_label: str = "base",
-            head_label: str = "head", context: int = 3, origins=None) -> Comparison:
+            head_label: str = "head", context: int = 3, origins=None, details: dict | None = None) -> Comparison:
     """Compare two rendered trees (lists of :class:`renderer.review.Entry`).
 
     ``origins(entry)``, when given, returns a function from a manifest path of
     the head entry to the layer that set it, so every changed value says why.
+    ``details`` maps ``(environment, app)`` to a :class:`Detail` worked out
+    while both sides of that app were rendered (see :func:`render_both`); an
+    object with one is neither parsed again nor traced again.
     """
+    details = details or {}
     base_by_env: dict = {}
     head_by_env: dict = {}
     for entry in base_entries:
@@ -372,11 +376,13 @@ def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_l
             if new is not None:
                 removed.remove(old)
                 added.remove(new)
-                result.objects.append(_object_change(env, "renamed", old, new, fmt, context, origins))
+                result.objects.append(_object_change(env, "renamed", old, new, fmt, context, origins,
+                                                     details.get((env, new.app))))
         for key in sorted(set(before) & set(after)):
             old, new = before[key], after[key]
             if old.text != new.text:
-                result.objects.append(_object_change(env, "changed", old, new, fmt, context, origins))
+                result.objects.append(_object_change(env, "changed", old, new, fmt, context, origins,
+                                                     details.get((env, new.app))))
             elif _guard_changes(old, new) != ([], []):
                 result.objects.append(_object_change(env, "guards", old, new, fmt, context))
             else:
@@ -390,10 +396,19 @@ def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_l
     return comparison
 
 
-def _object_change(env: str, status: str, base, head, fmt: str, context: int, origins=None) -> ObjectChange:
+def _object_change(env: str, status: str, base, head, fmt: str, context: int, origins=None,
+                   detail=None) -> ObjectChange:
     change = ObjectChange(env, status, base, head)
     change.appeared, change.disappeared = _guard_changes(base, head)
     if status == "guards":
+        return change
+    if detail is not None and detail.matches(base, head, context):
+        change.diff = detail.diff
+        change.changes = [dict(item) for item in detail.changes]
+        if status == "changed":
+            change.notices = list(detail.notices)
+        else:
+            change.notices = [_rename_notice(base, head)]
         return change
     old = parse_text(base, fmt) if base is not None else None
     new = parse_text(head, fmt) if head is not None else None
@@ -446,8 +461,10 @@ def value_origin(rendered, manifest_path: tuple):
 class HeadOrigins:
     """Renders a head entry again, with provenance, to say which layer set each changed value.
 
-    Only objects that changed are rendered a second time, and guards are not
-    run again, so this costs little next to rendering both sides.
+    The fallback of :func:`compare` for changed objects that :func:`render_both`
+    could not trace while rendering (an object that moved to another app
+    directory, a base read from a rendered tree holding two objects of one
+    app in an environment); guards are not run again.
     """
 
     def __init__(self, root: Path):
@@ -474,6 +491,157 @@ class HeadOrigins:
             return replace(origin, file=prefix + origin.file)
 
         return origin_of
+
+
+def _origin_function(rendered, app: str):
+    """``manifest path -> Origin`` for a render of ``app``, with the app's own files named from the root."""
+    prefix = "" if app == "." else app + "/"
+
+    def origin_of(manifest_path: tuple):
+        origin = value_origin(rendered, manifest_path)
+        if origin is None or prefix == "" or origin.file.startswith(("builtin:", "-", "<")):
+            return origin
+        return replace(origin, file=prefix + origin.file)
+
+    return origin_of
+
+
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _plain(value):
+    """``value`` as the plain types reading its manifest text back gives (dict, list, str, int, float...)."""
+    cls = value.__class__
+    if cls is dict:
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if cls is list:
+        return [_plain(v) for v in value]
+    if cls in _PLAIN_TYPES:
+        return value
+    for kind in (bool, str, int, float, dict, list):
+        if isinstance(value, kind):
+            return _plain(kind(value))
+    raise TypeError(f"unexpected {cls.__name__} in a manifest")
+
+
+@dataclass(frozen=True)
+class Detail:
+    """What changed in one object, worked out by the worker that rendered it (see :func:`render_both`).
+
+    ``base_key``/``head_key`` are the ``(environment, namespace, name)`` of the
+    two objects it compares; ``changes`` are the changed leaves with their
+    origins, ``notices`` what the webhook makes of the update (same key only).
+    """
+
+    base_key: tuple
+    head_key: tuple
+    base_file: str
+    head_file: str
+    changes: tuple
+    notices: tuple
+    context: int
+    diff: str
+
+    def matches(self, base, head, context: int) -> bool:
+        """Whether this detail compares exactly the entries ``base`` and ``head`` (with ``context`` lines)."""
+        return (base is not None and head is not None and base.key == self.base_key and head.key == self.head_key
+                and base.file == self.base_file and head.file == self.head_file and context == self.context)
+
+
+def _detail(base_entry, old: dict, head_entry, rendered, context: int) -> Detail:
+    new = _plain(rendered.manifest)
+    origin_of = _origin_function(rendered, head_entry.app)
+    changes = leaf_changes(old, new)
+    for item in changes:
+        origin = origin_of(item.pop("_path"))
+        item["origin"] = origin.as_dict() if origin is not None else None
+    notices = immutable_changes(old, new) if base_entry.key == head_entry.key else []
+    return Detail(base_entry.key, head_entry.key, base_entry.file, head_entry.file, tuple(changes), tuple(notices),
+                  context, unified(base_entry, head_entry, context))
+
+
+def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list, options, context: int) -> tuple:
+    """Render both sides of the apps of ``chunk``: ``(base entries, base failures, head entries, head failures,
+    details)``.
+
+    ``chunk`` holds ``(app, render the base?, base entries given, render the
+    head?)``. The base of an app is rendered (from ``base_root``) or given (a
+    tree written by ``render --all``). Every environment whose object differs
+    between the sides gets a :class:`Detail` while the head's render, and so
+    the provenance of each value, is still at hand.
+    """
+    from renderer import review
+
+    base_entries, base_failures, head_entries, head_failures = [], [], [], []
+    details = {}
+    for app, render_base, given, render_head in chunk:
+        base_data = {}  # environment -> (entry, manifest or None)
+        if render_base:
+            kept: list = []
+            entries, failures = review.render_app(Path(base_root), app, options, keep=kept)
+            base_entries.extend(entries)
+            base_failures.extend(failures)
+            for entry, rendered in kept:
+                base_data[entry.environment] = (entry, rendered.manifest)
+        else:
+            seen = set()
+            for entry in given:
+                if entry.environment in seen:
+                    base_data.pop(entry.environment, None)  # two objects of one app: compared the slow way
+                else:
+                    base_data[entry.environment] = (entry, None)
+                seen.add(entry.environment)
+        if not render_head:
+            continue
+        kept = []
+        entries, failures = review.render_app(Path(head_root), app, options, keep=kept)
+        head_entries.extend(entries)
+        head_failures.extend(failures)
+        for entry, rendered in kept:
+            base = base_data.get(entry.environment)
+            if base is None or base[0].text == entry.text:
+                continue
+            try:
+                old = _plain(base[1]) if base[1] is not None else parse_text(base[0], options.fmt)
+                details[(entry.environment, app)] = _detail(base[0], old, entry, rendered, context)
+            except Exception:  # noqa: BLE001 - compare() works it out again, and reports any error itself
+                continue
+    return base_entries, base_failures, head_entries, head_failures, details
+
+
+def render_both(base_root: Path | None, head_root: Path, options, *, base_entries: list | None = None,
+                skip: tuple = (), context: int = 3) -> tuple:
+    """Render every app of both sides in one pool: ``(base tree or None, head tree, details)``.
+
+    The base is rendered from ``base_root`` (None: no app there), or, with
+    ``base_entries``, read from a rendered tree (the base tree is then None).
+    Each worker renders both sides of its apps, so the two revisions share
+    the cores, and returns a :class:`Detail` for every object whose text
+    differs between the sides (see :func:`compare`).
+    """
+    from renderer import review
+
+    base_apps = review.discover(base_root) if base_root is not None else []
+    head_apps = review.discover(head_root, skip) if Path(head_root).is_dir() else []
+    given: dict = {}
+    for entry in base_entries or ():
+        given.setdefault(entry.app, []).append(entry)
+    in_base, in_head = set(base_apps), set(head_apps)
+    chunk_items = [(app, app in in_base, given.get(app, ()) if app in in_head else (), app in in_head)
+                   for app in sorted(in_base | in_head)]
+    results = review.map_chunks(
+        _render_both_chunk, chunk_items,
+        lambda chunk: (str(base_root) if base_root is not None else None, str(head_root), chunk, options, context),
+        work=len(base_apps) + len(head_apps), per_job=8)
+    parts: tuple = ([], [], [], [])
+    details: dict = {}
+    for result in results:
+        for part, found in zip(parts, result):
+            part.extend(found)
+        details.update(result[4])
+    base_tree = review.make_tree(parts[0], parts[1], len(base_apps)) if base_root is not None else None
+    head_tree = review.make_tree(parts[2], parts[3], len(head_apps))
+    return base_tree, head_tree, details
 
 
 # -- formats ------------------------------------------------------------------------------------
@@ -664,7 +832,13 @@ def format_json(comparison: Comparison) -> str:
 def _render_side(root: Path, label: str, fmt: str, skip: tuple = ()):
     from renderer import review
 
-    tree = review.render_root(root, review.Options(fmt=fmt), skip=skip)
+    return _checked(review.render_root(root, review.Options(fmt=fmt), skip=skip), label)
+
+
+def _checked(tree, label: str) -> list:
+    """The entries of ``tree``; a failed render is a :class:`renderer.review.RenderAllError` naming the side."""
+    from renderer import review
+
     if tree.failures:
         total = len(tree.entries) + len(tree.failures)
         raise review.RenderAllError(tree.failures, total, "nothing was compared",
@@ -673,8 +847,12 @@ def _render_side(root: Path, label: str, fmt: str, skip: tuple = ()):
     return tree.entries
 
 
-def _export_side(checkout, ref: str, workdir: Path, name: str) -> tuple[Path, str]:
-    """Export the app directories below the root at ``ref``; returns the root inside the export and the label."""
+def _export_side(checkout, ref: str, workdir: Path, name: str, reuse: dict | None = None) -> tuple[Path, str]:
+    """Export the app directories below the root at ``ref``; returns the root inside the export and the label.
+
+    ``reuse`` is shared by the exports of one comparison: a file both revisions hold is written once and
+    hard-linked into the other export.
+    """
     from renderer import gitrefs, sources
 
     commit = gitrefs.resolve(checkout.toplevel, ref)
@@ -692,7 +870,7 @@ def _export_side(checkout, ref: str, workdir: Path, name: str) -> tuple[Path, st
             folder = folder.rpartition("/")[0]
 
     destination = workdir / name
-    gitrefs.export(checkout.toplevel, commit, [e for e in entries if wanted(e[2])], destination)
+    gitrefs.export(checkout.toplevel, commit, [e for e in entries if wanted(e[2])], destination, reuse)
     root = destination / checkout.prefix if checkout.prefix else destination
     return root, f"{ref} ({commit[:12]})" if ref != commit else commit[:12]
 
@@ -717,23 +895,31 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
                 if ref is not None:
                     gitrefs.resolve(checkout.toplevel, ref)
             workdir = Path(tempfile.mkdtemp(prefix="eventbus-render-diff-"))
+        base_root = given = None
+        reuse: dict = {}
         if against is not None:
-            fmt, base_entries = review.read_index(against)
+            fmt, given = review.read_index(against)
             base_label = str(against).rstrip("/") + "/"
         else:
             fmt = "yaml"
-            base_root, base_label = _export_side(checkout, base, workdir, "base")
-            base_entries = _render_side(base_root, f"the base {base_label}", fmt) if base_root.is_dir() else []
+            base_root, base_label = _export_side(checkout, base, workdir, "base", reuse)
         if head is not None:
-            head_root, head_label = _export_side(checkout, head, workdir, "head")
-            head_entries = _render_side(head_root, f"the head {head_label}", fmt) if head_root.is_dir() else []
+            head_root, head_label = _export_side(checkout, head, workdir, "head", reuse)
+            head_text = f"the head {head_label}"
         else:
-            head_root, head_label = root, "working tree"
-            skip = (against,) if against is not None else ()
-            head_entries = _render_side(root, "the working tree", fmt, skip=skip)
-        # compared while the head's files still exist: changed values are traced to their layers
+            head_root, head_label, head_text = root, "working tree", "the working tree"
+        skip = (against,) if against is not None and head is None else ()
+        base_tree, head_tree, details = render_both(
+            base_root if base_root is not None and base_root.is_dir() else None, head_root,
+            review.Options(fmt=fmt), base_entries=given, skip=skip, context=context)
+        if against is not None:
+            base_entries = given
+        else:
+            base_entries = _checked(base_tree, f"the base {base_label}") if base_tree is not None else []
+        head_entries = _checked(head_tree, head_text) if head_root.is_dir() else []
+        # compared while the head's files still exist: values the workers did not trace are traced here
         comparison = compare(base_entries, head_entries, fmt, base_label=base_label, head_label=head_label,
-                             context=context, origins=HeadOrigins(head_root))
+                             context=context, origins=HeadOrigins(head_root), details=details)
     finally:
         if workdir is not None:
             gitrefs.remove_tree(workdir)

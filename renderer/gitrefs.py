@@ -139,17 +139,41 @@ def list_tree(repo: Path, commit: str, prefix: str) -> list[tuple[str, str, str]
     return entries
 
 
-def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destination: Path) -> int:
+def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destination: Path,
+           reuse: dict | None = None) -> int:
     """Write the blobs of ``entries`` (from :func:`list_tree`) under ``destination``. Returns the file count.
 
     One ``git cat-file --batch`` process streams every blob. Symlinks are
     recreated as symlinks (so the renderer refuses the same links it refuses
     in a checkout), after every regular file, so no write goes through one.
+
+    ``reuse`` maps ``(mode, object id)`` to a file an earlier export wrote
+    (exports into one private folder share it): such files are hard-linked
+    instead of read and written again, and the files written here are added.
     """
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     if not entries:
         return 0
+    base = str(destination)
+    made = {base}
+    links, fetch = [], []
+    for mode, oid, path in entries:
+        target = os.path.join(base, path)
+        if mode == _SYMLINK_MODE:
+            fetch.append((mode, oid, path, target))
+            continue
+        known = reuse.get((mode, oid)) if reuse is not None else None
+        if known is not None:
+            _parent(target, made)
+            try:
+                os.link(known, target)
+                continue
+            except OSError:
+                pass  # a file system without hard links: write it
+        fetch.append((mode, oid, path, target))
+    if not fetch:
+        return len(entries)
     try:
         proc = subprocess.Popen(_command(repo, "cat-file", "--batch"), stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_environment())
@@ -158,33 +182,40 @@ def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destina
 
     def feed():
         try:
-            for _, oid, _ in entries:
-                proc.stdin.write(oid.encode() + b"\n")
+            proc.stdin.write(b"".join(oid.encode() + b"\n" for _, oid, _, _ in fetch))
             proc.stdin.close()
         except BrokenPipeError:
             pass
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
-    links = []
     complete = False
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        for mode, oid, path in entries:
-            header = proc.stdout.readline().split()
+        stdout = proc.stdout
+        for mode, oid, path, target in fetch:
+            header = stdout.readline().split()
             if len(header) != 3 or header[1] != b"blob":
                 raise InputError(f"cannot read {path} at {commit[:12]} from git")
-            data = proc.stdout.read(int(header[2]))
-            proc.stdout.read(1)  # the newline after each object
-            target = destination / path
+            data = stdout.read(int(header[2]))
+            stdout.read(1)  # the newline after each object
             if mode == _SYMLINK_MODE:
                 links.append((target, os.fsdecode(data)))
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as handle:
-                handle.write(data)
-            os.chmod(target, _FILE_MODES.get(mode, 0o644))
+            _parent(target, made)
+            file_mode = _FILE_MODES.get(mode, 0o644)
+            fd = os.open(target, flags, file_mode)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fchmod(fd, file_mode)
+            finally:
+                os.close(fd)
+            if reuse is not None:
+                reuse[(mode, oid)] = target
         for target, link in links:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _parent(target, made)
             os.symlink(link, target)
         complete = True
     finally:
@@ -199,6 +230,14 @@ def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destina
         detail = stderr.decode("utf-8", "replace").strip().splitlines()
         raise InputError(f"git cat-file failed at {commit[:12]}: {detail[-1] if detail else code}")
     return len(entries)
+
+
+def _parent(target: str, made: set) -> None:
+    """Create the folder of ``target`` (and its parents) unless it was made already."""
+    folder = os.path.dirname(target)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
 
 
 def remove_tree(path: Path) -> None:

@@ -13,8 +13,8 @@ temporary folder beside the target and swapped in only when every render
 succeeded, so a failure lists every broken environment and leaves the old
 tree untouched.
 
-The same rendering feeds ``diff`` (both sides of a comparison) through
-:func:`render_root`. One process renders every app (parsed profiles,
+The same rendering feeds ``diff`` (both sides of a comparison, in one pool
+of workers: :func:`renderer.diff.render_both` through :func:`map_chunks`). One process renders every app (parsed profiles,
 overlays and compiled templates are cached by the loaders), and large trees
 are split across a small pool of forked worker processes.
 """
@@ -209,8 +209,13 @@ def output_file(environment: str, rendered, fmt: str) -> str:
     return f"{environment}/{name}"
 
 
-def render_app(root: Path, app: str, options: Options) -> tuple[list, list]:
-    """Every environment of one app: ``(entries, failures)``. Never raises a :class:`RendererError`."""
+def render_app(root: Path, app: str, options: Options, keep: list | None = None) -> tuple[list, list]:
+    """Every environment of one app: ``(entries, failures)``. Never raises a :class:`RendererError`.
+
+    With ``keep`` each ``(entry, Rendered)`` is appended to it as well, for a
+    caller that wants more of a render than its text (``diff`` traces changed
+    values to their layers while the render is at hand).
+    """
     from renderer import emit
     from renderer.render import RenderRequest, render
 
@@ -236,9 +241,12 @@ def render_app(root: Path, app: str, options: Options) -> tuple[list, list]:
             failures.append(Failure(app, shown, _relocated(exc, app), exc.exit_code))
             continue
         evaluation = rendered.evaluation
-        entries.append(Entry(shown, rendered.namespace, rendered.name, app, rendered.backend, rendered.profile.name,
-                             tuple(o.name for o in rendered.overlays), output_file(shown, rendered, options.fmt),
-                             text, _sorted_findings(getattr(evaluation, "findings", ()))))
+        entry = Entry(shown, rendered.namespace, rendered.name, app, rendered.backend, rendered.profile.name,
+                      tuple(o.name for o in rendered.overlays), output_file(shown, rendered, options.fmt),
+                      text, _sorted_findings(getattr(evaluation, "findings", ())))
+        entries.append(entry)
+        if keep is not None:
+            keep.append((entry, rendered))
     return entries, failures
 
 
@@ -285,30 +293,49 @@ def render_root(root: Path, options: Options = Options(), *, apps: list | None =
     """
     root = Path(root)
     apps = discover(root, skip) if apps is None else apps
-    jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
     out = str(out_dir) if out_dir is not None else None
-    if jobs > 1 and len(apps) >= PARALLEL_MIN_APPS:
+    results = map_chunks(_render_chunk, apps, lambda chunk: (str(root), chunk, options, out, keep_text),
+                         jobs=jobs)
+    entries, failures = [], []
+    for chunk_entries, chunk_failures in results:
+        entries.extend(chunk_entries)
+        failures.extend(chunk_failures)
+    return make_tree(entries, failures, len(apps))
+
+
+def make_tree(entries: list, failures: list, apps: int) -> Tree:
+    """A :class:`Tree` of rendered ``entries`` and ``failures``: sorted, objects rendered twice as failures."""
+    tree = Tree(entries, failures, apps)
+    tree.entries.sort(key=lambda e: e.key)
+    tree.failures.sort(key=lambda f: (f.app, f.environment))
+    tree.failures.extend(_conflicts(tree.entries))
+    return tree
+
+
+def map_chunks(function, items: list, arguments, *, jobs: int | None = None, work: int | None = None,
+               per_job: int = 4) -> list:
+    """``function(*arguments(chunk))`` for consecutive chunks of ``items``, in order, across forked workers.
+
+    Large inputs (``work``, by default ``len(items)``, of at least
+    :data:`PARALLEL_MIN_APPS`) are split across :func:`default_jobs`
+    processes (or ``jobs``), ``per_job`` chunks each so that none waits long
+    for the last; small ones run in this process as one chunk.
+    """
+    jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
+    work = len(items) if work is None else work
+    if jobs > 1 and work >= PARALLEL_MIN_APPS and len(items) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # imported before forking, so the workers share them instead of each importing its own
         from renderer import emit, guards, render, template, validate  # noqa: F401
 
-        size = max(8, -(-len(apps) // (jobs * 4)))
-        chunks = [apps[i:i + size] for i in range(0, len(apps), size)]
+        size = max(8, -(-len(items) // (jobs * per_job)))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(_render_chunk, [str(root)] * len(chunks), chunks, [options] * len(chunks),
-                                    [out] * len(chunks), [keep_text] * len(chunks)))
-    else:
-        results = [_render_chunk(str(root), apps, options, out, keep_text)]
-    tree = Tree(apps=len(apps))
-    for entries, failures in results:
-        tree.entries.extend(entries)
-        tree.failures.extend(failures)
-    tree.entries.sort(key=lambda e: e.key)
-    tree.failures.sort(key=lambda f: (f.app, f.environment))
-    tree.failures.extend(_conflicts(tree.entries))
-    return tree
+            futures = [pool.submit(function, *arguments(chunk)) for chunk in chunks]
+            return [future.result() for future in futures]
+    return [function(*arguments(items))]
 
 
 def _conflicts(entries: list) -> list:
