@@ -330,11 +330,15 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
         # imported before forking, so the workers share them instead of each importing its own
         from renderer import emit, guards, render, template, validate  # noqa: F401
 
-        size = max(8, -(-len(items) // (jobs * per_job)))
-        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        # the first item runs here, before forking: the workers inherit its warm caches (compiled
+        # templates, loaded profiles, resolved guard settings) instead of each building them
+        first = function(*arguments(items[:1]))
+        rest = items[1:]
+        size = max(8, -(-len(rest) // (jobs * per_job)))
+        chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [pool.submit(function, *arguments(chunk)) for chunk in chunks]
-            return [future.result() for future in futures]
+            return [first] + [future.result() for future in futures]
     return [function(*arguments(items))]
 
 
