@@ -115,18 +115,10 @@ def guards_command(app_dir, profile):
         for name, param in module.PARAMS.items():
             value = config[rule_id].params[name] if config is not None else module.DEFAULTS[name]
             shown = "default" if config is None else "value"
-            lines.append(f"  {name}: {param.doc} ({param.type_text()}; {shown} {_show(value)})")
+            lines.append(f"  {name}: {param.doc} ({param.type_text()}; {shown} {guards.show_value(value)})")
         lines.append("")
     lines.append("Configure guards in a profile's 'guards:' block; waive one violation in the app file's 'waivers:'.")
-    lines.append("docs/guards.md has the full catalogue with examples.")
+    lines.append("The README (and docs/guards.md) has the full catalogue with examples.")
     emit_text("\n".join(lines) + "\n")
 
 
-def _show(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)

@@ -308,6 +308,17 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def show_value(value) -> str:
+    """A setting as written in a profile: ``null``, ``true``, ``[a, b]``, or the plain text."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
 def quote(value) -> str:
     """A value for a message: strings quoted, the rest as YAML would show them."""
     if value is None:

@@ -21,14 +21,6 @@ README_END = "<!-- guards:end -->"
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
-def _value(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
 
 
 def _builtin_configs() -> dict:
@@ -38,7 +30,7 @@ def _builtin_configs() -> dict:
 def _setting(module, rc) -> str:
     if rc.level == "off":
         return "off"
-    extra = [f"{k}: {_value(v)}" for k, v in rc.params.items() if v != module.DEFAULTS[k]]
+    extra = [f"{k}: {guards.show_value(v)}" for k, v in rc.params.items() if v != module.DEFAULTS[k]]
     if not rc.waivable and not getattr(module, "MANDATORY", False):
         extra.append("not waivable")
     return rc.level + (f" ({'; '.join(extra)})" if extra else "")
@@ -124,7 +116,7 @@ def generate(heading_level: int = 1) -> str:
         if module.PARAMS:
             out += ["| parameter | type | default | meaning |", "| --- | --- | --- | --- |"]
             for name, param in module.PARAMS.items():
-                out.append(f"| `{name}` | {param.type_text()} | `{_value(module.DEFAULTS[name])}` | {param.doc} |")
+                out.append(f"| `{name}` | {param.type_text()} | `{guards.show_value(module.DEFAULTS[name])}` | {param.doc} |")
             out.append("")
         out += ["Built-in profiles: " + "; ".join(f"{p}: {_setting(module, configs[p][rule_id])}"
                                                   for p in BUILTIN_PROFILES) + ".", ""]
