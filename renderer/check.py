@@ -11,24 +11,15 @@ from __future__ import annotations
 import click
 
 from renderer.cli import (
-    app_option,
     build_request,
     emit_text,
-    env_option,
-    overlay_option,
+    layer_options,
     profile_option,
-    set_option,
-    set_string_option,
 )
 
 
 @click.command("check")
-@app_option
-@profile_option
-@overlay_option
-@set_option
-@set_string_option
-@env_option
+@layer_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
               help="Report format: text, JSON, or SARIF 2.1.0 for code-scanning annotations.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")

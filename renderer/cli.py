@@ -46,8 +46,8 @@ def warn(text: str) -> None:
 
 def error_message(exc) -> str:
     """How a :class:`~renderer.errors.RendererError` is printed on stderr."""
-    return exc.render() if exc.render().startswith(("error", "warning")) or exc.exit_code == 1 \
-        else "error: " + exc.render()
+    text = exc.render()
+    return text if text.startswith(("error", "warning")) or exc.exit_code == 1 else "error: " + text
 
 
 def build_request(app_dir, profile, overlays, sets=(), set_strings=(), environment=None):
@@ -70,7 +70,7 @@ def report_warnings(rendered) -> None:
 
 
 _CLICK_NAMES = ("click", "LazyGroup", "cli", "app_option", "profile_option", "overlay_option", "set_option",
-                "set_string_option", "env_option", "render_command", "list_command")
+                "set_string_option", "env_option", "layer_options", "render_command", "list_command")
 
 
 def __getattr__(name):
@@ -116,12 +116,10 @@ def _define_click_commands() -> None:
                 raise
             return getattr(module, attr)
 
-
     @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
     @click.version_option(__version__, prog_name="eventbus-render")
     def cli():
         """Render Argo Events EventBus manifests from profiles, overlays and an app file."""
-
 
     app_option = click.option("--app", "app_dir", default=".", show_default=True, metavar="DIR",
                               type=click.Path(file_okay=False, path_type=str),
@@ -136,14 +134,14 @@ def _define_click_commands() -> None:
     env_option = click.option("--env", "environment", metavar="NAME",
                               help="Render one of the app file's environments.")
 
+    def layer_options(function):
+        """--app, --profile, --overlay, --set, --set-string and --env: what every rendering command takes."""
+        for option in (env_option, set_string_option, set_option, overlay_option, profile_option, app_option):
+            function = option(function)
+        return function
 
     @click.command("render")
-    @app_option
-    @profile_option
-    @overlay_option
-    @set_option
-    @set_string_option
-    @env_option
+    @layer_options
     @click.option("-o", "--output-dir", metavar="DIR", type=click.Path(path_type=str),
                   help="Write one file per object under DIR instead of printing.")
     @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
@@ -156,25 +154,26 @@ def _define_click_commands() -> None:
         from renderer.render import output_filename, render
 
         if render_all:
+            from renderer.errors import UsageError
             from renderer.review import render_all_command
 
+            if environment:
+                raise UsageError("--all renders every environment of every app; --env cannot go with it",
+                                 hint="drop --env, or render one app with --app DIR --env NAME")
             render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings)
             return
         rendered = render(build_request(app_dir, profile, overlays, sets, set_strings, environment))
         objects = [rendered.manifest]
-        text = emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects)
         report_warnings(rendered)
-        if output_dir:
-            name = output_filename(rendered)
-            if fmt == "json":
-                name = name[: -len(".yaml")] + ".json"
-            written = emit.write_tree(output_dir, {name: emit.to_json(objects) if fmt == "json" else emit.to_yaml(
-                rendered.manifest)})
-            for path in written:
-                warn(f"wrote {path}")
+        if not output_dir:
+            emit_text(emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects))
             return
-        emit_text(text)
-
+        name = output_filename(rendered)
+        if fmt == "json":
+            name = name[: -len(".yaml")] + ".json"
+        text = emit.to_json(objects) if fmt == "json" else emit.to_yaml(rendered.manifest)
+        for path in emit.write_tree(output_dir, {name: text}):
+            warn(f"wrote {path}")
 
     @click.command("list")
     @app_option
@@ -214,7 +213,7 @@ def _define_click_commands() -> None:
 
     globals().update(click=click, LazyGroup=LazyGroup, cli=cli, app_option=app_option,
                      profile_option=profile_option, overlay_option=overlay_option, set_option=set_option,
-                     set_string_option=set_string_option, env_option=env_option,
+                     set_string_option=set_string_option, env_option=env_option, layer_options=layer_options,
                      render_command=render_command, list_command=list_command)
 
 

@@ -15,13 +15,8 @@ from dataclasses import dataclass, field
 import click
 
 from renderer.cli import (
-    app_option,
     emit_text,
-    env_option,
-    overlay_option,
-    profile_option,
-    set_option,
-    set_string_option,
+    layer_options,
 )
 from renderer.errors import InputError, Location
 
@@ -244,12 +239,7 @@ def _sub(step: Step, leaf: Leaf) -> str:
 
 
 @click.command("explain")
-@app_option
-@profile_option
-@overlay_option
-@set_option
-@set_string_option
-@env_option
+@layer_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @click.argument("path", required=False, metavar="[PATH]")

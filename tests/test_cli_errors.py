@@ -182,3 +182,7 @@ def test_a_mapping_set_on_the_command_line_is_blamed_on_the_flag(make_app, cli):
     app = make_app("backend: jetstream\n")
     assert_input_error(cli("render", "--app", app, "--set", "guards={replica-count: {level: off}}"),
                        "--set: guards", "unknown field 'guards'")
+
+
+def test_render_all_refuses_env_instead_of_ignoring_it(tmp_path, cli):
+    assert_input_error(cli("render", "--all", "--root", tmp_path, "--env", "prod"), "--env cannot go with it")
