@@ -18,6 +18,17 @@ GIT_ENV = {
 }
 
 
+# an app-local profile with one JetStream server, independent of the built-in profiles
+SMALL = """\
+values:
+  jetstream:
+    version: "2.10.29"
+    replicas: 1
+    streamConfig: |
+      replicas: 1
+"""
+
+
 class GitRepo:
     """A git work tree in a temporary folder, driven the way a user drives one."""
 

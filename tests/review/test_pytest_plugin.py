@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 
+from tests.review.helpers import SMALL
+
 pytest_plugins = ["pytester"]
 
 APP = """\
@@ -19,14 +21,6 @@ environments:
     values:
       jetstream:
         replicas: 3
-"""
-SMALL = """\
-values:
-  jetstream:
-    version: "2.10.29"
-    replicas: 1
-    streamConfig: |
-      replicas: 1
 """
 # the hypothesis plugin re-imports hypothesis on every in-process run (pytester drops what a run imported)
 INI = "[pytest]\naddopts = -p no:cacheprovider -p no:hypothesispytest\n"

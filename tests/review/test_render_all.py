@@ -9,16 +9,8 @@ from pathlib import Path
 import pytest
 
 from renderer import review
-from tests.review.helpers import app_file
+from tests.review.helpers import SMALL, app_file
 
-SMALL = """\
-values:
-  jetstream:
-    version: "2.10.29"
-    replicas: 1
-    streamConfig: |
-      replicas: 1
-"""
 STRICT = """\
 values:
   jetstream:
