@@ -427,7 +427,7 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
     out.append({
         "name": "overlays",
         "title": "Overlays",
-        "tooltip": f"Overlays applied after "
+        "tooltip": "Overlays applied after "
                    + (f"the app file's ({', '.join(applied)})" if applied else "the app file's")
                    + f", in order; later ones win. Available here: {listing(overlays)}.",
         "collectionType": "array",

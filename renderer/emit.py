@@ -67,12 +67,10 @@ def scalar(value) -> str:
         if e and exponent[0] not in "+-":
             exponent = "+" + exponent
         return mantissa + (("e" + exponent) if e else "")
-    if isinstance(value, str):
-        text = _STRINGS.get(value)
-        if text is None:
-            text = value if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED else quote(value)
-            if len(_STRINGS) < 65536 and len(value) < 256:
-                _STRINGS[value] = text
+    if isinstance(value, str):  # not seen before (the cache is checked first)
+        text = value if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED else quote(value)
+        if len(_STRINGS) < 65536 and len(value) < 256:
+            _STRINGS[value] = text
         return text
     raise TypeError(f"cannot emit {type(value).__name__}")  # pragma: no cover - values come from YAML
 
@@ -99,7 +97,7 @@ def _emit(value, indent: int, out: list, rank: dict | None = None) -> None:
     if value.__class__ is dict:
         items = sorted(value.items()) if rank is None else _sorted_items(value, rank)
         for key, sub in items:
-            head = f"{pad}{_STRINGS.get(key) or scalar(key)}:"
+            head = f"{pad}{scalar(key)}:"
             cls = sub.__class__
             if cls is dict or cls is list or (cls is str and "\n" in sub):
                 if rank is _TOP_RANK and key == "metadata" and cls is dict and sub:

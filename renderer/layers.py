@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from deepmerge import Merger
 
-from renderer.errors import InputError
+from renderer.errors import InputError, Location
 from renderer.yamlio import format_path
 
 
@@ -126,7 +126,6 @@ class Strategy:
 
 def parse_strategy(text, layer: Layer, pattern: str) -> Strategy:
     """Parse a strategy declared in ``merge:`` (``replace``, ``append``, ``mergeBy:name``)."""
-    origin = layer.origin(())
     line_col = layer.marks.get(layer.merge_prefix + (pattern,), (None, None))
     origin = Origin(layer.kind, layer.name, layer.file, *line_col)
     if isinstance(text, str):
@@ -137,14 +136,8 @@ def parse_strategy(text, layer: Layer, pattern: str) -> Strategy:
         if kind == "mergeBy" and parts and all(parts):
             return Strategy("mergeBy", parts, origin)
     raise InputError(f"unknown merge strategy {text!r} for {pattern!r}",
-                     location=_location(origin, f"merge.{pattern}"),
+                     location=Location(origin.file, origin.line, origin.column, f"merge.{pattern}"),
                      hint="use replace, append or mergeBy:KEY (mergeBy:key+effect for several keys)")
-
-
-def _location(origin: Origin, key: str):
-    from renderer.errors import Location
-
-    return Location(origin.file, origin.line, origin.column, key)
 
 
 def split_pattern(pattern: str) -> tuple:
@@ -264,6 +257,8 @@ class _LayerMerge:
     def _take(self, path: tuple, value):
         """A fresh copy of a layer's value (``null`` entries dropped), recorded as set here (one pass)."""
         cls = value.__class__
+        if cls is IndexPatch:  # ``--set a[0].b=x`` where ``a`` is not set yet: the list starts here
+            return self._patch(None, path, [], value)
         if cls is dict:
             out = {key: self._take(path + (key,), sub) for key, sub in value.items() if sub is not None}
             if not out:
@@ -325,6 +320,7 @@ class _LayerMerge:
         return self._take(path, nxt)
 
     def _patch(self, config, path: tuple, base, patch: IndexPatch):
+        config = config or _MERGER
         if not isinstance(base, list):
             raise InputError(f"{format_path(path)} is not a list, so it cannot be indexed",
                              hint="drop the [N] index from the --set path")

@@ -303,8 +303,12 @@ def problem_error(problem, origin, key_path: tuple) -> InputError:
     """An :class:`InputError` for a schema problem, located where the value was set."""
     if origin is not None:
         location = Location(origin.file, origin.line, origin.column, yamlio.format_path(key_path))
-        message = problem.message + f" (set by {origin.layer} {origin.name})" if origin.layer in (
-            "set", "parameter", "env") else problem.message
+        if origin.layer == "set":
+            message = f"{problem.message} (set by {origin.name})"
+        elif origin.layer in ("parameter", "env"):
+            message = f"{problem.message} (set by {origin.layer} {origin.name})"
+        else:
+            message = problem.message
     else:
         location = Location("<rendered manifest>", None, None, yamlio.format_path(key_path))
         message = problem.message
@@ -354,6 +358,25 @@ class _Problem:
     fix: str = ""
 
 
+def object_metadata(name: str, values: dict, profile: str, overlays: list, environment: str | None):
+    """Labels and annotations of the EventBus object: the standard ones, the values', and what rendered it."""
+    labels = {
+        "app.kubernetes.io/name": "eventbus",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": "eventbus",
+        "app.kubernetes.io/part-of": "argo-events",
+    }
+    labels.update(values.get("labels") or {})
+    labels["app.kubernetes.io/managed-by"] = MANAGED_BY
+    annotations = dict(values.get("annotations") or {})
+    annotations[ANNOTATION_PREFIX + "profile"] = profile
+    if overlays:
+        annotations[ANNOTATION_PREFIX + "overlays"] = ",".join(o.name for o in overlays)
+    if environment:
+        annotations[ANNOTATION_PREFIX + "environment"] = environment
+    return labels, annotations
+
+
 def render(request: RenderRequest) -> Rendered:
     """Render one EventBus. Raises :class:`InputError` (exit 2) or :class:`GuardError` (exit 1)."""
     from renderer.validate import validate, validate_eventbus
@@ -391,20 +414,7 @@ def render(request: RenderRequest) -> Rendered:
     for part in section_path:
         section = section.get(part) or {}
     selector = {"controller": "eventbus-controller", "eventbus-name": name}
-    labels = {
-        "app.kubernetes.io/name": "eventbus",
-        "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/component": "eventbus",
-        "app.kubernetes.io/part-of": "argo-events",
-    }
-    labels.update(values.get("labels") or {})
-    labels["app.kubernetes.io/managed-by"] = MANAGED_BY
-    annotations = dict(values.get("annotations") or {})
-    annotations[ANNOTATION_PREFIX + "profile"] = profiles[-1].name
-    if overlays:
-        annotations[ANNOTATION_PREFIX + "overlays"] = ",".join(o.name for o in overlays)
-    if request.environment:
-        annotations[ANNOTATION_PREFIX + "environment"] = request.environment
+    labels, annotations = object_metadata(name, values, profiles[-1].name, overlays, request.environment)
     context = {
         "name": name,
         "namespace": namespace,
@@ -413,7 +423,8 @@ def render(request: RenderRequest) -> Rendered:
         "values": values,
         "labels": labels,
         "annotations": annotations,
-        "spread": values.get("spread") or {},
+        # keys deleted with null fall back to the built-in defaults (the lowest layer)
+        "spread": {**(stack[0].values.get("spread") or {}), **(values.get("spread") or {})},
         "selector": selector,
         "profile": profiles[-1].name,
         "overlays": [o.name for o in overlays],
@@ -424,13 +435,6 @@ def render(request: RenderRequest) -> Rendered:
     if not isinstance(manifest, dict):
         raise InputError("the template did not produce a mapping",
                          location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"))
-    spec = manifest.get("spec")
-    if isinstance(spec, dict):
-        holder = spec
-        for part in section_path[:-1]:
-            holder = holder.get(part) if isinstance(holder.get(part), dict) else holder
-        if section_path[-1] in holder and holder[section_path[-1]] is None:
-            holder[section_path[-1]] = {}
 
     rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,
                         manifest)
@@ -444,8 +448,7 @@ def render(request: RenderRequest) -> Rendered:
     if request.run_guards:
         from renderer import guards
 
-        evaluation = guards.evaluate(rendered) if request.today is None else guards.evaluate(rendered,
-                                                                                              today=request.today)
+        evaluation = guards.evaluate(rendered, today=request.today)
         rendered.evaluation = evaluation
         if evaluation.waivers:
             manifest["metadata"].setdefault("annotations", {})[ANNOTATION_PREFIX + "waivers"] = ",".join(

@@ -154,7 +154,8 @@ def check_name(name, doc: Document | None, path: tuple, kind: str) -> str:
     """A profile or overlay name must be a plain name: no path separators, no ``..``."""
     if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         shown = name if isinstance(name, str) else type_name(name)
-        message = f"{kind} name {shown!r} is not a plain name"
+        message = f"{kind} name {shown!r} is not a plain name" if isinstance(name, str) else \
+            f"{kind} name must be a string, got {shown}"
         hint = "use a file name from profiles/ or overlays/ without directories, e.g. 'prod'"
         if isinstance(name, str) and ("/" in name or "\\" in name or name.startswith(".")):
             message = f"{kind} name {shown!r} would leave the app directory"

@@ -66,7 +66,7 @@ def test_wrong_type_is_reported_where_it_was_set(make_app, cli):
 def test_wrong_type_from_set_names_the_flag(make_app, cli):
     app = make_app("backend: jetstream\n")
     assert_input_error(cli("render", "--app", app, "--set", "jetstream.replicas=lots"),
-                       "--set: jetstream.replicas", "set by set --set jetstream.replicas=lots")
+                       "--set: jetstream.replicas", "(set by --set jetstream.replicas=lots)")
 
 
 def test_missing_required_value_is_named(make_app, cli):
@@ -186,3 +186,25 @@ def test_a_mapping_set_on_the_command_line_is_blamed_on_the_flag(make_app, cli):
 
 def test_render_all_refuses_env_instead_of_ignoring_it(tmp_path, cli):
     assert_input_error(cli("render", "--all", "--root", tmp_path, "--env", "prod"), "--env cannot go with it")
+
+
+def test_an_index_into_a_list_that_is_not_set_starts_the_list_or_says_it_is_past_the_end(make_app, cli):
+    app = make_app("backend: jetstream\n")
+    result = cli("render", "--app", app, "--set", "jetstream.tolerations[0].key=x",
+                 "--set", "jetstream.tolerations[0].operator=Exists")
+    assert result.code == 0, result.err
+    assert "tolerations:\n    - key: x\n      operator: Exists\n" in result.out
+    assert_input_error(cli("render", "--app", app, "--set", "jetstream.tolerations[2].key=x"),
+                       "index 2 is past the end of jetstream.tolerations (0 items)")
+
+
+def test_a_non_string_extends_is_named_as_such(make_app, cli):
+    app = make_app("backend: jetstream\nprofile: p\n", files={"profiles/p.yaml": "extends: 5\n"})
+    assert_input_error(cli("render", "--app", app), "profiles/p.yaml:1:1: extends: profile name must be a string")
+
+
+def test_deleting_spread_falls_back_to_no_spread(make_app, cli):
+    app = make_app("backend: jetstream\nvalues:\n  spread: null\n")
+    result = cli("render", "--app", app)
+    assert result.code == 0, result.err
+    assert "podAntiAffinity" not in result.out
