@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from renderer.errors import InputError
@@ -177,6 +176,8 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
     half-written tree; each file goes to a temporary name first and is renamed
     into place, so readers never see a partial file.
     """
+    import tempfile
+
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise InputError(f"output path {str(directory)!r} exists and is not a directory")
