@@ -430,7 +430,9 @@ def render(request: RenderRequest) -> Rendered:
         "overlays": [o.name for o in overlays],
         "environment": request.environment,
     }
-    text = template.render(app.backend, context, app.root)
+    # the package-only environment unless the app has templates of its own
+    template_root = app.root if sources.has_folder(app.root, "templates") else None
+    text = template.render(app.backend, context, template_root)
     manifest = yamlio.load_structured(text, f"templates/{app.backend}{template.TEMPLATE_SUFFIX}")
     if not isinstance(manifest, dict):
         raise InputError("the template did not produce a mapping",

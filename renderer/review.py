@@ -39,6 +39,8 @@ DEFAULT_ENVIRONMENT = "default"
 PARALLEL_MIN_APPS = 64
 """Below this many apps one process is faster than starting workers."""
 MAX_JOBS = 4
+LAYER_FOLDERS = frozenset(("profiles", "overlays", "templates"))
+"""Folders of an app directory that hold its own layers: never searched for more apps."""
 
 
 # -- discovery ----------------------------------------------------------------------------------
@@ -49,7 +51,9 @@ def discover(root: Path, skip: tuple = ()) -> list[str]:
 
     Hidden folders (``.git`` among them), symlinked folders, rendered trees
     (folders holding :data:`INDEX_FILE`) and the folders in ``skip`` are not
-    entered, so nothing outside ``root`` is ever read.
+    entered, so nothing outside ``root`` is ever read; nor are an app
+    directory's own layer folders (``profiles``, ``overlays``, ``templates``),
+    which hold layers, not apps.
     """
     root = Path(root)
     if not root.is_dir():
@@ -66,10 +70,12 @@ def discover(root: Path, skip: tuple = ()) -> list[str]:
         names = {child.name for child in children}
         if INDEX_FILE in names and relative:
             return
-        if sources.APP_FILE in names:
+        is_app = sources.APP_FILE in names
+        if is_app:
             found.append(relative or ".")
         for child in children:
-            if child.name.startswith(".") or not child.is_dir(follow_symlinks=False):
+            if child.name.startswith(".") or (is_app and child.name in LAYER_FOLDERS) \
+                    or not child.is_dir(follow_symlinks=False):
                 continue
             if skipped and os.path.realpath(child.path) in skipped:
                 continue
@@ -250,22 +256,32 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None)
     return entries, failures
 
 
-def _write_entry(directory: Path, entry: Entry) -> None:
-    target = directory / entry.file
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(entry.text)
+def _write_entry(directory: str, entry: Entry, made: set) -> None:
+    """Write one object under ``directory`` (a fresh staging folder: nothing there is a symlink)."""
+    path = f"{directory}/{entry.file}"
+    folder = path.rpartition("/")[0]
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
+    data = entry.text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _render_chunk(root: str, apps: list, options: Options, out_dir: str | None, keep_text: bool):
     """Render ``apps``; write each object under ``out_dir`` (when given) as soon as it is rendered."""
-    entries, failures = [], []
+    entries, failures, made = [], [], set()
     for app in apps:
         app_entries, app_failures = render_app(Path(root), app, options)
         failures.extend(app_failures)
         for entry in app_entries:
             if out_dir is not None and not failures:
-                _write_entry(Path(out_dir), entry)
+                _write_entry(out_dir, entry, made)
             if not keep_text:
                 entry.text = ""
             entries.append(entry)
@@ -313,33 +329,40 @@ def make_tree(entries: list, failures: list, apps: int) -> Tree:
 
 
 def map_chunks(function, items: list, arguments, *, jobs: int | None = None, work: int | None = None,
-               per_job: int = 4) -> list:
-    """``function(*arguments(chunk))`` for consecutive chunks of ``items``, in order, across forked workers.
+               per_job: int = 16) -> list:
+    """``function(*arguments(chunk))`` for consecutive chunks of ``items``, in order, across processes.
 
     Large inputs (``work``, by default ``len(items)``, of at least
     :data:`PARALLEL_MIN_APPS`) are split across :func:`default_jobs`
-    processes (or ``jobs``), ``per_job`` chunks each so that none waits long
-    for the last; small ones run in this process as one chunk.
+    processes (or ``jobs``) by :func:`renderer.pool.run`, about ``per_job``
+    chunks each so that none waits long for the last; small ones run in this
+    process as one chunk. The repository is read as one :class:`sources.snapshot`,
+    and the cyclic garbage collector is paused meanwhile: a render leaves no
+    reference cycles behind (a test checks), so its passes over the growing
+    heap would only cost time.
     """
+    import gc
+
     jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
     work = len(items) if work is None else work
-    if jobs > 1 and work >= PARALLEL_MIN_APPS and len(items) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with sources.snapshot():
+            if jobs > 1 and work >= PARALLEL_MIN_APPS and len(items) > 1:
+                from renderer import pool
 
-        # imported before forking, so the workers share them instead of each importing its own
-        from renderer import emit, guards, render, template, validate  # noqa: F401
-
-        # the first item runs here, before forking: the workers inherit its warm caches (compiled
-        # templates, loaded profiles, resolved guard settings) instead of each building them
-        first = function(*arguments(items[:1]))
-        rest = items[1:]
-        size = max(8, -(-len(rest) // (jobs * per_job)))
-        chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(function, *arguments(chunk)) for chunk in chunks]
-            return [first] + [future.result() for future in futures]
-    return [function(*arguments(items))]
+                # the first item runs here, before forking: every process inherits its warm caches
+                # (compiled templates, loaded profiles, resolved guard settings) instead of building them
+                first = function(*arguments(items[:1]))
+                rest = items[1:]
+                size = max(4, -(-len(rest) // (jobs * per_job)))
+                chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
+                return [first] + pool.run(function, chunks, arguments, jobs)
+            return [function(*arguments(items))]
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _conflicts(entries: list) -> list:
@@ -434,11 +457,8 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
             total = len(tree.entries) + len(tree.failures)
             raise RenderAllError(tree.failures, total, f"nothing was written to {target}")
         (staging / INDEX_FILE).write_text(index_document(tree, options.fmt), encoding="utf-8")
-        mode = 0o777 & ~_umask()
-        for folder, dirs, files in os.walk(staging):
-            os.chmod(folder, mode)
-            for name in files:
-                os.chmod(os.path.join(folder, name), mode & 0o666)
+        # mkdtemp made the staging folder private; what was written in it already follows the umask
+        os.chmod(staging, 0o777 & ~_umask())
         _swap(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -178,6 +178,75 @@ _PACKAGE_PREFIXES = (str(_PACKAGE_DIR) + os.sep, str(_PACKAGE_DIR.parent / "prof
 _DOCUMENTS: dict = {}
 """Parsed files by (path, display, size, mtime): profiles and overlays shared by many apps load once."""
 
+_SNAPSHOT: dict | None = None
+"""While :class:`snapshot` is active: what was found on disk, by path (the tree is read once)."""
+
+
+class snapshot:
+    """Read the repository as it is when the block starts: for one bulk render (``render --all``, ``diff``).
+
+    Outside a snapshot every lookup asks the file system again (a long-lived
+    process must see edits). Inside one, an app file, a folder listing or a
+    parsed file is looked up once per path and then remembered until the
+    block ends, which spares a render of many apps most of its ``stat``
+    calls. Forked workers inherit the snapshot of their parent. Nesting is
+    allowed; the outermost block owns the memory.
+    """
+
+    def __enter__(self):
+        global _SNAPSHOT
+        self.owner = _SNAPSHOT is None
+        if self.owner:
+            _SNAPSHOT = {}
+        return self
+
+    def __exit__(self, *exc):
+        global _SNAPSHOT
+        if self.owner:
+            _SNAPSHOT = None
+        return False
+
+
+def local_folder(app_root, kind: str) -> dict | None:
+    """The YAML files of the app's own ``kind`` folder: ``{file name: is a symlink}``; ``None`` without one.
+
+    Only regular files and symlinks count (a folder named ``x.yaml`` does not).
+    When the folder itself is a symlink every file counts as one: each must be
+    checked to stay inside the app directory.
+    """
+    key = ("folder", str(app_root), kind)
+    if _SNAPSHOT is not None and key in _SNAPSHOT:
+        return _SNAPSHOT[key]
+    found: dict | None = None
+    folder = os.path.join(app_root, kind)
+    try:
+        with os.scandir(folder) as entries:
+            linked = os.path.islink(folder)
+            found = {}
+            for entry in entries:
+                if linked or entry.is_symlink():
+                    found[entry.name] = True
+                elif entry.is_file():
+                    found[entry.name] = False
+    except OSError:
+        found = None
+    if _SNAPSHOT is not None:
+        _SNAPSHOT[key] = found
+    return found
+
+
+def has_folder(app_root, name: str) -> bool:
+    """Whether the app directory holds a folder ``name`` (remembered inside a :class:`snapshot`)."""
+    if app_root is None:
+        return False
+    if _SNAPSHOT is None:
+        return os.path.isdir(os.path.join(app_root, name))
+    key = ("isdir", str(app_root), name)
+    found = _SNAPSHOT.get(key)
+    if found is None:
+        found = _SNAPSHOT[key] = os.path.isdir(os.path.join(app_root, name))
+    return found
+
 
 def load_document(path: Path, display: str) -> Document:
     """Load one YAML mapping file (cached per process while the file is unchanged).
@@ -187,6 +256,12 @@ def load_document(path: Path, display: str) -> Document:
     text = str(path)
     if text.startswith(_PACKAGE_PREFIXES):
         key = (text, display)  # the package's own files do not change under a running process
+    elif _SNAPSHOT is not None:  # read once per snapshot, without asking whether the file changed
+        key = ("document", text, display)
+        document = _SNAPSHOT.get(key)
+        if document is None:
+            document = _SNAPSHOT[key] = _load_document(path, display)
+        return document
     else:
         try:
             stat = os.stat(path)
@@ -226,7 +301,18 @@ def _contained(path: str, root: Path) -> bool:
 
 def find_named(kind: str, name: str, app_root: Path | None) -> tuple[Path, bool] | None:
     """Path of profile/overlay ``name``: the app's own first, then built-in. ``(path, builtin)``."""
-    if app_root is not None:
+    if app_root is not None and _SNAPSHOT is not None:
+        listing = local_folder(app_root, kind) or {}
+        for suffix in (".yaml", ".yml"):
+            file_name = name + suffix
+            if file_name in listing:
+                candidate = Path(os.path.join(app_root, kind, file_name))
+                if listing[file_name] and not _inside(candidate, Path(app_root)):
+                    raise InputError(f"{kind[:-1]} {name!r} is a symlink that leaves the app directory",
+                                     location=Location(f"{kind}/{candidate.name}"),
+                                     hint="replace the symlink by the file itself")
+                return candidate, False
+    elif app_root is not None:
         local_dir = os.path.join(app_root, kind)
         for suffix in (".yaml", ".yml") if os.path.isdir(local_dir) else ():
             candidate = os.path.join(local_dir, f"{name}{suffix}")
@@ -365,7 +451,17 @@ def _overlay_list(doc: Document, path: tuple, value) -> list:
 
 
 def load_app(app_dir) -> App:
-    """Load and check the app file of ``app_dir``."""
+    """Load and check the app file of ``app_dir`` (once per path inside a :class:`snapshot`)."""
+    if _SNAPSHOT is not None:
+        key = ("app", str(app_dir))
+        app = _SNAPSHOT.get(key)
+        if app is None:
+            app = _SNAPSHOT[key] = _load_app(app_dir)
+        return app
+    return _load_app(app_dir)
+
+
+def _load_app(app_dir) -> App:
     root = Path(app_dir)
     if not root.is_dir():
         raise InputError(f"app directory {str(app_dir)!r} does not exist",
