@@ -150,14 +150,21 @@ def manifest_origin(provenance, manifest_path: tuple, section: tuple):
 # -- layers -------------------------------------------------------------------------------------
 
 
+_DEFAULTS: dict = {}
+"""The defaults layers of each backend: package files, read once per process."""
+
+
 def _defaults_layers(backend: str) -> list:
-    out = []
-    for stem, kind_name in (("common", "common"), (backend, backend)):
-        path = _DEFAULTS_DIR / f"{stem}.yaml"
-        doc = sources.load_document(path, f"builtin:defaults/{stem}.yaml")
-        out.append(layers_mod.Layer("defaults", kind_name, doc.display, doc.data.get("values") or {}, doc.marks,
-                                    ("values",), doc.data.get("merge") or {}))
-    return out
+    found = _DEFAULTS.get(backend)
+    if found is None:
+        found = []
+        for stem, kind_name in (("common", "common"), (backend, backend)):
+            path = _DEFAULTS_DIR / f"{stem}.yaml"
+            doc = sources.load_document(path, f"builtin:defaults/{stem}.yaml")
+            found.append(layers_mod.Layer("defaults", kind_name, doc.display, doc.data.get("values") or {},
+                                          doc.marks, ("values",), doc.data.get("merge") or {}))
+        _DEFAULTS[backend] = found
+    return list(found)
 
 
 def _doc_layer(kind: str, name: str, doc: sources.Document, values: dict, merge: dict,

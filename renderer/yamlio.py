@@ -14,9 +14,12 @@ Timestamps are kept as the text the user wrote (``2026-12-31`` stays a string).
 
 from __future__ import annotations
 
+import os
+
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from renderer import yamlfast
 from renderer.errors import InputError, Location
 
 try:  # the C composer is several times faster; the pure one behaves the same
@@ -137,6 +140,14 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 text (byte {exc.start})", location=Location(source)) from None
+    fast = yamlfast.parse(text)
+    if fast is not None:  # plain block YAML, read exactly as PyYAML would, about twice as fast
+        return fast
+    return load_composed(text, source)
+
+
+def load_composed(text: str, source: str) -> tuple[object, Marks]:
+    """:func:`load` through PyYAML's composer alone (the reference :mod:`renderer.yamlfast` is held to)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -164,11 +175,20 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
 def load_file(path, display: str) -> tuple[object, Marks]:
     """Read and :func:`load` a file, checking its size before reading it whole."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            parts, size = [], 0
+            while size <= MAX_BYTES:
+                part = os.read(fd, MAX_BYTES + 1 - size)
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", location=Location(display)) from None
-    return load(data, display)
+    return load(parts[0] if len(parts) == 1 else b"".join(parts), display)
 
 
 def _pairs_without_duplicates(pairs):

@@ -184,6 +184,11 @@ def _jetstream(path: tuple, section: dict, versions: list) -> Iterator[Finding]:
     yield from _stream_config(path, section, None if rejected else (replicas if isinstance(replicas, int) else 3))
 
 
+_STREAM_CONFIGS: dict = {}
+"""Parsed ``streamConfig`` texts (or :data:`_INVALID`), by text."""
+_INVALID = object()
+
+
 def _stream_config(path: tuple, section: dict, servers: int | None) -> Iterator[Finding]:
     """``streamConfig`` is a YAML mapping; with ``servers`` known, its stream replicas fit on them."""
     text = section.get("streamConfig")
@@ -193,12 +198,16 @@ def _stream_config(path: tuple, section: dict, servers: int | None) -> Iterator[
         from renderer import yamlio
         from renderer.errors import InputError
 
-        try:
-            data, _ = yamlio.load(text, value_path(spath))
-        except InputError as exc:
-            data = exc
+        data = _STREAM_CONFIGS.get(text) if isinstance(text, str) else None
+        if data is None:
+            try:
+                data, _ = yamlio.load(text, value_path(spath))
+            except InputError:
+                data = _INVALID
+            if isinstance(text, str) and len(_STREAM_CONFIGS) < 1024:
+                _STREAM_CONFIGS[text] = data  # read only: the same few texts come from the profiles
         if not isinstance(data, dict):
-            got = "not valid YAML" if isinstance(data, InputError) else f"YAML {_kind(data)}"
+            got = "not valid YAML" if data is _INVALID else f"YAML {_kind(data)}"
             yield Finding(ID, path=spath, actual=f"streamConfig is {got}", expected="a YAML mapping",
                           fix=f"write {value_path(spath)} as a block string of 'key: value' lines, e.g. maxAge: 72h")
             return

@@ -80,20 +80,28 @@ def _why(version) -> str:
 
 
 def _images(node, path: tuple) -> Iterator[Finding]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            sub = path + (key,)
-            if isinstance(key, str) and (key == "image" or key.endswith("Image")) and isinstance(value, str):
-                problem = image_problem(value)
-                if problem:
-                    yield Finding(ID, path=sub, actual=f"image {quote(value)} {problem}",
-                                  expected="a tag other than latest, or a digest",
-                                  fix=f"set {value_path(sub)} to a released tag or a digest, e.g. {_example(value)}")
-            else:
-                yield from _images(value, sub)
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            yield from _images(item, path + (index,))
+    """Every unpinned ``image`` (or ``...Image``) string below ``node``, depth first in document order."""
+    stack = [(node, path)]
+    while stack:
+        node, path = stack.pop()
+        cls = node.__class__
+        if cls is str:  # an image reference, queued in its place among its siblings
+            problem = image_problem(node)
+            if problem:
+                yield Finding(ID, path=path, actual=f"image {quote(node)} {problem}",
+                              expected="a tag other than latest, or a digest",
+                              fix=f"set {value_path(path)} to a released tag or a digest, e.g. {_example(node)}")
+        elif cls is dict:
+            below = []
+            for key, value in node.items():
+                if isinstance(key, str) and (key == "image" or key.endswith("Image")) and isinstance(value, str):
+                    below.append((value, path + (key,)))
+                elif value.__class__ is dict or value.__class__ is list:
+                    below.append((value, path + (key,)))
+            stack.extend(reversed(below))
+        elif cls is list:
+            stack.extend(reversed([(item, path + (index,)) for index, item in enumerate(node)
+                                   if item.__class__ is dict or item.__class__ is list]))
 
 
 def image_problem(image: str) -> str | None:
