@@ -284,7 +284,12 @@ class _LayerMerge:
                     del base[key]
                 self.provenance.add(sub, Setting(None, DELETED, self.layer, self._source(sub)))
             elif key in base and base[key] is not None:
-                base[key] = config.value_strategy(list(sub), base[key], value)
+                below = base[key]
+                if below.__class__ is dict and value.__class__ is dict:
+                    # what deepmerge would dispatch to for two mappings, without its per-level overhead
+                    base[key] = self._dicts(config, sub, below, value)
+                else:
+                    base[key] = config.value_strategy(list(sub), below, value)
             else:
                 base[key] = self._take(sub, value)
         return base

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer import layers as layers_mod
-from renderer import sources, template, yamlio
+from renderer import sources, spec, template, yamlio
+from renderer.validate import node_at, validate, validate_eventbus
 from renderer.errors import GuardError, InputError, Location, MultipleErrors
 
 DEFAULT_NAMESPACE = "argo-events"
@@ -32,9 +33,7 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 
 def backend_path(backend: str) -> tuple:
     """Path of ``backend``'s section, both under ``spec`` and in the values."""
-    from renderer.spec import BACKEND_PATHS
-
-    return BACKEND_PATHS[backend]
+    return spec.BACKEND_PATHS[backend]
 
 
 _VALUES_SCHEMA: dict = {}
@@ -44,9 +43,7 @@ def values_schema() -> dict:
     """Schema of merged values: every backend section of the spec plus the renderer's conveniences."""
     if _VALUES_SCHEMA:
         return _VALUES_SCHEMA
-    from renderer.spec import EVENTBUS
-
-    spec_fields = EVENTBUS["fields"]["spec"]["fields"]
+    spec_fields = spec.EVENTBUS["fields"]["spec"]["fields"]
     string_map = {"type": "map", "values": {"type": "string"}}
     spread_mode = {"type": "string", "enum": ["none", "preferred", "required"]}
     weight = {"type": "integer", "minimum": 1, "maximum": 100}
@@ -179,8 +176,6 @@ def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set
     types the field as a string (or quantity, duration): there it stays exactly
     as typed, so ``--set kafka.version=2.10`` is ``"2.10"``. ``null`` deletes.
     """
-    from renderer.validate import node_at
-
     if "=" not in text:
         raise InputError(f"{flag} {text!r} is not PATH=VALUE", hint=f"e.g. {flag} jetstream.replicas=5")
     raw_path, raw = text.split("=", 1)
@@ -283,8 +278,6 @@ def merge_stack(stack: list, base_count: int):
     Returns the merged values and whether the cached lower part is valid on its
     own (then only the sections the upper layers touch need validating again).
     """
-    from renderer.validate import validate
-
     base_layers = stack[:base_count]
     # empty mappings may be fresh objects on every call: only non-empty ones are keyed by identity
     key = tuple((layer.kind, layer.name, layer.file, id(layer.values) if layer.values else 0, id(layer.marks),
@@ -386,8 +379,6 @@ def object_metadata(name: str, values: dict, profile: str, overlays: list, envir
 
 def render(request: RenderRequest) -> Rendered:
     """Render one EventBus. Raises :class:`InputError` (exit 2) or :class:`GuardError` (exit 1)."""
-    from renderer.validate import validate, validate_eventbus
-
     app = sources.load_app(request.app_dir)
     env = _select_environment(app, request.environment)
     profiles, overlays, stack = collect_layers(app, request, env)

@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from renderer import sources
+from renderer import emit, sources
 from renderer.errors import GuardError, InputError, MultipleErrors, RendererError, UsageError
 
 INDEX_FILE = ".eventbus-render-index.json"
@@ -207,9 +207,7 @@ def _relocated(exc: RendererError, app: str) -> str:
 
 def output_file(environment: str, rendered, fmt: str) -> str:
     """Path of one object in a rendered tree: ``<environment>/<namespace>/eventbus-<name>.yaml``."""
-    from renderer.render import output_filename
-
-    name = output_filename(rendered)
+    name = f"{rendered.namespace}/eventbus-{rendered.name}.yaml"
     if fmt == "json":
         name = name[: -len(".yaml")] + ".json"
     return f"{environment}/{name}"
@@ -222,7 +220,6 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None)
     caller that wants more of a render than its text (``diff`` traces changed
     values to their layers while the render is at hand).
     """
-    from renderer import emit
     from renderer.render import RenderRequest, render
 
     app_dir = Path(root) / app if app != "." else Path(root)

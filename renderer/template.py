@@ -38,9 +38,12 @@ class TemplateTimeout(Exception):
     """Raised inside a template render that ran past :data:`TIME_LIMIT_SECONDS`."""
 
 
+_FLOW = json.JSONEncoder(ensure_ascii=False, sort_keys=False, separators=(", ", ": "))
+
+
 def to_yaml_flow(value) -> str:
     """The ``yaml`` filter: a value as a one-line, type-exact JSON flow scalar or collection."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=False, separators=(", ", ": "))
+    return _FLOW.encode(value)
 
 
 def combine(*mappings) -> dict:
@@ -52,6 +55,41 @@ def combine(*mappings) -> dict:
                 raise TypeError(f"combine expects mappings, got {type(mapping).__name__}")
             out.update(mapping)
     return out
+
+
+ZONE_KEY = "topology.kubernetes.io/zone"
+HOST_KEY = "kubernetes.io/hostname"
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+def spread_pods(section: dict, spread: dict, selector: dict) -> dict:
+    """The ``spread_pods`` filter: a backend section with ``spread`` expanded into pod anti-affinity.
+
+    Zone and host spread become ``podAntiAffinity`` terms on
+    ``topology.kubernetes.io/zone`` and ``kubernetes.io/hostname`` whose label
+    selector is ``selector`` (the labels the Argo Events controller puts on
+    this EventBus's pods): ``required`` adds a required term, ``preferred`` a
+    preferred term weighted ``zoneWeight`` or ``hostWeight``. The section's
+    own affinity is kept, and a term already written is not added twice.
+    Returns a new mapping; ``section`` is not changed.
+    """
+    own = section.get("affinity") or {}
+    anti = own.get("podAntiAffinity") or {}
+    own_required = anti.get(_REQUIRED) or []
+    own_preferred = anti.get(_PREFERRED) or []
+    required, preferred = list(own_required), list(own_preferred)
+    for mode, weight, key in (("zones", "zoneWeight", ZONE_KEY), ("hosts", "hostWeight", HOST_KEY)):
+        term = {"labelSelector": {"matchLabels": selector}, "topologyKey": key}
+        if spread.get(mode) == "required" and term not in own_required:
+            required.append(term)
+        elif spread.get(mode) == "preferred":
+            weighted = {"weight": spread.get(weight), "podAffinityTerm": term}
+            if weighted not in own_preferred:
+                preferred.append(weighted)
+    anti = combine(anti, {_REQUIRED: required} if required else {}, {_PREFERRED: preferred} if preferred else {})
+    affinity = combine(own, {"podAntiAffinity": anti} if anti else {})
+    return combine(section, {"affinity": affinity} if affinity else {})
 
 
 def default_cache_path(kind: str) -> str:
@@ -452,6 +490,7 @@ def environment(app_root: Path | None):
             env.globals.pop(name, None)
         env.filters["yaml"] = to_yaml_flow
         env.filters["combine"] = combine
+        env.filters["spread_pods"] = spread_pods
         _ENVIRONMENTS[key] = env
     return env
 
@@ -484,43 +523,55 @@ def render(backend: str, context: dict, app_root: Path | None) -> str:
     return text
 
 
-def _render(name: str, context: dict, app_root: Path | None) -> str:
-    from jinja2 import TemplateNotFound
-    from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
+_TEMPLATES: dict = {}
+"""Compiled templates by environment and name (environments live as long as the process)."""
 
+
+def _render(name: str, context: dict, app_root: Path | None) -> str:
     env = environment(app_root)
     try:
-        template = env.get_template(name)
+        template = _TEMPLATES.get((id(env), name))
+        if template is None:
+            if len(_TEMPLATES) > 4096:
+                _TEMPLATES.clear()
+            template = _TEMPLATES[(id(env), name)] = env.get_template(name)
         if env is _ENVIRONMENTS.get(_PACKAGE_KEY):
             # the package's own templates hold no loops a value could blow up: no timer needed
             text = template.render(context)
         else:
             with _time_limit(TIME_LIMIT_SECONDS):
                 text = template.render(context)
-    except TemplateTimeout:
-        raise InputError(f"template {name} ran for more than {TIME_LIMIT_SECONDS:g} seconds and was stopped",
-                         hint="look for loops over large ranges") from None
-    except TemplateNotFound as exc:
-        raise InputError(f"template {exc.name!r} not found",
-                         hint="templates are looked up in the app's templates/ folder, then built in") from None
-    except TemplateSyntaxError as exc:
-        raise InputError(f"template syntax error: {exc.message}",
-                         location=Location(exc.filename or name, exc.lineno)) from None
-    except UndefinedError as exc:
-        raise InputError(f"undefined template variable: {exc.message}", location=_template_location(exc, name),
-                         hint="set the value in a profile, overlay or the app file, or guard it with 'is defined'") \
-            from None
-    except SecurityError as exc:
-        raise InputError(f"template attempted an unsafe operation: {exc}", location=_template_location(exc, name)) \
-            from None
-    except TemplateError as exc:
-        raise InputError(f"template error: {exc}", location=_template_location(exc, name)) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError,
-            MemoryError) as exc:
-        raise InputError(f"template failed: {exc}", location=_template_location(exc, name)) from None
+    except Exception as exc:  # noqa: BLE001 - sorted out below, where Jinja2's classes are at hand
+        raise _template_error(exc, name) from None
     if len(text) > MAX_OUTPUT_BYTES:
         raise InputError(f"template {name} produced more than {MAX_OUTPUT_BYTES} bytes")
     return text
+
+
+def _template_error(exc: Exception, name: str) -> Exception:
+    """The :class:`InputError` a failed render becomes (or ``exc`` itself when it is not the template's)."""
+    from jinja2 import TemplateNotFound
+    from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
+
+    if isinstance(exc, TemplateTimeout):
+        return InputError(f"template {name} ran for more than {TIME_LIMIT_SECONDS:g} seconds and was stopped",
+                          hint="look for loops over large ranges")
+    if isinstance(exc, TemplateNotFound):
+        return InputError(f"template {exc.name!r} not found",
+                          hint="templates are looked up in the app's templates/ folder, then built in")
+    if isinstance(exc, TemplateSyntaxError):
+        return InputError(f"template syntax error: {exc.message}", location=Location(exc.filename or name, exc.lineno))
+    if isinstance(exc, UndefinedError):
+        return InputError(f"undefined template variable: {exc.message}", location=_template_location(exc, name),
+                          hint="set the value in a profile, overlay or the app file, or guard it with 'is defined'")
+    if isinstance(exc, SecurityError):
+        return InputError(f"template attempted an unsafe operation: {exc}", location=_template_location(exc, name))
+    if isinstance(exc, TemplateError):
+        return InputError(f"template error: {exc}", location=_template_location(exc, name))
+    if isinstance(exc, (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, RecursionError,
+                        MemoryError)):
+        return InputError(f"template failed: {exc}", location=_template_location(exc, name))
+    return exc
 
 
 class _time_limit:

@@ -465,10 +465,155 @@ def validate(value, node, path=()) -> list:
     """Every problem of ``value`` against schema ``node``, in document order.
 
     ``path`` is prefixed to each problem's path, for checking a part of a bigger object.
+    Valid data (nearly every render) is recognised by :func:`is_valid` alone; the
+    walk that names each problem runs only when there is one.
     """
+    if is_valid(value, node):
+        return []
     out: list = []
     _CHECKS[node["type"]](value, node, tuple(path), out)
     return out
+
+
+# --- the fast yes/no check ------------------------------------------------------
+#
+# Each schema node compiles (once, on first use) into a closure that answers only
+# "is this valid?": no paths, no problem objects, no lookups in the schema. It
+# accepts exactly what the _check_* functions above accept (a property test
+# holds the two to that), so validate() can skip the full walk when it says yes.
+
+_COMPILED: dict = {}
+
+
+def is_valid(value, node) -> bool:
+    """Whether ``value`` has no problem at all against schema ``node``."""
+    check = _COMPILED.get(id(node))
+    if check is None:
+        check = _compile(node)
+    return check(value)
+
+
+def _compile(node):
+    key = id(node)
+    compiled = _COMPILED.get(key)
+    if compiled is not None:
+        return compiled
+    slot: list = []
+
+    def deferred(value):  # recursive schemas: a node may reach itself
+        return slot[0](value)
+
+    _COMPILED[key] = deferred
+    compiled = _BUILDERS[node["type"]](node)
+    slot.append(compiled)
+    # keep the node alive with its closure, so its id is never reused by another node
+    _COMPILED[key] = compiled
+    _KEEP.append(node)
+    return compiled
+
+
+_KEEP: list = []
+
+
+def _build_object(node):
+    required = tuple(node.get("required", ()))
+    fields = {name: _compile(sub) for name, sub in node["fields"].items()}
+    get = fields.get
+
+    def check(value):
+        if value.__class__ is not dict and not isinstance(value, dict):
+            return False
+        for name in required:
+            if name not in value:
+                return False
+        for key, child in value.items():
+            sub = get(key) if key.__class__ is str else None
+            if sub is None or not sub(child):
+                return False
+        return True
+    return check
+
+
+def _build_map(node):
+    sub = _compile(node["values"])
+
+    def check(value):
+        if not isinstance(value, dict):
+            return False
+        for key, child in value.items():
+            if not isinstance(key, str) or not sub(child):
+                return False
+        return True
+    return check
+
+
+def _build_array(node):
+    sub = _compile(node["items"])
+
+    def check(value):
+        if not isinstance(value, (list, tuple)):
+            return False
+        for child in value:
+            if not sub(child):
+                return False
+        return True
+    return check
+
+
+def _build_string(node):
+    enum = node.get("enum")
+    if enum is None:
+        return lambda value: isinstance(value, str)
+    allowed = frozenset(enum)
+    return lambda value: isinstance(value, str) and value in allowed
+
+
+def _build_integer(node):
+    bounds = []
+    fmt = node.get("format")
+    if fmt is not None:
+        bounds.append(_INT_RANGES[fmt])
+    low, high = node.get("minimum"), node.get("maximum")
+    if low is not None or high is not None:
+        bounds.append((low, high))
+
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        for low, high in bounds:
+            if (low is not None and value < low) or (high is not None and value > high):
+                return False
+        return True
+    return check
+
+
+def _build_boolean(node):
+    return lambda value: isinstance(value, bool)
+
+
+def _build_quantity(node):
+    return lambda value: _match_quantity(value) is not None if isinstance(value, str) else is_quantity(value)
+
+
+def _build_duration(node):
+    return is_duration
+
+
+def _build_any(node):
+    return lambda value: True
+
+
+_BUILDERS = {
+    "object": _build_object,
+    "map": _build_map,
+    "array": _build_array,
+    "string": _build_string,
+    "integer": _build_integer,
+    "boolean": _build_boolean,
+    "quantity": _build_quantity,
+    "duration": _build_duration,
+    "any": _build_any,
+}
 
 
 def validate_eventbus(obj) -> list:

@@ -780,3 +780,72 @@ def test_removed_antiAffinity_is_not_in_upstream_either(upstream_definitions):
     native = upstream_definitions["io.argoproj.events.v1alpha1.NativeStrategy"]["properties"]
     assert "antiAffinity" not in native
     assert "antiAffinity" in spec.NATIVE_STRATEGY["removed"]
+
+
+# --- the fast yes/no check agrees with the full walk -------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from renderer import validate as validate_module  # noqa: E402
+from renderer.render import values_schema  # noqa: E402
+
+_EXAMPLES = int(os.environ.get("EVENTBUS_RENDER_HYPOTHESIS_EXAMPLES", "60"))
+_ODD = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**64), st.floats(allow_nan=True), st.text(max_size=4),
+                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+                 st.sampled_from([1, "1", True, 0, -1, 2**31, 2**63, "x"]))
+
+
+def _instance(data, node, odds, depth=0):
+    """Data shaped by schema ``node``; with ``odds`` N, about one node in N is of a wrong shape or value."""
+    def slip() -> bool:
+        return bool(odds) and data.draw(st.integers(0, odds - 1)) == 0
+
+    if slip():
+        return data.draw(_ODD)
+    kind = node["type"]
+    if kind == "object":
+        names = sorted(node["fields"])
+        chosen = data.draw(st.lists(st.sampled_from(names), max_size=3 if depth < 5 else 0, unique=True)) \
+            if names else []
+        if not slip():
+            chosen += [n for n in node.get("required", ()) if n not in chosen]
+        out = {name: _instance(data, node["fields"][name], odds, depth + 1) for name in chosen}
+        if slip():
+            out[data.draw(st.sampled_from(["bogus", 3, "replica", ""]))] = 1
+        return out
+    if kind == "map":
+        keys = data.draw(st.lists(st.sampled_from(["a", "b/c", 1] if slip() else ["a", "b/c"]), max_size=2,
+                                  unique=True))
+        return {key: _instance(data, node["values"], odds, depth + 1) for key in keys}
+    if kind == "array":
+        return [_instance(data, node["items"], odds, depth + 1) for _ in range(data.draw(st.integers(0, 2)))]
+    if kind == "string":
+        enum = node.get("enum")
+        if enum:
+            return data.draw(st.sampled_from(list(enum) + ["nope"] if slip() else list(enum)))
+        return data.draw(st.text(max_size=3))
+    if kind == "integer":
+        low, high = node.get("minimum", -5), node.get("maximum", 100)
+        if slip():
+            return data.draw(st.sampled_from([2**31, -(2**31) - 1, 2**63, 2**64, True, 1.0, low - 1, high + 1]))
+        return data.draw(st.integers(max(low, -5), min(high, 100)))
+    if kind == "boolean":
+        return data.draw(st.sampled_from(["true", 1] if slip() else [True, False]))
+    if kind == "quantity":
+        return data.draw(st.sampled_from(["abc", "10GiB", "", True, float("inf"), "1e99999999999"] if slip()
+                                         else ["1Gi", "10", "1.5", 3, 2.5, "1e3", ".5", "100m"]))
+    if kind == "duration":
+        return data.draw(st.sampled_from(["3d", "", 5, "h"] if slip() else ["72h", "1m30s", "-1.5h", "0"]))
+    return data.draw(_ODD)
+
+
+@pytest.mark.parametrize("schema", ["eventbus", "values"])
+@settings(max_examples=_EXAMPLES * 5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fast_validity_check_agrees_with_the_full_walk(schema, data):
+    node = spec.EVENTBUS if schema == "eventbus" else values_schema()
+    value = _instance(data, node, data.draw(st.sampled_from([0, 0, 200, 50, 10])))
+    problems: list = []
+    validate_module._CHECKS[node["type"]](value, node, (), problems)
+    assert validate_module.is_valid(value, node) == (not problems), problems

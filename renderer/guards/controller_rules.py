@@ -51,8 +51,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from renderer import yamlio
+from renderer.errors import InputError
 from renderer.guards import Finding, Param, plural, quote, sections, value_path
 from renderer.layers import Origin
+from renderer.validate import is_duration
 
 ID = "controller-rules"
 DESCRIPTION = "The EventBus is one the Argo Events v1.9 controller accepts and runs exactly as written."
@@ -154,8 +157,6 @@ def _native(path: tuple, section: dict) -> Iterator[Finding]:
         yield Finding(ID, path=path + ("auth",), actual=f"auth {quote(auth)} (declared upstream, not supported)",
                       expected="none or token",
                       fix=f"set {value_path(path + ('auth',))} to token (the controller creates the Secret)")
-    from renderer.validate import is_duration
-
     for key in _DURATIONS:
         value = section.get(key)
         if value is not None and not is_duration(value):
@@ -195,9 +196,6 @@ def _stream_config(path: tuple, section: dict, servers: int | None) -> Iterator[
     spath = path + ("streamConfig",)
     stream_replicas = None
     if text is not None:
-        from renderer import yamlio
-        from renderer.errors import InputError
-
         data = _STREAM_CONFIGS.get(text) if isinstance(text, str) else None
         if data is None:
             try:

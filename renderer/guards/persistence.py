@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from renderer.guards import Finding, Param, quote, sections, value_path
+from renderer.validate import parse_quantity
 
 ID = "persistence"
 DESCRIPTION = ("NATS native and JetStream have persistence with a named storage class, a valid access mode and at "
@@ -47,8 +48,6 @@ DEFAULTS = {"minVolumeSize": "20Gi", "requireStorageClass": True, "accessModes":
 
 def check(rendered, params: dict) -> Iterator[Finding]:
     """Yield a finding for each missing or too weak persistence setting."""
-    from renderer.validate import parse_quantity
-
     minimum = params["minVolumeSize"]
     for _backend, path, section in sections(rendered, "nats-native", "jetstream"):
         ppath = path + ("persistence",)
