@@ -6,9 +6,11 @@ never paid. Even click is imported only on first use: ``argocd generate``
 and ``argocd parameters`` (the Argo CD plugin's per-render commands) go
 straight to :mod:`renderer.argocd` without it, and the click objects below
 (``cli``, the shared options, the commands) are built when first accessed.
-Every :class:`~renderer.errors.RendererError` is turned into a message on
-stderr and an exit code here, in one place; stdout carries only the
-command's result, written once, after everything has succeeded.
+``render`` with plain options is parsed here without click too
+(:func:`parse_render_args`). Every :class:`~renderer.errors.RendererError`
+is turned into a message on stderr and an exit code here, in one place;
+stdout carries only the command's result, written once, after everything
+has succeeded.
 """
 
 from __future__ import annotations
@@ -67,6 +69,84 @@ def report_warnings(rendered) -> None:
         from renderer import guards
 
         warn(guards.format_report(evaluation))
+
+
+def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), environment=None, output_dir=None,
+               fmt="yaml", render_all=False, root=".") -> None:
+    """The ``render`` command, once its options are parsed (by click, or by :func:`parse_render_args`)."""
+    from renderer import emit
+    from renderer.render import output_filename, render
+
+    if render_all:
+        from renderer.errors import UsageError
+        from renderer.review import render_all_command
+
+        if environment:
+            raise UsageError("--all renders every environment of every app; --env cannot go with it",
+                             hint="drop --env, or render one app with --app DIR --env NAME")
+        render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings)
+        return
+    rendered = render(build_request(app_dir, profile, overlays, sets, set_strings, environment))
+    objects = [rendered.manifest]
+    report_warnings(rendered)
+    if not output_dir:
+        emit_text(emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects))
+        return
+    name = output_filename(rendered)
+    if fmt == "json":
+        name = name[: -len(".yaml")] + ".json"
+    text = emit.to_json(objects) if fmt == "json" else emit.to_yaml(rendered.manifest)
+    for path in emit.write_tree(output_dir, {name: text}):
+        warn(f"wrote {path}")
+
+
+_RENDER_OPTIONS = {"--app": "app_dir", "--profile": "profile", "--overlay": "overlays", "--set": "sets",
+                   "--set-string": "set_strings", "--env": "environment", "-o": "output_dir",
+                   "--output-dir": "output_dir", "--format": "fmt", "--root": "root"}
+_REPEATABLE = ("overlays", "sets", "set_strings")
+
+
+def parse_render_args(args: list) -> dict | None:
+    """The options of a well-formed ``render`` command line, or ``None`` for click to handle.
+
+    Rendering is what CI and review scripts run over and over, and click alone
+    costs a fresh process more to import than rendering a small app. This reads
+    the plain forms (``--opt value``, ``--opt=value``, ``--all``) the way click
+    does; anything else (help, an unknown or incomplete option, a bad
+    ``--format``, an ``--app`` that is a file) goes to click, which words the
+    usage error.
+    """
+    options: dict = {"app_dir": ".", "profile": None, "overlays": [], "sets": [], "set_strings": [],
+                     "environment": None, "output_dir": None, "fmt": "yaml", "render_all": False, "root": "."}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--all":
+            options["render_all"] = True
+            index += 1
+            continue
+        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        key = _RENDER_OPTIONS.get(name)
+        if key is None:
+            return None
+        if equals:
+            index += 1
+        else:
+            if index + 1 >= len(args) or args[index + 1].startswith("-"):
+                return None
+            value = args[index + 1]
+            index += 2
+        if key in _REPEATABLE:
+            options[key].append(value)
+        else:
+            options[key] = value
+    if options["fmt"] not in ("yaml", "json"):
+        return None
+    import os
+
+    if os.path.isfile(options["app_dir"]):
+        return None
+    return options
 
 
 _CLICK_NAMES = ("click", "LazyGroup", "cli", "app_option", "profile_option", "overlay_option", "set_option",
@@ -150,30 +230,7 @@ def _define_click_commands() -> None:
     @click.option("--root", metavar="DIR", default=".", show_default=True, help="Root searched by --all.")
     def render_command(app_dir, profile, overlays, sets, set_strings, environment, output_dir, fmt, render_all, root):
         """Render the EventBus of an app directory (or, with --all, of a whole repository)."""
-        from renderer import emit
-        from renderer.render import output_filename, render
-
-        if render_all:
-            from renderer.errors import UsageError
-            from renderer.review import render_all_command
-
-            if environment:
-                raise UsageError("--all renders every environment of every app; --env cannot go with it",
-                                 hint="drop --env, or render one app with --app DIR --env NAME")
-            render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings)
-            return
-        rendered = render(build_request(app_dir, profile, overlays, sets, set_strings, environment))
-        objects = [rendered.manifest]
-        report_warnings(rendered)
-        if not output_dir:
-            emit_text(emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects))
-            return
-        name = output_filename(rendered)
-        if fmt == "json":
-            name = name[: -len(".yaml")] + ".json"
-        text = emit.to_json(objects) if fmt == "json" else emit.to_yaml(rendered.manifest)
-        for path in emit.write_tree(output_dir, {name: text}):
-            warn(f"wrote {path}")
+        run_render(app_dir, profile, overlays, sets, set_strings, environment, output_dir, fmt, render_all, root)
 
     @click.command("list")
     @app_option
@@ -224,9 +281,21 @@ def main(argv=None) -> None:
         from renderer.argocd import main as argocd_main
 
         sys.exit(argocd_main(args[1], args[2:]))
-    import click
-
     from renderer.errors import RendererError
+
+    options = parse_render_args(args[1:]) if args[:1] == ["render"] else None
+    if options is not None:  # the common case, without click
+        try:
+            run_render(**options)
+        except RendererError as exc:
+            warn(error_message(exc))
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            sys.exit(0)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        sys.exit(0)
+    import click
 
     cli = __getattr__("cli")
     try:

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -447,7 +445,7 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
     _check_target(target, root)
     apps = discover(root, skip=(target,))
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    staging = _private_folder(target.parent, f".{target.name}.tmp-")
     try:
         tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs)
         if tree.failures:
@@ -458,9 +456,22 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
         os.chmod(staging, 0o777 & ~_umask())
         _swap(staging, target)
     except BaseException:
+        import shutil
+
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return tree
+
+
+def _private_folder(parent: Path, prefix: str) -> Path:
+    """A new folder ``<parent>/<prefix><random>``, mode 0700 (what ``tempfile.mkdtemp`` makes, without its import)."""
+    while True:
+        folder = Path(parent) / f"{prefix}{os.urandom(6).hex()}"
+        try:
+            os.mkdir(folder, 0o700)
+            return folder
+        except FileExistsError:
+            continue
 
 
 def _swap(staging: Path, target: Path) -> None:
@@ -468,7 +479,7 @@ def _swap(staging: Path, target: Path) -> None:
     if not target.exists():
         os.rename(staging, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old = _private_folder(target.parent, f".{target.name}.old-")
     os.rmdir(old)
     os.rename(target, old)
     try:
@@ -476,6 +487,8 @@ def _swap(staging: Path, target: Path) -> None:
     except OSError:
         os.rename(old, target)
         raise
+    import shutil
+
     shutil.rmtree(old, ignore_errors=True)
 
 
