@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderer import guards, sources, spec, template, yamlio
 from renderer import layers as layers_mod
-from renderer import sources, spec, template, yamlio
 from renderer.validate import node_at, validate, validate_eventbus
 from renderer.errors import GuardError, InputError, Location, MultipleErrors
 
@@ -446,8 +446,6 @@ def render(request: RenderRequest) -> Rendered:
     _raise_all(errors)
 
     if request.run_guards:
-        from renderer import guards
-
         evaluation = guards.evaluate(rendered, today=request.today)
         rendered.evaluation = evaluation
         if evaluation.waivers:

@@ -56,30 +56,39 @@ def discover(root: Path, skip: tuple = ()) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"root {str(root)!r} is not a directory", hint="pass --root DIR, a folder of app directories")
-    skipped = {os.path.realpath(p) for p in skip}
+    skipped = set()  # (device, inode) of the folders not to enter: no path arithmetic per folder
+    for folder in skip:
+        try:
+            info = os.stat(folder)
+            skipped.add((info.st_dev, info.st_ino))
+        except OSError:
+            pass
+    inodes = {inode for _, inode in skipped}
     found: list[str] = []
 
-    def walk(folder: str, relative: str) -> None:
+    pending = [(str(root), "")]  # depth first, children in name order (a stack, not recursion)
+    while pending:
+        folder, relative = pending.pop()
         try:
             with os.scandir(folder) as it:
                 children = sorted(it, key=lambda e: e.name)
         except OSError:
-            return
+            continue
         names = {child.name for child in children}
         if INDEX_FILE in names and relative:
-            return
+            continue
         is_app = sources.APP_FILE in names
         if is_app:
             found.append(relative or ".")
+        below = []
         for child in children:
             if child.name.startswith(".") or (is_app and child.name in LAYER_FOLDERS) \
                     or not child.is_dir(follow_symlinks=False):
                 continue
-            if skipped and os.path.realpath(child.path) in skipped:
+            if child.inode() in inodes and (child.stat(follow_symlinks=False).st_dev, child.inode()) in skipped:
                 continue
-            walk(child.path, f"{relative}/{child.name}" if relative else child.name)
-
-    walk(str(root), "")
+            below.append((child.path, f"{relative}/{child.name}" if relative else child.name))
+        pending.extend(reversed(below))
     return found
 
 
@@ -256,7 +265,12 @@ def _write_entry(directory: str, entry: Entry, made: set) -> None:
     path = f"{directory}/{entry.file}"
     folder = path.rpartition("/")[0]
     if folder not in made:
-        os.makedirs(folder, exist_ok=True)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the environment's folder is not there yet
+            os.makedirs(folder, exist_ok=True)
         made.add(folder)
     data = entry.text.encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
@@ -332,9 +346,10 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
     processes (or ``jobs``) by :func:`renderer.pool.run`, about ``per_job``
     chunks each so that none waits long for the last; small ones run in this
     process as one chunk. The repository is read as one :class:`sources.snapshot`,
-    and the cyclic garbage collector is paused meanwhile: a render leaves no
-    reference cycles behind (a test checks), so its passes over the growing
-    heap would only cost time.
+    and the cyclic garbage collector is paused meanwhile: a successful render
+    leaves no reference cycles behind (a test checks), so its passes over the
+    growing heap would only cost time (a failed one leaves a few, collected
+    when the pause ends).
     """
     import gc
 

@@ -199,3 +199,31 @@ def test_the_environments_example_renders_and_its_prod_passes_the_prod_guards():
         ("staging", "staging", "jetstream")]
     for entry in tree.entries:
         assert [f for f in entry.findings if f["level"] == "error" or f["waived"]] == []
+
+
+def test_rendered_files_and_folders_follow_the_umask(repo, tmp_path, cli):
+    previous = os.umask(0o027)
+    try:
+        assert cli("render", "--all", "--root", repo, "-o", tmp_path / "out").code == 0
+    finally:
+        os.umask(previous)
+    out = tmp_path / "out"
+    assert out.stat().st_mode & 0o777 == 0o750
+    for path in out.rglob("*"):
+        assert path.stat().st_mode & 0o777 == (0o750 if path.is_dir() else 0o640), path
+
+
+def test_a_successful_bulk_render_leaves_no_reference_cycles(repo):
+    # bulk renders pause the cyclic garbage collector; that is only free if rendering makes no cycles
+    import gc
+
+    review.render_root(repo, jobs=1)  # first use: imports, compiled templates and caches are not garbage
+    gc.collect()
+    gc.disable()
+    try:
+        tree = review.render_root(repo, jobs=1)
+        assert tree.entries and not tree.failures
+        del tree
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
