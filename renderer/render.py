@@ -90,6 +90,8 @@ class Rendered:
     merged: layers_mod.Merged
     manifest: dict
     evaluation: object = None
+    builtin_text: str | None = None
+    """The text the built-in templates wrote (``None`` when the app's own templates rendered it)."""
 
     @property
     def values(self) -> dict:
@@ -431,13 +433,14 @@ def render(request: RenderRequest) -> Rendered:
     # the package-only environment unless the app has templates of its own
     template_root = app.root if sources.has_folder(app.root, "templates") else None
     text = template.render(app.backend, context, template_root)
-    manifest = yamlio.load_structured(text, f"templates/{app.backend}{template.TEMPLATE_SUFFIX}")
+    manifest = yamlio.load_structured(text, f"templates/{app.backend}{template.TEMPLATE_SUFFIX}",
+                                      unique_keys=template_root is None)
     if not isinstance(manifest, dict):
         raise InputError("the template did not produce a mapping",
                          location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"))
 
     rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,
-                        manifest)
+                        manifest, builtin_text=text if template_root is None else None)
     errors = []
     for problem in validate_eventbus(manifest):
         values_path = manifest_to_values_path(problem.path, section_path)

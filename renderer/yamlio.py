@@ -204,17 +204,22 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not a valid value")
 
 
-def load_structured(text: str, source: str) -> object:
+def load_structured(text: str, source: str, unique_keys: bool = False) -> object:
     """Parse a template's output: JSON fast (the built-in templates write JSON), else strict YAML.
 
     JSON is YAML too, so both paths accept the same documents; the JSON path is
     an order of magnitude faster, which matters when a repository holds
     thousands of apps. Duplicate keys and NaN/Infinity are refused on both.
+    ``unique_keys`` says the text cannot repeat a key (the built-in templates
+    write every mapping through the ``yaml`` filter, from a dict), which spares
+    a check per mapping.
     """
     if text.lstrip().startswith("{"):
         import json
 
         try:
+            if unique_keys:
+                return json.loads(text, parse_constant=_reject_constant)
             return json.loads(text, object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant)
         except ValueError as exc:
             if "duplicate key" in str(exc) or "is not a valid value" in str(exc):

@@ -288,10 +288,20 @@ def lookup(data, path: tuple, default=None):
 
 def sections(rendered, *backends: str) -> Iterator[tuple[str, tuple, dict]]:
     """``(backend, manifest path, section)`` of each backend section present in the manifest."""
+    manifest = rendered.manifest
+    spec = manifest.get("spec") if manifest.__class__ is dict else None
+    if spec.__class__ is dict and len(spec) == 1:
+        # the usual manifest: one backend section, found without looking up every path
+        for backend, path in SECTIONS:
+            if (not backends or backend in backends) and path[1] in spec:
+                section = lookup(spec, path[1:])
+                if isinstance(section, dict):
+                    yield backend, path, section
+        return
     for backend, path in SECTIONS:
         if backends and backend not in backends:
             continue
-        section = lookup(rendered.manifest, path)
+        section = lookup(manifest, path)
         if isinstance(section, dict):
             yield backend, path, section
 

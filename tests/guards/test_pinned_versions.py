@@ -76,6 +76,7 @@ def test_any_image_a_template_or_value_adds_is_checked_wherever_it_sits(tmp_path
     rendered = render(RenderRequest(write_case(tmp_path, "jetstream"), run_guards=False))
     rendered.manifest["spec"]["jetstream"]["containerTemplate"]["image"] = "nats"
     rendered.manifest["spec"]["jetstream"]["sidecars"] = [{"exporterImage": "natsio/exporter:latest"}]
+    rendered.builtin_text = None  # the manifest is no longer the text the built-in templates wrote
     found = [f for f in guards.evaluate(rendered).findings if f.rule == RULE]
     assert [(f.path_text, f.actual) for f in found] == [
         ("spec.jetstream.containerTemplate.image", "image 'nats' has no tag"),
@@ -83,3 +84,13 @@ def test_any_image_a_template_or_value_adds_is_checked_wherever_it_sits(tmp_path
     ]
     assert found[1].fix == "set jetstream.sidecars[0].exporterImage to a released tag or a digest, e.g. " \
                            "natsio/exporter:<version>"
+
+
+def test_built_in_template_text_without_an_image_key_skips_the_walk_but_a_mention_does_not(tmp_path):
+    rendered = render(RenderRequest(write_case(tmp_path, "jetstream"), run_guards=False))
+    assert rendered.builtin_text is not None and "mage" not in rendered.builtin_text
+    rendered.manifest["spec"]["jetstream"]["containerTemplate"]["image"] = "nats"
+    assert not [f for f in guards.evaluate(rendered).findings if f.rule == RULE]
+    rendered.builtin_text += ' "image"'
+    assert [f.path_text for f in guards.evaluate(rendered).findings if f.rule == RULE] == [
+        "spec.jetstream.containerTemplate.image"]
