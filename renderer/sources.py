@@ -37,7 +37,12 @@ def builtin_dir(kind: str) -> Path:
 
 @dataclass
 class Document:
-    """One loaded YAML file: its data, key marks and display name."""
+    """One loaded YAML file: its data, key marks and display name.
+
+    Documents are shared (files with the same name and bytes are one
+    document): nothing may change one, and ``path`` is only the first file
+    it was read from.
+    """
 
     path: Path | None
     display: str
@@ -279,14 +284,29 @@ def load_document(path: Path, display: str) -> Document:
     return document
 
 
+_BY_CONTENT: dict = {}
+"""Parsed documents by (display name, bytes): a file copied into many app directories is parsed once,
+and, being one document, shares the merged-layer and check caches that are keyed by document."""
+
+
 def _load_document(path: Path, display: str) -> Document:
-    data, marks = yamlio.load_file(path, display)
+    raw = yamlio.read_file(path, display)
+    key = (display, raw)
+    document = _BY_CONTENT.get(key)
+    if document is not None:
+        return document
+    data, marks = yamlio.load(raw, display)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InputError(f"expected a mapping at the top level, got {type_name(data)}",
                          location=Location(display, 1, 1))
-    return Document(path, display, data, marks)
+    document = Document(path, display, data, marks)
+    if len(raw) <= 64 * 1024:
+        if len(_BY_CONTENT) > 4096:
+            _BY_CONTENT.clear()
+        _BY_CONTENT[key] = document
+    return document
 
 
 _BUILTIN_FOUND: dict = {}

@@ -174,6 +174,11 @@ def load_composed(text: str, source: str) -> tuple[object, Marks]:
 
 def load_file(path, display: str) -> tuple[object, Marks]:
     """Read and :func:`load` a file, checking its size before reading it whole."""
+    return load(read_file(path, display), display)
+
+
+def read_file(path, display: str) -> bytes:
+    """The bytes of a file (at most :data:`MAX_BYTES` + 1: :func:`load` refuses more)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
@@ -188,7 +193,7 @@ def load_file(path, display: str) -> tuple[object, Marks]:
             os.close(fd)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", location=Location(display)) from None
-    return load(parts[0] if len(parts) == 1 else b"".join(parts), display)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _pairs_without_duplicates(pairs):

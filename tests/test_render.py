@@ -244,3 +244,20 @@ def test_the_readme_layering_example_renders_as_documented(make_app):
     assert spec["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}]
     assert spec["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "events-eu",
                                     "effect": "NoSchedule"}]
+
+
+def test_an_overlay_copied_into_many_apps_is_read_once_and_blamed_in_each(make_app):
+    overlay = "values:\n  jetstream:\n    nodeSelector:\n      topology.kubernetes.io/region: eu-west1\n"
+    roots = [make_app(f"backend: jetstream\nnamespace: team-{n}\noverlays: [region]\n",
+                      {"overlays/region.yaml": overlay}, name=f"app{n}") for n in range(2)]
+    first, second = (render(RenderRequest(root)) for root in roots)
+    assert first.overlays[0].doc is second.overlays[0].doc  # one document for the same name and bytes
+    for rendered in (first, second):
+        assert rendered.manifest["spec"]["jetstream"]["nodeSelector"] == {
+            "topology.kubernetes.io/region": "eu-west1"}
+        origin = rendered.origin(("jetstream", "nodeSelector", "topology.kubernetes.io/region"))
+        assert (origin.layer, origin.file, origin.line) == ("overlay", "overlays/region.yaml", 4)
+    # a different copy is a different document
+    (roots[1] / "overlays" / "region.yaml").write_text(overlay.replace("eu-west1", "eu-west4"))
+    third = render(RenderRequest(roots[1]))
+    assert third.manifest["spec"]["jetstream"]["nodeSelector"]["topology.kubernetes.io/region"] == "eu-west4"
