@@ -91,24 +91,39 @@ def _sorted_items(mapping: dict, rank: dict | None = None):
     return sorted(mapping.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
+_KEYS: dict = {}
+"""``key:`` as written, for keys seen before (the same few dozen keys make up every manifest)."""
+_PADS = [" " * n for n in range(64)]
+
+
 def _emit(value, indent: int, out: list, rank: dict | None = None) -> None:
-    pad = " " * indent
+    pad = _PADS[indent] if indent < 64 else " " * indent
     if value.__class__ is dict:
         items = sorted(value.items()) if rank is None else _sorted_items(value, rank)
         for key, sub in items:
-            head = f"{pad}{scalar(key)}:"
+            written = _KEYS.get(key) if key.__class__ is str else None
+            if written is None:
+                written = scalar(key) + ":"
+                if key.__class__ is str and len(_KEYS) < 65536 and len(key) < 256:
+                    _KEYS[key] = written
             cls = sub.__class__
-            if cls is dict or cls is list or (cls is str and "\n" in sub):
+            if cls is str:
+                if "\n" not in sub:
+                    text = _STRINGS.get(sub)
+                    out.append(pad + written + " " + (text if text is not None else scalar(sub)))
+                    continue
+                _emit_member(pad + written, sub, indent, out)
+            elif cls is dict or cls is list:
                 if rank is _TOP_RANK and key == "metadata" and cls is dict and sub:
-                    out.append(head)
+                    out.append(pad + written)
                     _emit(sub, indent + 2, out, _META_RANK)
                     continue
-                _emit_member(head, sub, indent, out)
+                _emit_member(pad + written, sub, indent, out)
             else:
-                out.append(f"{head} {scalar(sub)}")
+                out.append(pad + written + " " + scalar(sub))
     elif isinstance(value, list):
         for item in value:
-            _emit_member(f"{pad}-", item, indent, out, in_list=True)
+            _emit_member(pad + "-", item, indent, out, in_list=True)
 
 
 def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False) -> None:
@@ -116,10 +131,9 @@ def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False
     if cls is dict and value:
         if in_list:
             # first key on the dash line, the rest aligned under it
-            inner: list = []
-            _emit(value, indent + 2, inner)
-            inner[0] = head + " " + inner[0].lstrip(" ")
-            out.extend(inner)
+            start = len(out)
+            _emit(value, indent + 2, out)
+            out[start] = head + " " + out[start].lstrip(" ")
         else:
             out.append(head)
             _emit(value, indent + 2, out)
