@@ -15,12 +15,61 @@ Timestamps are kept as the text the user wrote (``2026-12-31`` stays a string).
 from __future__ import annotations
 
 import os
+import re
+import sys
 
-import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from renderer import yamlfast
-from renderer.errors import InputError, Location
+class _LazyPattern:
+    """A regular expression compiled on first use."""
+
+    def __init__(self, compile_, pattern, flags):
+        self._source = (compile_, pattern, flags)
+        self._compiled = None
+
+    def __getattr__(self, name):
+        if self._compiled is None:
+            compile_, pattern, flags = self._source
+            self._compiled = compile_(pattern, flags)
+        return getattr(self._compiled, name)
+
+
+_YAML_READER_PATTERN = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD"
+
+
+def import_yaml_lean() -> None:
+    """Import PyYAML without compiling, at import, the one regex only its pure-Python reader uses.
+
+    ``yaml.reader`` compiles a Unicode character class of the whole of
+    Unicode when it is imported: about 6 ms, a twentieth of a cold render,
+    for a pattern the C (libyaml) loader the renderer uses never touches.
+    Here that one pattern is compiled on first use instead; every other
+    ``re.compile`` call during the import is unchanged, and nothing changes
+    once the import is done. Runs once, when this module is imported.
+    """
+    if "yaml" in sys.modules:
+        return
+
+    compile_ = re.compile
+
+    def lazy_compile(pattern, flags=0):
+        if isinstance(pattern, str) and pattern.startswith(_YAML_READER_PATTERN):
+            return _LazyPattern(compile_, pattern, flags)
+        return compile_(pattern, flags)
+
+    re.compile = lazy_compile
+    try:
+        import yaml  # noqa: F401
+    finally:
+        re.compile = compile_
+
+
+import_yaml_lean()
+
+import yaml  # noqa: E402
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: E402
+
+from renderer import yamlfast  # noqa: E402
+from renderer.errors import InputError, Location  # noqa: E402
 
 try:  # the C composer is several times faster; the pure one behaves the same
     _Loader = yaml.CSafeLoader
