@@ -334,10 +334,17 @@ def _check_identity(name: str, namespace: str, origin_of) -> None:
                          hint="use lower-case letters, digits and '-', at most 63 characters")
 
 
+_GOOD_METADATA: set = set()
+"""Label and annotation keys, and ``("value", text)`` label values, already found valid."""
+
+
 def _check_metadata_maps(values: dict, provenance) -> list:
     errors = []
+    good = _GOOD_METADATA
     for kind in ("labels", "annotations"):
         for key, value in (values.get(kind) or {}).items():
+            if key in good and (kind != "labels" or not isinstance(value, str) or ("value", value) in good):
+                continue
             prefix, slash, name = key.rpartition("/")
             ok = bool(_LABEL_NAME.fullmatch(name)) and len(name) <= 63 and (
                 not slash or (bool(_DNS_SUBDOMAIN.fullmatch(prefix)) and len(prefix) <= 253))
@@ -351,6 +358,10 @@ def _check_metadata_maps(values: dict, provenance) -> list:
                                                      "at most 63 letters, digits, '-', '_' or '.', starting and "
                                                      "ending with a letter or digit"),
                                             provenance.origin((kind, key)), (kind, key)))
+            elif len(good) < 65536:
+                good.add(key)
+                if kind == "labels" and isinstance(value, str):
+                    good.add(("value", value))
     return errors
 
 

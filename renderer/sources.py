@@ -423,9 +423,26 @@ def _remember(kind: str, doc: Document, checked):
     return checked
 
 
+def _remembered(kind: str, name, app_root, load):
+    """``load()``, remembered by kind, name and app directory inside a :class:`snapshot`."""
+    if _SNAPSHOT is None or name.__class__ is not str:
+        return load()
+    key = (kind, name, str(app_root))
+    found = _SNAPSHOT.get(key)
+    if found is None:
+        found = _SNAPSHOT[key] = load()
+    return found
+
+
 def load_profile_chain(name: str, app_root: Path | None, *, referrer: Document | None = None,
                        ref_path: tuple = ("profile",)) -> list[Profile]:
     """Profile ``name`` and every profile it extends, base first. Cycles are an error."""
+    return list(_remembered("profile chain", name, app_root,
+                            lambda: _load_profile_chain(name, app_root, referrer=referrer, ref_path=ref_path)))
+
+
+def _load_profile_chain(name: str, app_root: Path | None, *, referrer: Document | None = None,
+                        ref_path: tuple = ("profile",)) -> list[Profile]:
     chain: list[Profile] = []
     seen: list[str] = []
     current, doc, path = name, referrer, ref_path
@@ -445,6 +462,12 @@ def load_profile_chain(name: str, app_root: Path | None, *, referrer: Document |
 def load_overlay(name: str, app_root: Path | None, *, referrer: Document | None = None,
                  ref_path: tuple = ("overlays",)) -> Overlay:
     """Load overlay ``name``."""
+    return _remembered("overlay", name, app_root,
+                       lambda: _load_overlay(name, app_root, referrer=referrer, ref_path=ref_path))
+
+
+def _load_overlay(name: str, app_root: Path | None, *, referrer: Document | None = None,
+                  ref_path: tuple = ("overlays",)) -> Overlay:
     check_name(name, referrer, ref_path, "overlay")
     found = find_named("overlays", name, app_root)
     if found is None:

@@ -39,10 +39,17 @@ class TemplateTimeout(Exception):
 
 
 _FLOW = json.JSONEncoder(ensure_ascii=False, sort_keys=False, separators=(", ", ": "))
+# What _FLOW.encode runs for a collection, built once instead of on every call. Values reach a template
+# from YAML files whose nesting is bounded, so there is no cycle to watch for (no markers).
+_FLOW_C = None if json.encoder.c_make_encoder is None else json.encoder.c_make_encoder(
+    None, _FLOW.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
 
 
 def to_yaml_flow(value) -> str:
     """The ``yaml`` filter: a value as a one-line, type-exact JSON flow scalar or collection."""
+    cls = value.__class__
+    if _FLOW_C is not None and (cls is dict or cls is list):
+        return "".join(_FLOW_C(value, 0))
     return _FLOW.encode(value)
 
 

@@ -258,6 +258,9 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not a valid value")
 
 
+_JSON = None  # the two decoders of load_structured, built on first use
+
+
 def load_structured(text: str, source: str, unique_keys: bool = False) -> object:
     """Parse a template's output: JSON fast (the built-in templates write JSON), else strict YAML.
 
@@ -271,10 +274,12 @@ def load_structured(text: str, source: str, unique_keys: bool = False) -> object
     if text.lstrip().startswith("{"):
         import json
 
+        global _JSON
+        if _JSON is None:
+            _JSON = (json.JSONDecoder(parse_constant=_reject_constant),
+                     json.JSONDecoder(object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant))
         try:
-            if unique_keys:
-                return json.loads(text, parse_constant=_reject_constant)
-            return json.loads(text, object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant)
+            return _JSON[0 if unique_keys else 1].decode(text)
         except ValueError as exc:
             if "duplicate key" in str(exc) or "is not a valid value" in str(exc):
                 raise InputError(str(exc), location=Location(source)) from None
