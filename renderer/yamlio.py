@@ -1,8 +1,10 @@
 """Safe YAML loading that remembers where every key came from.
 
-Files in a repository are untrusted. This loader composes the YAML node graph
-with PyYAML's safe (C, where present) composer and builds plain Python values
-itself, so that it can:
+Files in a repository are untrusted. Plain block YAML (what app files,
+profiles and overlays hold) is read by :mod:`renderer.yamlfast`, exactly as
+PyYAML would read it but without importing it; anything else is composed into
+a node graph by PyYAML's safe (C, where present) composer, from which this
+module builds plain Python values itself. Either way it can:
 
 * record the 1-based line and column of every key and list item (``Marks``);
 * reject duplicate keys, non-string keys, merge keys and any tag beyond the
@@ -44,7 +46,7 @@ def import_yaml_lean() -> None:
     for a pattern the C (libyaml) loader the renderer uses never touches.
     Here that one pattern is compiled on first use instead; every other
     ``re.compile`` call during the import is unchanged, and nothing changes
-    once the import is done. Runs once, when this module is imported.
+    once the import is done. Runs once, when PyYAML is first needed.
     """
     if "yaml" in sys.modules:
         return
@@ -63,18 +65,23 @@ def import_yaml_lean() -> None:
         re.compile = compile_
 
 
-import_yaml_lean()
+_PYYAML: list = []
 
-import yaml  # noqa: E402
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: E402
+
+def _pyyaml():
+    """``(yaml, Loader, constructor)``: PyYAML, imported on first need (:mod:`renderer.yamlfast` reads most files
+    without it), with its C composer where present (several times faster; the pure one behaves the same)."""
+    if not _PYYAML:
+        import_yaml_lean()
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+        _PYYAML.extend((yaml, loader, yaml.constructor.SafeConstructor()))
+    return _PYYAML
+
 
 from renderer import yamlfast  # noqa: E402
 from renderer.errors import InputError, Location  # noqa: E402
-
-try:  # the C composer is several times faster; the pure one behaves the same
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
 
 MAX_BYTES = 1024 * 1024
 """Largest file accepted (1 MiB): an EventBus layer is a few kilobytes."""
@@ -95,7 +102,6 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
 }
-_constructor = yaml.constructor.SafeConstructor()
 
 
 def _fail(source: str, node, message: str, key: str | None = None, hint: str | None = None):
@@ -128,9 +134,10 @@ class _Builder:
                   hint="remove the anchors and aliases that multiply the document")
         if depth > MAX_DEPTH:
             _fail(self.source, node, f"nesting deeper than {MAX_DEPTH} levels (or a recursive alias)")
-        if isinstance(node, ScalarNode):
+        kind = node.id  # "scalar", "sequence" or "mapping" (no import of PyYAML's node classes needed)
+        if kind == "scalar":
             return self.scalar(node, path)
-        if isinstance(node, SequenceNode):
+        if kind == "sequence":
             if node.tag != "tag:yaml.org,2002:seq":
                 _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=format_path(path) or None)
             out = []
@@ -139,18 +146,19 @@ class _Builder:
                 self.marks[sub] = (item.start_mark.line + 1, item.start_mark.column + 1)
                 out.append(self.build(item, sub, depth + 1))
             return out
-        if isinstance(node, MappingNode):
+        if kind == "mapping":
             if node.tag != "tag:yaml.org,2002:map":
                 _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=format_path(path) or None)
             out = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
-                    if isinstance(key_node, ScalarNode) and key_node.tag == "tag:yaml.org,2002:merge":
+                scalar_key = key_node.id == "scalar"
+                if not scalar_key or key_node.tag != _STR:
+                    if scalar_key and key_node.tag == "tag:yaml.org,2002:merge":
                         _fail(self.source, key_node, "merge keys ('<<') are not supported",
                               key=format_path(path) or None, hint="write the keys out, or use a profile or overlay")
-                    shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
+                    shown = key_node.value if scalar_key else "a collection"
                     _fail(self.source, key_node, f"key {shown!r} is not a string", key=format_path(path) or None,
-                          hint=f'quote it: "{shown}"' if isinstance(key_node, ScalarNode) else None)
+                          hint=f'quote it: "{shown}"' if scalar_key else None)
                 key = key_node.value
                 sub = path + (key,)
                 if key in out:
@@ -169,8 +177,9 @@ class _Builder:
                   hint="only plain strings, numbers, booleans and null are accepted")
         if tag == _STR or tag == "tag:yaml.org,2002:timestamp":
             return node.value
+        yaml, _, constructor = _pyyaml()
         try:
-            return _constructor.yaml_constructors[tag](_constructor, node)
+            return constructor.yaml_constructors[tag](constructor, node)
         except (ValueError, yaml.YAMLError) as exc:  # pragma: no cover - resolver and constructor agree
             _fail(self.source, node, f"bad {tag.rsplit(':', 1)[-1]} value: {exc}")
 
@@ -197,8 +206,9 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
 
 def load_composed(text: str, source: str) -> tuple[object, Marks]:
     """:func:`load` through PyYAML's composer alone (the reference :mod:`renderer.yamlfast` is held to)."""
+    yaml, loader, _ = _pyyaml()
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "malformed YAML"

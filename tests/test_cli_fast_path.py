@@ -55,11 +55,19 @@ def test_an_app_path_that_is_a_file_is_left_to_click(tmp_path, cli):
     assert result.code == 2 and "is a file" in result.err and result.out == ""
 
 
-def test_a_plain_render_does_not_import_click(make_app):
-    app = make_app("backend: jetstream\nprofile: dev\n")
+@pytest.mark.parametrize("profile", ["dev", "staging", "prod"])
+def test_a_plain_render_imports_neither_click_nor_pyyaml(make_app, profile):
+    # the command line parses without click, and the built-in profiles, overlays and plain app files
+    # are read without PyYAML: a fresh process (one per render under Argo CD) pays for neither
+    app = make_app("backend: kafka\nprofile: %s\noverlays: [monitoring]\nvalues:\n  kafka:\n"
+                   "    url: kafka:9093\n    topic: events\n    version: \"3.6.0\"\n"
+                   "    tls:\n      caCertSecret: {name: ca, key: ca.crt}\n"
+                   "    sasl:\n      mechanism: PLAIN\n      userSecret: {name: kafka, key: user}\n"
+                   "      passwordSecret: {name: kafka, key: password}\n" % profile)
     code = ("import sys; from renderer.cli import main\n"
             "try:\n    main(['render', '--app', sys.argv[1]])\nexcept SystemExit as exc:\n"
-            "    assert exc.code == 0, exc.code\nassert 'click' not in sys.modules, 'click was imported'\n")
+            "    assert exc.code == 0, exc.code\nassert 'click' not in sys.modules, 'click was imported'\n"
+            "assert 'yaml' not in sys.modules, 'PyYAML was imported'\n")
     done = subprocess.run([sys.executable, "-c", code, str(app)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "kind: EventBus" in done.stdout

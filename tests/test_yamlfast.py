@@ -132,7 +132,39 @@ def test_app_files_overlays_and_defaults_take_the_fast_path():
     "\"a\":1\n",
     "a: null\nb: Null\nc: NULL\nd: ~\ne:\n",
     "a: True\nb: FALSE\nc: off\nd: Y\ne: n\n",
-    "a: 1_000\nb: 0b101\nc: 0o17\nd: 190:20:30\ne: -.5\nf: 1.5e+3\n",
+    "a: 1_000\nb: 0b101\nc: 0o17\nd: 190:20:30\ne: -.5\nf: 1.5e+3\ng: 190:20:30.15\nh: 0b_\ni: -0\n",
+    # literal block scalars
+    "a: |\n  line1\n  line2\nb: 1\n",
+    "a: |-\n  x\n\n  y\n\n\nb: 2\n",
+    "a: |\n    deeper\n  less\n",
+    "a: |\nb: 1\n",
+    "a: |+\n  x\n\n",
+    "a: |2\n  x\n",
+    "a: | # comment\n  x\n",
+    "a: |\n  x",
+    "a: |\n  # not a comment\n  key: value\n     indented more\n",
+    "a:\n  b: |\n    x\n  c: 1\n",
+    "a: |\n  x\n   \n  y\n",
+    "a: >\n  folded\n",
+    "a: |x\n  y\n",
+    # one-line flow collections
+    "a: {x: 1, y: two, z: 2026-01-01}\n",
+    "a: [1, b, yes, ~, -2.5]\n",
+    "a: {x: 1,}\n",
+    "a: {x: {y: 1}}\n",
+    "a: [a, [b]]\n",
+    "a: {x: 'q'}\n",
+    "a: {x}\n",
+    "a: {x: }\n",
+    "a: [a, b] # c\n",
+    "a: [a, b]x\n",
+    "a: {x: 1, x: 2}\n",
+    "a:\n- {k: v, n: 3}\n- [1, 2]\n",
+    "a: {x:1}\n",
+    "a: [ a ,  b ]\n",
+    "a: {on: 1}\n",
+    "a: [a:b]\n",
+    "a: {level: error, min: 3, odd: true}\nb:\n  c: [x]\n",
 ])
 def test_tricky_documents_read_the_same_or_are_declined(text):
     assert_same(text)
@@ -158,11 +190,12 @@ DOCUMENTS = st.dictionaries(KEYS, VALUES, min_size=1, max_size=5)
 
 
 def dump(value, style: dict) -> str:
-    return yaml.safe_dump(value, default_flow_style=False, allow_unicode=True, width=10**6, **style)
+    return yaml.safe_dump(value, allow_unicode=True, width=10**6, **style)
 
 
 STYLES = st.fixed_dictionaries({"indent": st.sampled_from([2, 3, 4]), "sort_keys": st.booleans(),
-                                "default_style": st.sampled_from([None, None, None, "'", '"'])})
+                                "default_style": st.sampled_from([None, None, None, "'", '"', "|"]),
+                                "default_flow_style": st.sampled_from([False, False, None])})
 
 
 @settings(max_examples=EXAMPLES * 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
