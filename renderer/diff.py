@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -488,7 +488,7 @@ class HeadOrigins:
             origin = value_origin(rendered, manifest_path)
             if origin is None or prefix == "" or origin.file.startswith(("builtin:", "-", "<")):
                 return origin
-            return replace(origin, file=prefix + origin.file)
+            return origin.replace(file=prefix + origin.file)
 
         return origin_of
 
@@ -501,7 +501,7 @@ def _origin_function(rendered, app: str):
         origin = value_origin(rendered, manifest_path)
         if origin is None or prefix == "" or origin.file.startswith(("builtin:", "-", "<")):
             return origin
-        return replace(origin, file=prefix + origin.file)
+        return origin.replace(file=prefix + origin.file)
 
     return origin_of
 

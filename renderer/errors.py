@@ -7,17 +7,20 @@ line turns it into a message on stderr and an exit code in one place
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from renderer.records import FrozenRecord
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(FrozenRecord):
     """A place in a user's file: display path, 1-based line and column, and key path."""
 
-    file: str
-    line: int | None = None
-    column: int | None = None
-    key: str | None = None
+    _fields = ("file", "line", "column", "key")
+
+    def __init__(self, file: str, line: int | None = None, column: int | None = None, key: str | None = None):
+        setattr_ = object.__setattr__
+        setattr_(self, "file", file)
+        setattr_(self, "line", line)
+        setattr_(self, "column", column)
+        setattr_(self, "key", key)
 
     def __str__(self) -> str:
         text = self.file

@@ -15,23 +15,25 @@ values it overrode, and errors can point at the line that set a bad value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from deepmerge import Merger
 
 from renderer.errors import InputError, Location
+from renderer.records import FrozenRecord, Record
 from renderer.yamlio import format_path
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(FrozenRecord):
     """Where a value came from: layer kind and name, display file, 1-based line and column."""
 
-    layer: str
-    name: str
-    file: str
-    line: int | None = None
-    column: int | None = None
+    _fields = ("layer", "name", "file", "line", "column")
+
+    def __init__(self, layer: str, name: str, file: str, line: int | None = None, column: int | None = None):
+        setattr_ = object.__setattr__
+        setattr_(self, "layer", layer)
+        setattr_(self, "name", name)
+        setattr_(self, "file", file)
+        setattr_(self, "line", line)
+        setattr_(self, "column", column)
 
     @property
     def where(self) -> str:
@@ -73,23 +75,27 @@ class Setting:
         return f"Setting({self.origin!s}, {self.value!r})"
 
 
-@dataclass
-class Layer:
+class Layer(Record):
     """One source of values.
 
     ``values`` sit at ``prefix`` inside a document whose key marks are ``marks``;
     ``notes`` may name individual paths (each ``--set`` flag names its own).
     """
 
-    kind: str
-    name: str
-    file: str
-    values: dict
-    marks: dict = field(default_factory=dict)
-    prefix: tuple = ()
-    merge: dict = field(default_factory=dict)
-    merge_prefix: tuple = ("merge",)
-    notes: dict = field(default_factory=dict)
+    _fields = ("kind", "name", "file", "values", "marks", "prefix", "merge", "merge_prefix", "notes")
+
+    def __init__(self, kind: str, name: str, file: str, values: dict, marks: dict | None = None,
+                 prefix: tuple = (), merge: dict | None = None, merge_prefix: tuple = ("merge",),
+                 notes: dict | None = None):
+        self.kind = kind
+        self.name = name
+        self.file = file
+        self.values = values
+        self.marks = {} if marks is None else marks
+        self.prefix = prefix
+        self.merge = {} if merge is None else merge
+        self.merge_prefix = merge_prefix
+        self.notes = {} if notes is None else notes
 
     def origin(self, path: tuple) -> Origin:
         """Origin of the value at ``path`` (relative to ``values``) in this layer."""
@@ -110,13 +116,16 @@ class IndexPatch(dict):
     """``--set a.b[2].c=x``: patch list items by index instead of replacing the list."""
 
 
-@dataclass(frozen=True)
-class Strategy:
+class Strategy(FrozenRecord):
     """How lists at one path merge: ``replace``, ``append`` or ``mergeBy`` keys."""
 
-    kind: str
-    keys: tuple = ()
-    origin: Origin | None = None
+    _fields = ("kind", "keys", "origin")
+
+    def __init__(self, kind: str, keys: tuple = (), origin: Origin | None = None):
+        setattr_ = object.__setattr__
+        setattr_(self, "kind", kind)
+        setattr_(self, "keys", keys)
+        setattr_(self, "origin", origin)
 
     @property
     def text(self) -> str:
@@ -402,14 +411,16 @@ def _copy(value):
     return value
 
 
-@dataclass
-class Merged:
+class Merged(Record):
     """The result of merging layers: values, provenance, strategies in force and the layers."""
 
-    values: dict
-    provenance: Provenance
-    strategies: dict
-    layers: list
+    _fields = ("values", "provenance", "strategies", "layers")
+
+    def __init__(self, values: dict, provenance: Provenance, strategies: dict, layers: list):
+        self.values = values
+        self.provenance = provenance
+        self.strategies = strategies
+        self.layers = layers
 
     def copy(self, touched=None) -> "Merged":
         """A copy that further layers can be merged onto, leaving this one as it is.

@@ -10,13 +10,13 @@ line, the Argo CD adapter, the review tools) decide what to do with a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer import guards, sources, spec, template, yamlio
 from renderer import layers as layers_mod
 from renderer.validate import node_at, validate, validate_eventbus
 from renderer.errors import GuardError, InputError, Location, MultipleErrors
+from renderer.records import FrozenRecord, Record
 
 DEFAULT_NAMESPACE = "argo-events"
 SELECTOR_KEYS = ("controller", "eventbus-name")
@@ -58,40 +58,54 @@ def values_schema() -> dict:
     return _VALUES_SCHEMA
 
 
-@dataclass
-class RenderRequest:
+class RenderRequest(Record):
     """What to render: an app directory plus the caller's choices, highest precedence last."""
 
-    app_dir: Path
-    profile: str | None = None
-    overlays: tuple = ()
-    sets: tuple = ()
-    set_strings: tuple = ()
-    environment: str | None = None
-    extra_layers: list = field(default_factory=list)
-    name: str | None = None
-    namespace: str | None = None
-    default_namespace: str | None = None
-    run_guards: bool = True
-    today: object = None
+    _fields = ("app_dir", "profile", "overlays", "sets", "set_strings", "environment", "extra_layers", "name",
+               "namespace", "default_namespace", "run_guards", "today")
+
+    def __init__(self, app_dir: Path, profile: str | None = None, overlays: tuple = (), sets: tuple = (),
+                 set_strings: tuple = (), environment: str | None = None, extra_layers: list | None = None,
+                 name: str | None = None, namespace: str | None = None, default_namespace: str | None = None,
+                 run_guards: bool = True, today: object = None):
+        self.app_dir = app_dir
+        self.profile = profile
+        self.overlays = overlays
+        self.sets = sets
+        self.set_strings = set_strings
+        self.environment = environment
+        self.extra_layers = [] if extra_layers is None else extra_layers
+        self.name = name
+        self.namespace = namespace
+        self.default_namespace = default_namespace
+        self.run_guards = run_guards
+        self.today = today
 
 
-@dataclass
-class Rendered:
-    """One rendered EventBus and everything that explains it."""
+class Rendered(Record):
+    """One rendered EventBus and everything that explains it.
 
-    app: sources.App
-    backend: str
-    name: str
-    namespace: str
-    environment: str | None
-    profiles: list
-    overlays: list
-    merged: layers_mod.Merged
-    manifest: dict
-    evaluation: object = None
-    builtin_text: str | None = None
-    """The text the built-in templates wrote (``None`` when the app's own templates rendered it)."""
+    ``builtin_text`` is the text the built-in templates wrote (``None`` when the
+    app's own templates rendered it).
+    """
+
+    _fields = ("app", "backend", "name", "namespace", "environment", "profiles", "overlays", "merged", "manifest",
+               "evaluation", "builtin_text")
+
+    def __init__(self, app: sources.App, backend: str, name: str, namespace: str, environment: str | None,
+                 profiles: list, overlays: list, merged: layers_mod.Merged, manifest: dict,
+                 evaluation: object = None, builtin_text: str | None = None):
+        self.app = app
+        self.backend = backend
+        self.name = name
+        self.namespace = namespace
+        self.environment = environment
+        self.profiles = profiles
+        self.overlays = overlays
+        self.merged = merged
+        self.manifest = manifest
+        self.evaluation = evaluation
+        self.builtin_text = builtin_text
 
     @property
     def values(self) -> dict:
@@ -365,10 +379,12 @@ def _check_metadata_maps(values: dict, provenance) -> list:
     return errors
 
 
-@dataclass(frozen=True)
-class _Problem:
-    message: str
-    fix: str = ""
+class _Problem(FrozenRecord):
+    _fields = ("message", "fix")
+
+    def __init__(self, message: str, fix: str = ""):
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "fix", fix)
 
 
 def object_metadata(name: str, values: dict, profile: str, overlays: list, environment: str | None):

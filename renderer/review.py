@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from renderer import emit, sources
 from renderer.errors import GuardError, InputError, MultipleErrors, RendererError, UsageError
+from renderer.records import FrozenRecord, Record
 
 INDEX_FILE = ".eventbus-render-index.json"
 INDEX_FORMAT = 1
@@ -95,32 +95,40 @@ def discover(root: Path, skip: tuple = ()) -> list[str]:
 # -- rendering ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(FrozenRecord):
     """The command line's choices, applied to every render."""
 
-    profile: str | None = None
-    overlays: tuple = ()
-    sets: tuple = ()
-    set_strings: tuple = ()
-    fmt: str = "yaml"
-    today: object = None
+    _fields = ("profile", "overlays", "sets", "set_strings", "fmt", "today")
+
+    def __init__(self, profile: str | None = None, overlays: tuple = (), sets: tuple = (), set_strings: tuple = (),
+                 fmt: str = "yaml", today: object = None):
+        setattr_ = object.__setattr__
+        setattr_(self, "profile", profile)
+        setattr_(self, "overlays", overlays)
+        setattr_(self, "sets", sets)
+        setattr_(self, "set_strings", set_strings)
+        setattr_(self, "fmt", fmt)
+        setattr_(self, "today", today)
 
 
-@dataclass
-class Entry:
+class Entry(Record):
     """One rendered object of a tree."""
 
-    environment: str
-    namespace: str
-    name: str
-    app: str
-    backend: str
-    profile: str
-    overlays: tuple
-    file: str
-    text: str = ""
-    findings: tuple = ()
+    _fields = ("environment", "namespace", "name", "app", "backend", "profile", "overlays", "file", "text",
+               "findings")
+
+    def __init__(self, environment: str, namespace: str, name: str, app: str, backend: str, profile: str,
+                 overlays: tuple, file: str, text: str = "", findings: tuple = ()):
+        self.environment = environment
+        self.namespace = namespace
+        self.name = name
+        self.app = app
+        self.backend = backend
+        self.profile = profile
+        self.overlays = overlays
+        self.file = file
+        self.text = text
+        self.findings = findings
 
     @property
     def key(self) -> tuple:
@@ -139,23 +147,27 @@ class Entry:
                 "overlays": list(self.overlays), "findings": [dict(f) for f in self.findings]}
 
 
-@dataclass
-class Failure:
+class Failure(Record):
     """One render that failed: which app and environment, the message, and its exit code."""
 
-    app: str
-    environment: str
-    message: str
-    exit_code: int = 2
+    _fields = ("app", "environment", "message", "exit_code")
+
+    def __init__(self, app: str, environment: str, message: str, exit_code: int = 2):
+        self.app = app
+        self.environment = environment
+        self.message = message
+        self.exit_code = exit_code
 
 
-@dataclass
-class Tree:
+class Tree(Record):
     """Every object rendered below a root (sorted by environment, namespace, name) and every failure."""
 
-    entries: list = field(default_factory=list)
-    failures: list = field(default_factory=list)
-    apps: int = 0
+    _fields = ("entries", "failures", "apps")
+
+    def __init__(self, entries: list | None = None, failures: list | None = None, apps: int = 0):
+        self.entries = [] if entries is None else entries
+        self.failures = [] if failures is None else failures
+        self.apps = apps
 
     @property
     def environments(self) -> list:
@@ -208,7 +220,7 @@ def _relocated(exc: RendererError, app: str) -> str:
     location = exc.location
     if (isinstance(exc, InputError) and location is not None and app != "."
             and not location.file.startswith(("builtin:", "<", "-"))):
-        exc = InputError(exc.message, location=replace(location, file=f"{app}/{location.file}"), hint=exc.hint)
+        exc = InputError(exc.message, location=location.replace(file=f"{app}/{location.file}"), hint=exc.hint)
     return exc.render()
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer import yamlio
 from renderer.errors import InputError, Location
+from renderer.records import Record
 
 APP_FILE = "eventbus-render.yaml"
 BACKENDS = ("nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka")
@@ -35,8 +35,7 @@ def builtin_dir(kind: str) -> Path:
     return found
 
 
-@dataclass
-class Document:
+class Document(Record):
     """One loaded YAML file: its data, key marks and display name.
 
     Documents are shared (files with the same name and bytes are one
@@ -44,10 +43,13 @@ class Document:
     it was read from.
     """
 
-    path: Path | None
-    display: str
-    data: dict
-    marks: dict
+    _fields = ("path", "display", "data", "marks")
+
+    def __init__(self, path: Path | None, display: str, data: dict, marks: dict):
+        self.path = path
+        self.display = display
+        self.data = data
+        self.marks = marks
 
     def where(self, key_path: tuple) -> Location:
         """Location of ``key_path`` (or its nearest marked ancestor) in this file."""
@@ -62,48 +64,61 @@ class Document:
         return InputError(message, location=self.where(key_path), hint=hint)
 
 
-@dataclass
-class Profile:
+class Profile(Record):
     """A profile: description, optional parent, values and guard configuration."""
 
-    name: str
-    doc: Document
-    description: str = ""
-    extends: str | None = None
-    values: dict = field(default_factory=dict)
-    guards: dict | None = None
-    merge: dict = field(default_factory=dict)
-    builtin: bool = False
+    _fields = ("name", "doc", "description", "extends", "values", "guards", "merge", "builtin")
+
+    def __init__(self, name: str, doc: Document, description: str = "", extends: str | None = None,
+                 values: dict | None = None, guards: dict | None = None, merge: dict | None = None,
+                 builtin: bool = False):
+        self.name = name
+        self.doc = doc
+        self.description = description
+        self.extends = extends
+        self.values = {} if values is None else values
+        self.guards = guards
+        self.merge = {} if merge is None else merge
+        self.builtin = builtin
 
 
-@dataclass
-class Overlay:
+class Overlay(Record):
     """An overlay: description and values."""
 
-    name: str
-    doc: Document
-    description: str = ""
-    values: dict = field(default_factory=dict)
-    merge: dict = field(default_factory=dict)
-    builtin: bool = False
+    _fields = ("name", "doc", "description", "values", "merge", "builtin")
+
+    def __init__(self, name: str, doc: Document, description: str = "", values: dict | None = None,
+                 merge: dict | None = None, builtin: bool = False):
+        self.name = name
+        self.doc = doc
+        self.description = description
+        self.values = {} if values is None else values
+        self.merge = {} if merge is None else merge
+        self.builtin = builtin
 
 
-@dataclass
-class App:
+class App(Record):
     """The app file ``eventbus-render.yaml`` of one app directory."""
 
-    root: Path
-    doc: Document
-    name: str = "default"
-    namespace: str | None = None
-    backend: str = ""
-    profile: str = "dev"
-    overlays: list = field(default_factory=list)
-    values: dict = field(default_factory=dict)
-    merge: dict = field(default_factory=dict)
-    waivers: list = field(default_factory=list)
-    environments: dict = field(default_factory=dict)
-    description: str = ""
+    _fields = ("root", "doc", "name", "namespace", "backend", "profile", "overlays", "values", "merge", "waivers",
+               "environments", "description")
+
+    def __init__(self, root: Path, doc: Document, name: str = "default", namespace: str | None = None,
+                 backend: str = "", profile: str = "dev", overlays: list | None = None, values: dict | None = None,
+                 merge: dict | None = None, waivers: list | None = None, environments: dict | None = None,
+                 description: str = ""):
+        self.root = root
+        self.doc = doc
+        self.name = name
+        self.namespace = namespace
+        self.backend = backend
+        self.profile = profile
+        self.overlays = [] if overlays is None else overlays
+        self.values = {} if values is None else values
+        self.merge = {} if merge is None else merge
+        self.waivers = [] if waivers is None else waivers
+        self.environments = {} if environments is None else environments
+        self.description = description
 
 
 APP_KEYS = ("description", "name", "namespace", "backend", "profile", "overlays", "values", "merge",

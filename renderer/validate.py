@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 
 from . import spec
+from .records import FrozenRecord
 
 __all__ = [
     "SchemaProblem",
@@ -26,13 +26,16 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SchemaProblem:
+class SchemaProblem(FrozenRecord):
     """One schema violation: where (key path), what (one sentence) and how to fix it."""
 
-    path: tuple
-    message: str
-    fix: str = ""
+    _fields = ("path", "message", "fix")
+
+    def __init__(self, path: tuple, message: str, fix: str = ""):
+        setattr_ = object.__setattr__
+        setattr_(self, "path", path)
+        setattr_(self, "message", message)
+        setattr_(self, "fix", fix)
 
     def __str__(self) -> str:
         return f"{format_path(self.path) or '<root>'}: {self.message}"

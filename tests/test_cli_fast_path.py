@@ -67,7 +67,8 @@ def test_a_plain_render_imports_neither_click_nor_pyyaml(make_app, profile):
     code = ("import sys; from renderer.cli import main\n"
             "try:\n    main(['render', '--app', sys.argv[1]])\nexcept SystemExit as exc:\n"
             "    assert exc.code == 0, exc.code\nassert 'click' not in sys.modules, 'click was imported'\n"
-            "assert 'yaml' not in sys.modules, 'PyYAML was imported'\n")
+            "assert 'yaml' not in sys.modules, 'PyYAML was imported'\n"
+            "assert 'dataclasses' not in sys.modules, 'dataclasses was imported'\n")
     done = subprocess.run([sys.executable, "-c", code, str(app)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "kind: EventBus" in done.stdout

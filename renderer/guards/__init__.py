@@ -29,12 +29,12 @@ values only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from renderer import sources
 from renderer.errors import InputError, Location, MultipleErrors
 from renderer.layers import Origin
+from renderer.records import FrozenRecord, Record
 from renderer.validate import format_path
 
 if TYPE_CHECKING:  # datetime costs ~2 ms to import; only waivers need it
@@ -55,8 +55,7 @@ _DATE = r"\d{4}-\d{2}-\d{2}"
 # -- parameters -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(FrozenRecord):
     """Type, meaning and direction of strictness of one rule parameter.
 
     ``kind`` is ``int``, ``bool``, ``quantity``, ``choice`` (one of ``choices``,
@@ -67,11 +66,15 @@ class Param:
     ``subset`` (fewer allowed values).
     """
 
-    kind: str
-    doc: str
-    stricter: str
-    choices: tuple = ()
-    nullable: bool = False
+    _fields = ("kind", "doc", "stricter", "choices", "nullable")
+
+    def __init__(self, kind: str, doc: str, stricter: str, choices: tuple = (), nullable: bool = False):
+        setattr_ = object.__setattr__
+        setattr_(self, "kind", kind)
+        setattr_(self, "doc", doc)
+        setattr_(self, "stricter", stricter)
+        setattr_(self, "choices", choices)
+        setattr_(self, "nullable", nullable)
 
     def type_text(self) -> str:
         """The type as documented: ``integer``, ``one of a, b`` ..."""
@@ -125,17 +128,21 @@ class Param:
 # -- findings -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Waiver:
+class Waiver(FrozenRecord):
     """One entry of the app file's ``waivers``: excuses violations of ``rule`` (under ``path``) until ``expires``."""
 
-    index: int
-    rule: str
-    path: str | None
-    reason: str
-    owner: str
-    expires: date
-    location: Location
+    _fields = ("index", "rule", "path", "reason", "owner", "expires", "location")
+
+    def __init__(self, index: int, rule: str, path: str | None, reason: str, owner: str, expires: date,
+                 location: Location):
+        setattr_ = object.__setattr__
+        setattr_(self, "index", index)
+        setattr_(self, "rule", rule)
+        setattr_(self, "path", path)
+        setattr_(self, "reason", reason)
+        setattr_(self, "owner", owner)
+        setattr_(self, "expires", expires)
+        setattr_(self, "location", location)
 
     def matches(self, finding: "Finding") -> bool:
         """True if this waiver is about ``finding``: same rule, and its path at or below ``path``."""
@@ -158,26 +165,30 @@ class Waiver:
                 "expires": self.expires.isoformat(), "file": self.location.file, "line": self.location.line}
 
 
-@dataclass
-class Finding:
-    """One violation of one rule: where, actual versus expected, who set it, and the fix."""
+class Finding(Record):
+    """One violation of one rule: where, actual versus expected, who set it, and the fix.
 
-    rule: str
-    level: str = "error"
-    message: str = ""
-    path: tuple = ()
-    actual: str = ""
-    expected: str = ""
-    origin: Origin | None = None
-    fix: str = ""
-    waived: bool = False
-    waiver: Waiver | None = None
-    located: bool = False
-    """True when the rule chose ``origin`` itself (even None), so the evaluator does not look it up."""
+    ``located`` is true when the rule chose ``origin`` itself (even None), so the
+    evaluator does not look it up.
+    """
 
-    def __post_init__(self):
-        if not self.message:
-            self.message = f"{self.actual}, expected {self.expected}" if self.expected else self.actual
+    _fields = ("rule", "level", "message", "path", "actual", "expected", "origin", "fix", "waived", "waiver",
+               "located")
+
+    def __init__(self, rule: str, level: str = "error", message: str = "", path: tuple = (), actual: str = "",
+                 expected: str = "", origin: Origin | None = None, fix: str = "", waived: bool = False,
+                 waiver: Waiver | None = None, located: bool = False):
+        self.rule = rule
+        self.level = level
+        self.message = message or (f"{actual}, expected {expected}" if expected else actual)
+        self.path = path
+        self.actual = actual
+        self.expected = expected
+        self.origin = origin
+        self.fix = fix
+        self.waived = waived
+        self.waiver = waiver
+        self.located = located
 
     @property
     def path_text(self) -> str:
@@ -219,27 +230,31 @@ def describe_origin(origin: Origin | None) -> str:
     return f"set by {origin.layer} '{origin.name}' ({origin.where})"
 
 
-@dataclass
-class RuleConfig:
+class RuleConfig(Record):
     """A rule's configuration in force: level, waivability, parameters, and where each key was set."""
 
-    rule: str
-    level: str
-    waivable: bool
-    params: dict
-    where: dict = field(default_factory=dict)
+    _fields = ("rule", "level", "waivable", "params", "where")
+
+    def __init__(self, rule: str, level: str, waivable: bool, params: dict, where: dict | None = None):
+        self.rule = rule
+        self.level = level
+        self.waivable = waivable
+        self.params = params
+        self.where = {} if where is None else where
 
 
-@dataclass
-class Evaluation:
-    """Outcome of the guards for one render: findings and the waivers in force."""
+class Evaluation(Record):
+    """Outcome of the guards for one render: findings, the waivers that excused a violation (as
+    annotation entries), the :class:`RuleConfig` in force per rule id, and the profile."""
 
-    findings: list = field(default_factory=list)
-    waivers: list = field(default_factory=list)
-    """The waivers that excused a violation, as annotation entries."""
-    config: dict = field(default_factory=dict)
-    """Rule id -> :class:`RuleConfig` in force."""
-    profile: str = ""
+    _fields = ("findings", "waivers", "config", "profile")
+
+    def __init__(self, findings: list | None = None, waivers: list | None = None, config: dict | None = None,
+                 profile: str = ""):
+        self.findings = [] if findings is None else findings
+        self.waivers = [] if waivers is None else waivers
+        self.config = {} if config is None else config
+        self.profile = profile
 
     @property
     def errors(self) -> list:
