@@ -289,7 +289,7 @@ def _define_jinja() -> None:
 
 
 def _define_jinja_locked() -> None:
-    from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound
+    from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound
     from jinja2.bccache import Bucket, BytecodeCache
     from jinja2.exceptions import SecurityError
     from jinja2.loaders import split_template_path
@@ -299,6 +299,24 @@ def _define_jinja_locked() -> None:
         """The immutable sandbox, plus bounds on the operators that can build huge values."""
 
         intercepted_binops = frozenset(["*", "**", "+"])
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._loaded: dict = {}
+
+        def get_template(self, name, parent=None, globals=None):
+            # ``{% extends %}`` asks for the base template on every render. With auto_reload off Jinja2
+            # hands back the template it loaded first anyway, after a locked, weakly keyed cache lookup;
+            # this dictionary gives the same answer directly.
+            if globals is None and not isinstance(name, Template):
+                key = self.join_path(name, parent) if parent is not None else name
+                found = self._loaded.get(key)
+                if found is None:
+                    found = super().get_template(name, parent)
+                    if len(self._loaded) < 4096:
+                        self._loaded[key] = found
+                return found
+            return super().get_template(name, parent, globals)
 
         def call_binop(self, context, operator, left, right):
             if operator == "**":
@@ -530,18 +548,10 @@ def render(backend: str, context: dict, app_root: Path | None) -> str:
     return text
 
 
-_TEMPLATES: dict = {}
-"""Compiled templates by environment and name (environments live as long as the process)."""
-
-
 def _render(name: str, context: dict, app_root: Path | None) -> str:
     env = environment(app_root)
     try:
-        template = _TEMPLATES.get((id(env), name))
-        if template is None:
-            if len(_TEMPLATES) > 4096:
-                _TEMPLATES.clear()
-            template = _TEMPLATES[(id(env), name)] = env.get_template(name)
+        template = env.get_template(name)
         if env is _ENVIRONMENTS.get(_PACKAGE_KEY):
             # the package's own templates hold no loops a value could blow up: no timer needed
             text = template.render(context)
