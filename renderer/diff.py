@@ -26,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from renderer import sources
 from renderer.errors import InputError, UsageError
 
 STATEFUL_BACKENDS = ("nats-native", "jetstream")
@@ -471,7 +472,6 @@ class HeadOrigins:
         self.root = Path(root)
 
     def __call__(self, entry):
-        from renderer import sources
         from renderer.errors import RendererError
         from renderer.render import RenderRequest, render
 
@@ -576,12 +576,12 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
     details = {}
     for app, render_base, given, render_head in chunk:
         base_data = {}  # environment -> (entry, manifest or None)
+        base_kept: list = []
         if render_base:
-            kept: list = []
-            entries, failures = review.render_app(Path(base_root), app, options, keep=kept)
+            entries, failures = review.render_app(Path(base_root), app, options, keep=base_kept)
             base_entries.extend(entries)
             base_failures.extend(failures)
-            for entry, rendered in kept:
+            for entry, rendered in base_kept:
                 base_data[entry.environment] = (entry, rendered.manifest)
         else:
             seen = set()
@@ -593,8 +593,14 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
                 seen.add(entry.environment)
         if not render_head:
             continue
+        # an environment whose every input is the same file in both revisions renders the same: reuse it
+        reused = {}
+        for entry, rendered in base_kept if render_base else ():
+            if _same_inputs(Path(base_root) / app, Path(head_root) / app, rendered):
+                reused[entry.environment] = entry.replace()
         kept = []
-        entries, failures = review.render_app(Path(head_root), app, options, keep=kept)
+        entries, failures = review.render_app(Path(head_root), app, options, keep=kept, skip=frozenset(reused))
+        head_entries.extend(reused.values())
         head_entries.extend(entries)
         head_failures.extend(failures)
         for entry, rendered in kept:
@@ -607,6 +613,57 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
             except Exception:  # noqa: BLE001 - compare() works it out again, and reports any error itself
                 continue
     return base_entries, base_failures, head_entries, head_failures, details
+
+
+def _same_inputs(base_dir: Path, head_dir: Path, rendered) -> bool:
+    """Whether every file the base render of one environment depended on is the same in the head's app folder.
+
+    A render reads the app file, each profile and overlay it names (the app's
+    own ``NAME.yaml`` or ``NAME.yml`` when there is one, else the built-in),
+    and nothing else of the app folder unless it has templates of its own.
+    So when the app file and every candidate file of those names hold the
+    same bytes on both sides (or are missing on both), and neither side has a
+    ``templates`` folder or a symlink among them, the head renders exactly as
+    the base did: same profiles and overlays found, same values, same output.
+    """
+    for folder in (base_dir, head_dir):
+        if os.path.lexists(folder / "templates") or os.path.islink(folder / "profiles") \
+                or os.path.islink(folder / "overlays"):
+            return False
+    files = [sources.APP_FILE]
+    for kind, layers in (("profiles", rendered.profiles), ("overlays", rendered.overlays)):
+        for layer in layers:
+            files.extend((f"{kind}/{layer.name}.yaml", f"{kind}/{layer.name}.yml"))
+    for name in files:
+        base, head = _file_bytes(base_dir / name), _file_bytes(head_dir / name)
+        if base is _UNREADABLE or head is _UNREADABLE or base != head:
+            return False
+    return True
+
+
+_UNREADABLE = object()
+
+
+def _file_bytes(path: Path):
+    """The bytes of a regular file, ``None`` when there is none, else :data:`_UNREADABLE` (a symlink, a
+    folder, an error: never taken as the same on both sides)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _UNREADABLE
+    try:
+        parts = []
+        while True:
+            part = os.read(fd, 1 << 16)
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
+    except OSError:
+        return _UNREADABLE
+    finally:
+        os.close(fd)
 
 
 def render_both(base_root: Path | None, head_root: Path, options, *, base_entries: list | None = None,
@@ -853,7 +910,7 @@ def _export_side(checkout, ref: str, workdir: Path, name: str, reuse: dict | Non
     ``reuse`` is shared by the exports of one comparison: a file both revisions hold is written once and
     hard-linked into the other export.
     """
-    from renderer import gitrefs, sources
+    from renderer import gitrefs
 
     commit = gitrefs.resolve(checkout.toplevel, ref)
     entries = gitrefs.list_tree(checkout.toplevel, commit, checkout.prefix)

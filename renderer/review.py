@@ -232,12 +232,14 @@ def output_file(environment: str, rendered, fmt: str) -> str:
     return f"{environment}/{name}"
 
 
-def render_app(root: Path, app: str, options: Options, keep: list | None = None) -> tuple[list, list]:
-    """Every environment of one app: ``(entries, failures)``. Never raises a :class:`RendererError`.
+def render_app(root: Path, app: str, options: Options, keep: list | None = None,
+               skip: frozenset = frozenset()) -> tuple[list, list]:
+    """Every environment of one app (but those named in ``skip``): ``(entries, failures)``.
 
-    With ``keep`` each ``(entry, Rendered)`` is appended to it as well, for a
-    caller that wants more of a render than its text (``diff`` traces changed
-    values to their layers while the render is at hand).
+    Never raises a :class:`RendererError`. With ``keep`` each ``(entry,
+    Rendered)`` is appended to it as well, for a caller that wants more of a
+    render than its text (``diff`` traces changed values to their layers
+    while the render is at hand).
     """
     from renderer.render import RenderRequest, render
 
@@ -250,6 +252,8 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None)
     names = sorted(loaded.environments) or [None]
     for environment in names:
         shown = environment or DEFAULT_ENVIRONMENT
+        if shown in skip:
+            continue
         request = RenderRequest(app_dir=app_dir, profile=options.profile, overlays=tuple(options.overlays),
                                 sets=tuple(options.sets), set_strings=tuple(options.set_strings),
                                 environment=environment, today=options.today)
