@@ -594,9 +594,9 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
         if not render_head:
             continue
         # an environment whose every input is the same file in both revisions renders the same: reuse it
-        reused = {}
+        reused, read = {}, {}
         for entry, rendered in base_kept if render_base else ():
-            if _same_inputs(Path(base_root) / app, Path(head_root) / app, rendered):
+            if _same_inputs(Path(base_root) / app, Path(head_root) / app, rendered, read):
                 reused[entry.environment] = entry.replace()
         kept = []
         entries, failures = review.render_app(Path(head_root), app, options, keep=kept, skip=frozenset(reused))
@@ -615,7 +615,7 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
     return base_entries, base_failures, head_entries, head_failures, details
 
 
-def _same_inputs(base_dir: Path, head_dir: Path, rendered) -> bool:
+def _same_inputs(base_dir: Path, head_dir: Path, rendered, read: dict | None = None) -> bool:
     """Whether every file the base render of one environment depended on is the same in the head's app folder.
 
     A render reads the app file, each profile and overlay it names (the app's
@@ -625,17 +625,17 @@ def _same_inputs(base_dir: Path, head_dir: Path, rendered) -> bool:
     same bytes on both sides (or are missing on both), and neither side has a
     ``templates`` folder or a symlink among them, the head renders exactly as
     the base did: same profiles and overlays found, same values, same output.
+    ``read`` remembers file contents across the environments of one app.
     """
-    for folder in (base_dir, head_dir):
-        if os.path.lexists(folder / "templates") or os.path.islink(folder / "profiles") \
-                or os.path.islink(folder / "overlays"):
-            return False
-    files = [sources.APP_FILE]
+    if sources.has_folder(base_dir, "templates") or sources.has_folder(head_dir, "templates"):
+        return False
+    read = {} if read is None else read
+    wanted = [(None, sources.APP_FILE)]
     for kind, layers in (("profiles", rendered.profiles), ("overlays", rendered.overlays)):
         for layer in layers:
-            files.extend((f"{kind}/{layer.name}.yaml", f"{kind}/{layer.name}.yml"))
-    for name in files:
-        base, head = _file_bytes(base_dir / name), _file_bytes(head_dir / name)
+            wanted.extend(((kind, f"{layer.name}.yaml"), (kind, f"{layer.name}.yml")))
+    for kind, name in wanted:
+        base, head = _content(base_dir, kind, name, read), _content(head_dir, kind, name, read)
         if base is _UNREADABLE or head is _UNREADABLE or base != head:
             return False
     return True
@@ -644,9 +644,29 @@ def _same_inputs(base_dir: Path, head_dir: Path, rendered) -> bool:
 _UNREADABLE = object()
 
 
+def _content(app_dir: Path, kind: str | None, name: str, read: dict):
+    """The bytes of ``[kind/]name`` in ``app_dir``; ``None`` when it is missing, :data:`_UNREADABLE` (never
+    taken as the same on both sides) for a symlink, a folder or an error. Listings come from the snapshot."""
+    key = (str(app_dir), kind, name)
+    if key in read:
+        return read[key]
+    found = _UNREADABLE
+    if kind is not None:
+        listing = sources.local_folder(app_dir, kind)
+        if listing is None or name not in listing:
+            found = None
+        elif listing[name]:
+            found = _UNREADABLE  # a symlink (or a symlinked folder)
+        else:
+            found = _file_bytes(app_dir / kind / name)
+    else:
+        found = _file_bytes(app_dir / name)
+    read[key] = found
+    return found
+
+
 def _file_bytes(path: Path):
-    """The bytes of a regular file, ``None`` when there is none, else :data:`_UNREADABLE` (a symlink, a
-    folder, an error: never taken as the same on both sides)."""
+    """The bytes of a regular file, ``None`` when there is none, else :data:`_UNREADABLE`."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
