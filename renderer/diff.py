@@ -1033,9 +1033,11 @@ def diff_command(base, head, against, root, fmt, exit_code, color, context):
     and object, the guard findings that appear or disappear, and the changes
     the cluster will refuse or that recreate an EventBus.
     """
+    from renderer import pool
     from renderer.cli import emit_text
 
-    comparison, _ = run_diff(root, base=base, head=head, against=against, context=context)
+    with pool.paused_gc():  # a bulk command: see renderer.pool.paused_gc
+        comparison, _ = run_diff(root, base=base, head=head, against=against, context=context)
     if fmt == "json":
         text = format_json(comparison)
     elif fmt == "markdown":

@@ -362,22 +362,15 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
     processes (or ``jobs``) by :func:`renderer.pool.run`, about ``per_job``
     chunks each so that none waits long for the last; small ones run in this
     process as one chunk. The repository is read as one :class:`sources.snapshot`,
-    and the cyclic garbage collector is paused meanwhile: a successful render
-    leaves no reference cycles behind (a test checks), so its passes over the
-    growing heap would only cost time (a failed one leaves a few, collected
-    when the pause ends).
+    with the cyclic garbage collector paused (:class:`renderer.pool.paused_gc`).
     """
-    import gc
+    from renderer import pool
 
     jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
     work = len(items) if work is None else work
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with pool.paused_gc():
         with sources.snapshot():
             if jobs > 1 and work >= PARALLEL_MIN_APPS and len(items) > 1:
-                from renderer import pool
-
                 # the first item runs here, before forking: every process inherits its warm caches
                 # (compiled templates, loaded profiles, resolved guard settings) instead of building them
                 first = function(*arguments(items[:1]))
@@ -386,9 +379,6 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
                 chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
                 return [first] + pool.run(function, chunks, arguments, jobs)
             return [function(*arguments(items))]
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _conflicts(entries: list) -> list:
@@ -407,8 +397,8 @@ def _conflicts(entries: list) -> list:
 def index_document(tree: Tree, fmt: str) -> str:
     """Text of :data:`INDEX_FILE` for ``tree``: JSON with one object per line, so its diffs read well."""
     head = json.dumps({"generator": "eventbus-render", "format": INDEX_FORMAT, "output": fmt})[:-1]
-    records = ",\n".join("  " + json.dumps(e.index_record(), ensure_ascii=False, sort_keys=True)
-                          for e in tree.entries)
+    encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder for every line
+    records = ",\n".join(["  " + encode(e.index_record()) for e in tree.entries])
     return f'{head}, "objects": [\n{records}\n]}}\n' if records else f'{head}, "objects": []}}\n'
 
 
@@ -545,10 +535,16 @@ def findings_report(tree: Tree) -> list:
 
 def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings, jobs=None):
     """``render --all``: every environment of every app below ``root``, into ``output_dir`` or to stdout."""
+    from renderer import pool
+
+    with pool.paused_gc():  # the whole command: sorting and indexing thousands of entries too
+        _render_all_command(Path(root), output_dir, fmt, profile, overlays, sets, set_strings, jobs)
+
+
+def _render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings, jobs):
     from renderer.cli import emit_text, warn
 
     options = Options(profile, tuple(overlays), tuple(sets), tuple(set_strings), fmt)
-    root = Path(root)
     if output_dir:
         tree = render_all(root, output_dir, options, jobs=jobs)
     else:
