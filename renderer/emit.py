@@ -91,39 +91,44 @@ def _sorted_items(mapping: dict, rank: dict | None = None):
     return sorted(mapping.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
-_KEYS: dict = {}
-"""``key:`` as written, for keys seen before (the same few dozen keys make up every manifest)."""
-_PADS = [" " * n for n in range(64)]
+_HEADS: list = [{} for _ in range(64)]
+"""Per indentation, ``<pad>key:`` as written for keys seen before (a few dozen keys make up every manifest)."""
+
+
+def _head(indent: int, key) -> str:
+    written = " " * indent + scalar(key) + ":"
+    if indent < 64 and key.__class__ is str and len(key) < 256 and len(_HEADS[indent]) < 4096:
+        _HEADS[indent][key] = written
+    return written
 
 
 def _emit(value, indent: int, out: list, rank: dict | None = None) -> None:
-    pad = _PADS[indent] if indent < 64 else " " * indent
     if value.__class__ is dict:
+        heads = _HEADS[indent] if indent < 64 else {}
         items = sorted(value.items()) if rank is None else _sorted_items(value, rank)
         for key, sub in items:
-            written = _KEYS.get(key) if key.__class__ is str else None
-            if written is None:
-                written = scalar(key) + ":"
-                if key.__class__ is str and len(_KEYS) < 65536 and len(key) < 256:
-                    _KEYS[key] = written
+            head = heads.get(key) if key.__class__ is str else None
+            if head is None:
+                head = _head(indent, key)
             cls = sub.__class__
             if cls is str:
                 if "\n" not in sub:
                     text = _STRINGS.get(sub)
-                    out.append(pad + written + " " + (text if text is not None else scalar(sub)))
+                    out.append(f"{head} {text if text is not None else scalar(sub)}")
                     continue
-                _emit_member(pad + written, sub, indent, out)
+                _emit_member(head, sub, indent, out)
             elif cls is dict or cls is list:
                 if rank is _TOP_RANK and key == "metadata" and cls is dict and sub:
-                    out.append(pad + written)
+                    out.append(head)
                     _emit(sub, indent + 2, out, _META_RANK)
                     continue
-                _emit_member(pad + written, sub, indent, out)
+                _emit_member(head, sub, indent, out)
             else:
-                out.append(pad + written + " " + scalar(sub))
+                out.append(f"{head} {scalar(sub)}")
     elif isinstance(value, list):
+        dash = " " * indent + "-"
         for item in value:
-            _emit_member(pad + "-", item, indent, out, in_list=True)
+            _emit_member(dash, item, indent, out, in_list=True)
 
 
 def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False) -> None:
