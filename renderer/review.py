@@ -354,7 +354,7 @@ def make_tree(entries: list, failures: list, apps: int) -> Tree:
 
 
 def map_chunks(function, items: list, arguments, *, jobs: int | None = None, work: int | None = None,
-               per_job: int = 16) -> list:
+               per_job: int = 48) -> list:
     """``function(*arguments(chunk))`` for consecutive chunks of ``items``, in order, across processes.
 
     Large inputs (``work``, by default ``len(items)``, of at least
