@@ -304,6 +304,12 @@ def _define_jinja_locked() -> None:
             super().__init__(*args, **kwargs)
             self._loaded: dict = {}
 
+        def make_globals(self, d):
+            # A plain dict rather than Jinja2's ChainMap over the environment's globals: every render
+            # copies a template's globals into its context, and a ChainMap iterates in Python. The
+            # difference (later changes to the environment's globals) never arises: ours are set once.
+            return {**self.globals, **(d or {})}
+
         def get_template(self, name, parent=None, globals=None):
             # ``{% extends %}`` asks for the base template on every render. With auto_reload off Jinja2
             # hands back the template it loaded first anyway, after a locked, weakly keyed cache lookup;
