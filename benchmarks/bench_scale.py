@@ -26,7 +26,7 @@ install adds a finder to every interpreter start that users never pay;
 - ``diff --base HEAD~1 --head HEAD`` on a git repository of the 1000-app tree
   whose second commit moves the EU region in every app's ``eu-west`` overlay
   (750 of the 4000 manifests change), next to twice one ``render --all`` of
-  that tree.
+  that tree, the two timed in turn.
 - Peak memory: ``render --app`` of one app, and ``render --all`` of 1000 apps
   summed over the parent and its forked workers (each process's VmHWM,
   sampled from /proc every 10 ms: a conservative sum, since the workers share
@@ -798,7 +798,7 @@ def build_diff_repo(work: Path, count: int) -> Path:
     return repo
 
 
-def measure_diff(setup: Setup, count: int, render_time: float | None, rows: list, notes: list) -> None:
+def measure_diff(setup: Setup, count: int, rows: list, notes: list) -> None:
     repo = build_diff_repo(setup.work, count)
     command = eventbus_render() + ["diff", "--base", "HEAD~1", "--head", "HEAD", "--root", "."]
     try:
@@ -808,11 +808,17 @@ def measure_diff(setup: Setup, count: int, render_time: float | None, rows: list
     summary = next((line.strip() for line in text.splitlines() if " differ" in line), "")
     if summary:
         notes.append(f"diff on {count} apps: {summary}")
-    if render_time is None:
-        out = setup.out(f"out-{count}")
-        render_time = peers.median_runs(render_all_command(build_repo(setup.work / f"repo-{count}", count), out),
-                                        setup.runs, env=setup.env, before=remover(out))
-    times = peers.time_runs(command, setup.runs, cwd=repo, env=setup.env)
+    # timed in turn with render --all of the same tree, so a machine whose speed drifts during the
+    # script (a shared one does) cannot skew the ratio
+    out = setup.out(f"out-{count}")
+    renders: list = []
+    times: list = []
+    render_command = render_all_command(build_repo(setup.work / f"repo-{count}", count), out)
+    for _ in range(setup.runs):
+        remover(out)()
+        renders.append(peers.run_once(render_command, env=setup.env)[0])
+        times.append(peers.run_once(command, cwd=repo, env=setup.env)[0])
+    render_time = statistics.median(renders)
     median = statistics.median(times)
     ratio = median / (2 * render_time)
     rows.append(Row("diff --base HEAD~1 --head HEAD", f"{count} apps, {count * len(ENVIRONMENTS)} manifests a side",
@@ -979,7 +985,7 @@ def main(argv=None) -> int:
         ("render --all", lambda: measure_scale(setup, sizes, rows, results)),
         ("render --all, tree on disk", lambda: measure_disk(setup, big_count, rows)),
         ("peers", lambda: measure_peers(setup, peer_count, rows, notes)),
-        ("diff", lambda: measure_diff(setup, big_count, results.get(big_count), rows, notes)),
+        ("diff", lambda: measure_diff(setup, big_count, rows, notes)),
         ("peak RSS", lambda: measure_memory(setup, big_count, rows)),
     ]
     try:

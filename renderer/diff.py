@@ -953,8 +953,13 @@ def _export_side(checkout, ref: str, workdir: Path, name: str, reuse: dict | Non
 
 
 def run_diff(root: Path, *, base: str | None = None, head: str | None = None, against: Path | None = None,
-             context: int = 3) -> tuple[Comparison, str]:
-    """Render both sides and compare them. Returns the comparison and the output format of the trees."""
+             context: int = 3, cleanup: list | None = None) -> tuple[Comparison, str]:
+    """Render both sides and compare them. Returns the comparison and the output format of the trees.
+
+    The revisions are exported to a temporary folder, removed before this
+    returns; or, with ``cleanup``, by a thread appended to it, which the
+    caller joins when it has written its report.
+    """
     from renderer import gitrefs, review
 
     root = Path(root)
@@ -999,7 +1004,14 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
                              context=context, origins=HeadOrigins(head_root), details=details)
     finally:
         if workdir is not None:
-            gitrefs.remove_tree(workdir)
+            if cleanup is None:
+                gitrefs.remove_tree(workdir)
+            else:
+                import threading
+
+                removal = threading.Thread(target=gitrefs.remove_tree, args=(workdir,), name="remove-exports")
+                removal.start()
+                cleanup.append(removal)
     return comparison, fmt
 
 
@@ -1036,13 +1048,19 @@ def diff_command(base, head, against, root, fmt, exit_code, color, context):
     from renderer import pool
     from renderer.cli import emit_text
 
-    with pool.paused_gc():  # a bulk command: see renderer.pool.paused_gc
-        comparison, _ = run_diff(root, base=base, head=head, against=against, context=context)
-    if fmt == "json":
-        text = format_json(comparison)
-    elif fmt == "markdown":
-        text = format_markdown(comparison)
-    else:
-        text = format_text(comparison, color=_use_color(color))
-    emit_text(text)
+    cleanup: list = []
+    try:
+        with pool.paused_gc():  # a bulk command: see renderer.pool.paused_gc
+            comparison, _ = run_diff(root, base=base, head=head, against=against, context=context,
+                                     cleanup=cleanup)
+            if fmt == "json":
+                text = format_json(comparison)
+            elif fmt == "markdown":
+                text = format_markdown(comparison)
+            else:
+                text = format_text(comparison, color=_use_color(color))
+        emit_text(text)
+    finally:
+        for removal in cleanup:  # the exported revisions, removed while the report was written
+            removal.join()
     return 1 if exit_code and comparison.changed else 0

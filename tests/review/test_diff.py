@@ -400,3 +400,23 @@ def test_markdown_fences_survive_backticks_in_values():
     head = [_entry("dev", "a", "apiVersion: v1\nnote: \"```\"\n")]
     text = diff_mod.format_markdown(diff_mod.compare(base, head))
     assert "````diff" in text
+
+
+def test_the_exported_revisions_are_gone_when_the_command_returns(history, run, tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    from renderer import gitrefs
+
+    removed = []
+    remove_tree = gitrefs.remove_tree
+    monkeypatch.setattr(gitrefs, "remove_tree", lambda path: (removed.append(path), remove_tree(path)))
+    result = run("diff", "--base", "v1", "--head", "feature", "--root", history.path)
+    assert result.code == 0, result.err
+    assert "apps/new" in result.out
+    assert len(removed) == 1 and removed[0].parent == scratch  # exported there, removed in the background
+    assert not removed[0].exists()
+    assert not [p for p in scratch.iterdir() if p.name.startswith("eventbus-render-diff-")]
