@@ -44,7 +44,7 @@ LAYER_FOLDERS = frozenset(("profiles", "overlays", "templates"))
 # -- discovery ----------------------------------------------------------------------------------
 
 
-def discover(root: Path, skip: tuple = ()) -> list[str]:
+def discover(root: Path, skip: tuple = (), seen: dict | None = None) -> list[str]:
     """App directories below ``root`` as sorted POSIX paths relative to it (``.`` for the root itself).
 
     Hidden folders (``.git`` among them), symlinked folders, rendered trees
@@ -52,6 +52,10 @@ def discover(root: Path, skip: tuple = ()) -> list[str]:
     entered, so nothing outside ``root`` is ever read; nor are an app
     directory's own layer folders (``profiles``, ``overlays``, ``templates``),
     which hold layers, not apps.
+
+    With ``seen``, what each app directory holds of the app file and its
+    layer folders is recorded there (see :meth:`sources.snapshot.know`), so
+    the render need not ask the file system again.
     """
     root = Path(root)
     if not root.is_dir():
@@ -80,6 +84,11 @@ def discover(root: Path, skip: tuple = ()) -> list[str]:
         is_app = sources.APP_FILE in names
         if is_app:
             found.append(relative or ".")
+            if seen is not None:
+                seen[str(root / relative) if relative else str(root)] = {
+                    child.name: "link" if child.is_symlink() else "dir" if child.is_dir(follow_symlinks=False)
+                    else "file" if child.is_file(follow_symlinks=False) else "other"
+                    for child in children if child.name in sources.APP_ENTRIES}
         below = []
         for child in children:
             if child.name.startswith(".") or (is_app and child.name in LAYER_FOLDERS) \
@@ -325,7 +334,8 @@ def default_jobs() -> int:
 
 
 def render_root(root: Path, options: Options = Options(), *, apps: list | None = None, out_dir: Path | None = None,
-                keep_text: bool = True, jobs: int | None = None, skip: tuple = ()) -> Tree:
+                keep_text: bool = True, jobs: int | None = None, skip: tuple = (),
+                known_apps: dict | None = None) -> Tree:
     """Render every environment of every app below ``root`` into a :class:`Tree`.
 
     With ``out_dir`` each object is written there as it is rendered (the
@@ -333,10 +343,11 @@ def render_root(root: Path, options: Options = Options(), *, apps: list | None =
     that two apps both render are failures.
     """
     root = Path(root)
-    apps = discover(root, skip) if apps is None else apps
+    known: dict = {}
+    apps = discover(root, skip, known) if apps is None else apps
     out = str(out_dir) if out_dir is not None else None
     results = map_chunks(_render_chunk, apps, lambda chunk: (str(root), chunk, options, out, keep_text),
-                         jobs=jobs)
+                         jobs=jobs, known=known or known_apps)
     entries, failures = [], []
     for chunk_entries, chunk_failures in results:
         entries.extend(chunk_entries)
@@ -354,22 +365,25 @@ def make_tree(entries: list, failures: list, apps: int) -> Tree:
 
 
 def map_chunks(function, items: list, arguments, *, jobs: int | None = None, work: int | None = None,
-               per_job: int = 48) -> list:
+               per_job: int = 48, known: dict | None = None) -> list:
     """``function(*arguments(chunk))`` for consecutive chunks of ``items``, in order, across processes.
 
     Large inputs (``work``, by default ``len(items)``, of at least
     :data:`PARALLEL_MIN_APPS`) are split across :func:`default_jobs`
     processes (or ``jobs``) by :func:`renderer.pool.run`, about ``per_job``
     chunks each so that none waits long for the last; small ones run in this
-    process as one chunk. The repository is read as one :class:`sources.snapshot`,
-    with the cyclic garbage collector paused (:class:`renderer.pool.paused_gc`).
+    process as one chunk. The repository is read as one :class:`sources.snapshot`
+    (told what discovery saw of each app directory, ``known``), with the cyclic
+    garbage collector paused (:class:`renderer.pool.paused_gc`).
     """
     from renderer import pool
 
     jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
     work = len(items) if work is None else work
     with pool.paused_gc():
-        with sources.snapshot():
+        with sources.snapshot() as snapshot:
+            for app_dir, entries in (known or {}).items():
+                snapshot.know(app_dir, entries)
             if jobs > 1 and work >= PARALLEL_MIN_APPS and len(items) > 1:
                 # the first item runs here, before forking: every process inherits its warm caches
                 # (compiled templates, loaded profiles, resolved guard settings) instead of building them
@@ -464,11 +478,13 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
     root = Path(root)
     target = Path(output_dir)
     _check_target(target, root)
-    apps = discover(root, skip=(target,))
+    known: dict = {}
+    apps = discover(root, skip=(target,), seen=known)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = _private_folder(target.parent, f".{target.name}.tmp-")
     try:
-        tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs)
+        tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs,
+                           known_apps=known)
         if tree.failures:
             total = len(tree.entries) + len(tree.failures)
             raise RenderAllError(tree.failures, total, f"nothing was written to {target}")

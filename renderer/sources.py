@@ -126,6 +126,8 @@ APP_KEYS = ("description", "name", "namespace", "backend", "profile", "overlays"
 PROFILE_KEYS = ("description", "extends", "values", "guards", "merge")
 OVERLAY_KEYS = ("description", "values", "merge")
 ENVIRONMENT_KEYS = ("description", "name", "namespace", "profile", "overlays", "values")
+APP_ENTRIES = frozenset((APP_FILE, "profiles", "overlays", "templates"))
+"""What of an app directory the renderer looks at: the app file and the layer folders."""
 
 
 def display_path(path: Path, root: Path | None) -> str:
@@ -220,11 +222,23 @@ class snapshot:
             _SNAPSHOT = {}
         return self
 
+    def know(self, app_dir: str, entries: dict) -> None:
+        """Record what ``app_dir`` holds of :data:`APP_ENTRIES` (name -> ``file``, ``dir``, ``link`` or
+        ``other``; a name missing is not there), as a directory listing just read it."""
+        if _SNAPSHOT is not None:
+            _SNAPSHOT[("entries", app_dir)] = entries
+
+
     def __exit__(self, *exc):
         global _SNAPSHOT
         if self.owner:
             _SNAPSHOT = None
         return False
+
+
+def _entries(app_root) -> dict | None:
+    """What a snapshot knows of ``app_root``'s :data:`APP_ENTRIES`, or ``None``."""
+    return _SNAPSHOT.get(("entries", str(app_root))) if _SNAPSHOT is not None else None
 
 
 def local_folder(app_root, kind: str) -> dict | None:
@@ -237,6 +251,10 @@ def local_folder(app_root, kind: str) -> dict | None:
     key = ("folder", str(app_root), kind)
     if _SNAPSHOT is not None and key in _SNAPSHOT:
         return _SNAPSHOT[key]
+    known = _entries(app_root)
+    if known is not None and kind not in known:
+        _SNAPSHOT[key] = None  # discovery saw no such folder
+        return None
     found: dict | None = None
     folder = os.path.join(app_root, kind)
     try:
@@ -264,7 +282,9 @@ def has_folder(app_root, name: str) -> bool:
     key = ("isdir", str(app_root), name)
     found = _SNAPSHOT.get(key)
     if found is None:
-        found = _SNAPSHOT[key] = os.path.isdir(os.path.join(app_root, name))
+        known = _entries(app_root)
+        kind = known.get(name) if known is not None else "link"
+        found = _SNAPSHOT[key] = kind == "dir" or (kind == "link" and os.path.isdir(os.path.join(app_root, name)))
     return found
 
 
@@ -521,6 +541,18 @@ def load_app(app_dir) -> App:
 
 def _load_app(app_dir) -> App:
     root = Path(app_dir)
+    known = _entries(app_dir)
+    if known is not None and known.get(APP_FILE) == "file":
+        # discovery listed this directory and saw the app file, a regular file: nothing to check again
+        doc = load_document(root / APP_FILE, APP_FILE)
+        cached = _APPS.get(id(doc))
+        if cached is not None and cached.doc is doc and cached.root == root:
+            return cached
+        app = _check_app(root, doc)
+        if len(_APPS) > 4096:
+            _APPS.clear()
+        _APPS[id(doc)] = app
+        return app
     if not root.is_dir():
         raise InputError(f"app directory {str(app_dir)!r} does not exist",
                          hint="pass --app DIR, a folder holding eventbus-render.yaml")

@@ -227,3 +227,22 @@ def test_a_successful_bulk_render_leaves_no_reference_cycles(repo):
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_what_discovery_saw_of_an_app_still_gets_every_symlink_check(tmp_path, cli):
+    outside = write(tmp_path / "outside", {"overlays/region.yaml": "values:\n  labels:\n    leak: \"yes\"\n"})
+    root = write(tmp_path / "repo", {
+        "apps/a/eventbus-render.yaml": "backend: jetstream\nnamespace: a\noverlays: [region]\n",
+        "apps/b/eventbus-render.yaml": "backend: jetstream\nnamespace: b\n",
+        "apps/b/templates/.keep": "",
+    })
+    os.symlink(outside / "overlays", root / "apps/a/overlays")
+    result = cli("render", "--all", "--root", root, "-o", tmp_path / "out")
+    assert result.code == 2 and result.out == ""
+    assert "apps/a" in result.err and "leaves the app directory" in result.err
+    os.remove(root / "apps/a/overlays")
+    os.symlink(root / "apps/a/real-overlays", root / "apps/a/overlays")  # a link that stays inside is fine
+    write(root, {"apps/a/real-overlays/region.yaml": "values:\n  labels:\n    region: eu\n"})
+    result = cli("render", "--all", "--root", root, "-o", tmp_path / "out")
+    assert result.code == 0, result.err
+    assert "region: eu" in (tmp_path / "out" / "default/a/eventbus-default.yaml").read_text()
