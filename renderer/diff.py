@@ -994,6 +994,8 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
         base_tree, head_tree, details = render_both(
             base_root if base_root is not None and base_root.is_dir() else None, head_root,
             review.Options(fmt=fmt), base_entries=given, skip=skip, context=context)
+        if cleanup is not None and workdir is not None and base_root is not None:
+            _remove_in_background(workdir / "base", cleanup)  # the base is in memory now
         if against is not None:
             base_entries = given
         else:
@@ -1007,12 +1009,26 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
             if cleanup is None:
                 gitrefs.remove_tree(workdir)
             else:
-                import threading
-
-                removal = threading.Thread(target=gitrefs.remove_tree, args=(workdir,), name="remove-exports")
-                removal.start()
-                cleanup.append(removal)
+                _remove_in_background(workdir, cleanup)
     return comparison, fmt
+
+
+def _remove_in_background(path: Path, cleanup: list) -> None:
+    """Remove ``path`` in a thread appended to ``cleanup``, after the removals already there."""
+    import threading
+
+    from renderer import gitrefs
+
+    earlier = list(cleanup)
+
+    def remove():
+        for thread in earlier:  # a folder inside this one may still be going
+            thread.join()
+        gitrefs.remove_tree(path)
+
+    removal = threading.Thread(target=remove, name="remove-exports")
+    removal.start()
+    cleanup.append(removal)
 
 
 def _use_color(choice: str) -> bool:
