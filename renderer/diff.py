@@ -709,7 +709,7 @@ def render_both(base_root: Path | None, head_root: Path, options, *, base_entrie
     results = review.map_chunks(
         _render_both_chunk, chunk_items,
         lambda chunk: (str(base_root) if base_root is not None else None, str(head_root), chunk, options, context),
-        work=len(base_apps) + len(head_apps), per_job=8)
+        work=len(base_apps) + len(head_apps))
     parts: tuple = ([], [], [], [])
     details: dict = {}
     for result in results:
