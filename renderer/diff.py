@@ -322,19 +322,67 @@ def leaf_changes(old: dict | None, new: dict | None) -> list:
     """``[{path, base, head, _path}]`` for every leaf that differs (``None`` where a side lacks it).
 
     ``_path`` is the path as a tuple, for the caller to resolve and drop.
+    Leaves are compared by value and type (``1`` is not ``true``); mappings
+    and lists equal on both sides are not walked (see :func:`_differing`).
     """
     from renderer.validate import format_path
 
-    before = _flatten(old, (), {}) if old is not None else {}
-    after = _flatten(new, (), {}) if new is not None else {}
+    before: dict = {}
+    after: dict = {}
+    if old is None or new is None:
+        if old is not None:
+            _flatten(old, (), before)
+        if new is not None:
+            _flatten(new, (), after)
+    else:
+        _differing(old, new, (), before, after)
     changes = []
+    missing = object()
     for path in sorted(set(before) | set(after), key=_path_key):
-        missing = object()
         a, b = before.get(path, missing), after.get(path, missing)
         if a is missing or b is missing or a != b or type(a) is not type(b):
             changes.append({"path": format_path(path), "base": None if a is missing else a,
                             "head": None if b is missing else b, "_path": path})
     return changes
+
+
+def _differing(a, b, path: tuple, before: dict, after: dict) -> None:
+    """Flatten into ``before``/``after`` the leaves of ``a`` and ``b`` below ``path``, skipping the mappings
+    and lists that are the same on both sides: what :func:`_flatten` of each would give, less what is equal.
+
+    Equal means equal as JSON text too, so a ``1`` that became ``true`` (equal in Python) is still seen.
+    """
+    if a.__class__ is b.__class__ and (a.__class__ is dict or a.__class__ is list) and a \
+            and b and len(a) == len(b) and a == b and _json_text(a) == _json_text(b):
+        return
+    if a.__class__ is dict and b.__class__ is dict and a and b:
+        for key in a:
+            if key in b:
+                _differing(a[key], b[key], path + (key,), before, after)
+            else:
+                _flatten(a[key], path + (key,), before)
+        for key in b:
+            if key not in a:
+                _flatten(b[key], path + (key,), after)
+        return
+    if a.__class__ is list and b.__class__ is list and a and b:
+        for index in range(max(len(a), len(b))):
+            sub = path + (index,)
+            if index >= len(a):
+                _flatten(b[index], sub, after)
+            elif index >= len(b):
+                _flatten(a[index], sub, before)
+            else:
+                _differing(a[index], b[index], sub, before, after)
+        return
+    _flatten(a, path, before)
+    _flatten(b, path, after)
+
+
+def _json_text(value) -> str:
+    from renderer.template import to_yaml_flow
+
+    return to_yaml_flow(value)
 
 
 def unified(base, head, context: int) -> str:

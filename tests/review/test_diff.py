@@ -420,3 +420,38 @@ def test_the_exported_revisions_are_gone_when_the_command_returns(history, run, 
     # the base export goes as soon as it is rendered, the rest when the report is written; both are gone
     assert removed and removed[-1].parent == scratch and all(not path.exists() for path in removed)
     assert not [p for p in scratch.iterdir() if p.name.startswith("eventbus-render-diff-")]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from renderer import diff as diff_module  # noqa: E402
+
+_LEAVES = st.one_of(st.sampled_from([0, 1, 1.0, True, False, None, "", "1", "a", "b", {}, []]), st.integers(-2, 2))
+_VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(st.sampled_from("abcd"), inner, max_size=3)),
+                       max_leaves=10)
+
+
+def _leaf_changes_by_flattening(old, new) -> list:
+    """The reference: flatten both sides whole and compare every path (what leaf_changes must equal)."""
+    before = diff_module._flatten(old, (), {}) if old is not None else {}
+    after = diff_module._flatten(new, (), {}) if new is not None else {}
+    missing = object()
+    out = []
+    for path in sorted(set(before) | set(after), key=diff_module._path_key):
+        a, b = before.get(path, missing), after.get(path, missing)
+        if a is missing or b is missing or a != b or type(a) is not type(b):
+            out.append(path)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from("abc"), _VALUES, max_size=3),
+       st.dictionaries(st.sampled_from("abc"), _VALUES, max_size=3), st.booleans())
+def test_leaf_changes_skips_equal_parts_and_misses_nothing(old, new, start_equal):
+    if start_equal:
+        new = json.loads(json.dumps(old))  # same values, fresh objects
+        if new.get("a") == 1:
+            new["a"] = True  # equal in Python, not in a manifest
+    assert [c["_path"] for c in diff_module.leaf_changes(old, new)] == _leaf_changes_by_flattening(old, new)
