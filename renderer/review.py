@@ -14,9 +14,11 @@ succeeded, so a failure lists every broken environment and leaves the old
 tree untouched.
 
 The same rendering feeds ``diff`` (both sides of a comparison, in one pool
-of workers: :func:`renderer.diff.render_both` through :func:`map_chunks`). One process renders every app (parsed profiles,
-overlays and compiled templates are cached by the loaders), and large trees
-are split across a small pool of forked worker processes.
+of workers: :func:`renderer.diff.render_both` through :func:`map_chunks`).
+One process renders every app (parsed profiles, overlays and compiled
+templates are cached by the loaders), reading the repository as one
+:class:`renderer.sources.snapshot`; large trees are split between it and
+forked copies of it (:mod:`renderer.pool`).
 """
 
 from __future__ import annotations
@@ -340,14 +342,16 @@ def render_root(root: Path, options: Options = Options(), *, apps: list | None =
 
     With ``out_dir`` each object is written there as it is rendered (the
     caller decides what to do with the folder if anything failed). Objects
-    that two apps both render are failures.
+    that two apps both render are failures. A caller that discovered
+    ``apps`` itself passes what discovery saw of them as ``known_apps``.
     """
     root = Path(root)
-    known: dict = {}
-    apps = discover(root, skip, known) if apps is None else apps
+    if apps is None:
+        known_apps = {}
+        apps = discover(root, skip, known_apps)
     out = str(out_dir) if out_dir is not None else None
     results = map_chunks(_render_chunk, apps, lambda chunk: (str(root), chunk, options, out, keep_text),
-                         jobs=jobs, known=known or known_apps)
+                         jobs=jobs, known=known_apps)
     entries, failures = [], []
     for chunk_entries, chunk_failures in results:
         entries.extend(chunk_entries)

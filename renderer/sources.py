@@ -4,6 +4,11 @@ Names resolve in the app directory's own ``profiles/`` and ``overlays/``
 first, then among the built-ins shipped in the package. A name is a plain
 file stem: nothing that could leave the app directory (``../x``, an absolute
 path, a symlink pointing outside) is ever opened.
+
+Parsed files are cached: package files for the process, others while their
+size and modification time are unchanged, or, inside a :class:`snapshot`
+(one bulk command), once per path. Files with the same display name and
+bytes are one parsed document wherever they sit.
 """
 
 from __future__ import annotations
@@ -227,7 +232,6 @@ class snapshot:
         ``other``; a name missing is not there), as a directory listing just read it."""
         if _SNAPSHOT is not None:
             _SNAPSHOT[("entries", app_dir)] = entries
-
 
     def __exit__(self, *exc):
         global _SNAPSHOT
