@@ -318,6 +318,8 @@ def _render_chunk(root: str, apps: list, options: Options, out_dir: str | None, 
         for entry in app_entries:
             if out_dir is not None and not failures:
                 _write_entry(out_dir, entry, made)
+                # its line of the index, written here while the other processes render too
+                entry.index_line = _INDEX_ENCODER.encode(entry.index_record())
             if not keep_text:
                 entry.text = ""
             entries.append(entry)
@@ -412,11 +414,14 @@ def _conflicts(entries: list) -> list:
 # -- the rendered tree on disk ------------------------------------------------------------------
 
 
+_INDEX_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def index_document(tree: Tree, fmt: str) -> str:
     """Text of :data:`INDEX_FILE` for ``tree``: JSON with one object per line, so its diffs read well."""
     head = json.dumps({"generator": "eventbus-render", "format": INDEX_FORMAT, "output": fmt})[:-1]
-    encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder for every line
-    records = ",\n".join(["  " + encode(e.index_record()) for e in tree.entries])
+    records = ",\n".join(["  " + (getattr(e, "index_line", None) or _INDEX_ENCODER.encode(e.index_record()))
+                           for e in tree.entries])
     return f'{head}, "objects": [\n{records}\n]}}\n' if records else f'{head}, "objects": []}}\n'
 
 

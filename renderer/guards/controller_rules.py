@@ -114,30 +114,40 @@ def check(rendered, params: dict) -> Iterator[Finding]:
                           actual="both native and exotic" if kinds else "neither native nor exotic",
                           expected="exactly one of native, exotic", origin=_template_origin(rendered), located=True,
                           fix="use backend nats-native or nats-exotic with its own template")
-    for _backend, path, section in sections(rendered, "nats-native"):
-        yield from _native(path, section)
-    for _backend, path, section in sections(rendered, "nats-exotic"):
-        if not section.get("url"):
-            yield _missing(path + ("url",), "the NATS streaming URL",
-                           f"set {value_path(path + ('url',))}, e.g. nats://nats.messaging.svc:4222")
-        if not section.get("clusterID"):
-            yield _missing(path + ("clusterID",), "the NATS streaming cluster ID",
-                           f"set {value_path(path + ('clusterID',))} to the cluster ID of the NATS streaming server")
-    for _backend, path, section in sections(rendered, "jetstream"):
-        yield from _jetstream(path, section, params["jetstreamVersions"])
-    for _backend, path, section in sections(rendered, "jetstream-exotic"):
-        if not section.get("url"):
-            yield _missing(path + ("url",), "the JetStream server URL",
-                           f"set {value_path(path + ('url',))}, e.g. nats://jetstream.messaging.svc:4222")
-        yield from _stream_config(path, section, None)
-    for _backend, path, section in sections(rendered, "kafka"):
-        if not section.get("url"):
-            yield _missing(path + ("url",), "the Kafka brokers",
-                           f"set {value_path(path + ('url',))}, e.g. kafka-0.kafka.data.svc:9093")
-        group = section.get("consumerGroup")
-        if isinstance(group, dict) and not group.get("groupName"):
-            gpath = path + ("consumerGroup", "groupName")
-            yield _missing(gpath, "a consumer group name", f"set {value_path(gpath)}")
+    # one pass over the sections present, in the order sections() gives (that of SECTIONS)
+    for backend, path, section in sections(rendered):
+        if backend == "nats-native":
+            yield from _native(path, section)
+        elif backend == "nats-exotic":
+            yield from _nats_exotic(path, section)
+        elif backend == "jetstream":
+            yield from _jetstream(path, section, params["jetstreamVersions"])
+        elif backend == "jetstream-exotic":
+            if not section.get("url"):
+                yield _missing(path + ("url",), "the JetStream server URL",
+                               f"set {value_path(path + ('url',))}, e.g. nats://jetstream.messaging.svc:4222")
+            yield from _stream_config(path, section, None)
+        elif backend == "kafka":
+            yield from _kafka(path, section)
+
+
+def _nats_exotic(path: tuple, section: dict) -> Iterator[Finding]:
+    if not section.get("url"):
+        yield _missing(path + ("url",), "the NATS streaming URL",
+                       f"set {value_path(path + ('url',))}, e.g. nats://nats.messaging.svc:4222")
+    if not section.get("clusterID"):
+        yield _missing(path + ("clusterID",), "the NATS streaming cluster ID",
+                       f"set {value_path(path + ('clusterID',))} to the cluster ID of the NATS streaming server")
+
+
+def _kafka(path: tuple, section: dict) -> Iterator[Finding]:
+    if not section.get("url"):
+        yield _missing(path + ("url",), "the Kafka brokers",
+                       f"set {value_path(path + ('url',))}, e.g. kafka-0.kafka.data.svc:9093")
+    group = section.get("consumerGroup")
+    if isinstance(group, dict) and not group.get("groupName"):
+        gpath = path + ("consumerGroup", "groupName")
+        yield _missing(gpath, "a consumer group name", f"set {value_path(gpath)}")
 
 
 def _key(rendered) -> str:
