@@ -16,11 +16,7 @@ class Location(FrozenRecord):
     _fields = ("file", "line", "column", "key")
 
     def __init__(self, file: str, line: int | None = None, column: int | None = None, key: str | None = None):
-        setattr_ = object.__setattr__
-        setattr_(self, "file", file)
-        setattr_(self, "line", line)
-        setattr_(self, "column", column)
-        setattr_(self, "key", key)
+        self._set_fields(file, line, column, key)
 
     def __str__(self) -> str:
         text = self.file

@@ -28,12 +28,7 @@ class Origin(FrozenRecord):
     _fields = ("layer", "name", "file", "line", "column")
 
     def __init__(self, layer: str, name: str, file: str, line: int | None = None, column: int | None = None):
-        setattr_ = object.__setattr__
-        setattr_(self, "layer", layer)
-        setattr_(self, "name", name)
-        setattr_(self, "file", file)
-        setattr_(self, "line", line)
-        setattr_(self, "column", column)
+        self._set_fields(layer, name, file, line, column)
 
     @property
     def where(self) -> str:
@@ -122,10 +117,7 @@ class Strategy(FrozenRecord):
     _fields = ("kind", "keys", "origin")
 
     def __init__(self, kind: str, keys: tuple = (), origin: Origin | None = None):
-        setattr_ = object.__setattr__
-        setattr_(self, "kind", kind)
-        setattr_(self, "keys", keys)
-        setattr_(self, "origin", origin)
+        self._set_fields(kind, keys, origin)
 
     @property
     def text(self) -> str:

@@ -41,8 +41,12 @@ class Record:
 
 
 class FrozenRecord(Record):
-    """A record that cannot change once made, and so can be hashed (``__init__`` sets fields with
-    ``object.__setattr__``)."""
+    """A record that cannot change once made, and so can be hashed (``__init__`` sets every field, in the
+    order of ``_fields``, through :meth:`_set_fields`)."""
+
+    def _set_fields(self, *values) -> None:
+        for name, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, name, value)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"cannot assign to field {name!r} of a {type(self).__name__}")

@@ -383,8 +383,7 @@ class _Problem(FrozenRecord):
     _fields = ("message", "fix")
 
     def __init__(self, message: str, fix: str = ""):
-        object.__setattr__(self, "message", message)
-        object.__setattr__(self, "fix", fix)
+        self._set_fields(message, fix)
 
 
 def object_metadata(name: str, values: dict, profile: str, overlays: list, environment: str | None):

@@ -113,13 +113,7 @@ class Options(FrozenRecord):
 
     def __init__(self, profile: str | None = None, overlays: tuple = (), sets: tuple = (), set_strings: tuple = (),
                  fmt: str = "yaml", today: object = None):
-        setattr_ = object.__setattr__
-        setattr_(self, "profile", profile)
-        setattr_(self, "overlays", overlays)
-        setattr_(self, "sets", sets)
-        setattr_(self, "set_strings", set_strings)
-        setattr_(self, "fmt", fmt)
-        setattr_(self, "today", today)
+        self._set_fields(profile, overlays, sets, set_strings, fmt, today)
 
 
 class Entry(Record):

@@ -545,27 +545,19 @@ def load_app(app_dir) -> App:
 
 def _load_app(app_dir) -> App:
     root = Path(app_dir)
-    known = _entries(app_dir)
-    if known is not None and known.get(APP_FILE) == "file":
-        # discovery listed this directory and saw the app file, a regular file: nothing to check again
-        doc = load_document(root / APP_FILE, APP_FILE)
-        cached = _APPS.get(id(doc))
-        if cached is not None and cached.doc is doc and cached.root == root:
-            return cached
-        app = _check_app(root, doc)
-        if len(_APPS) > 4096:
-            _APPS.clear()
-        _APPS[id(doc)] = app
-        return app
-    if not root.is_dir():
-        raise InputError(f"app directory {str(app_dir)!r} does not exist",
-                         hint="pass --app DIR, a folder holding eventbus-render.yaml")
     path = root / APP_FILE
-    if not path.is_file():
-        raise InputError(f"no {APP_FILE} in app directory {str(app_dir)!r}",
-                         hint=f"create {APP_FILE} with at least 'backend:' (one of {', '.join(BACKENDS)})")
-    if not _contained(str(path), root):
-        raise InputError(f"{APP_FILE} is a symlink that leaves the app directory", location=Location(APP_FILE))
+    known = _entries(app_dir)
+    # a directory discovery listed with the app file in it, a regular file, needs no checking again
+    if known is None or known.get(APP_FILE) != "file":
+        if not root.is_dir():
+            raise InputError(f"app directory {str(app_dir)!r} does not exist",
+                             hint="pass --app DIR, a folder holding eventbus-render.yaml")
+        if not path.is_file():
+            raise InputError(f"no {APP_FILE} in app directory {str(app_dir)!r}",
+                             hint=f"create {APP_FILE} with at least 'backend:' (one of {', '.join(BACKENDS)})")
+        if not _contained(str(path), root):
+            raise InputError(f"{APP_FILE} is a symlink that leaves the app directory",
+                             location=Location(APP_FILE))
     doc = load_document(path, APP_FILE)
     cached = _APPS.get(id(doc))
     if cached is not None and cached.doc is doc and cached.root == root:

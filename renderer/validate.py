@@ -32,10 +32,7 @@ class SchemaProblem(FrozenRecord):
     _fields = ("path", "message", "fix")
 
     def __init__(self, path: tuple, message: str, fix: str = ""):
-        setattr_ = object.__setattr__
-        setattr_(self, "path", path)
-        setattr_(self, "message", message)
-        setattr_(self, "fix", fix)
+        self._set_fields(path, message, fix)
 
     def __str__(self) -> str:
         return f"{format_path(self.path) or '<root>'}: {self.message}"

@@ -69,12 +69,7 @@ class Param(FrozenRecord):
     _fields = ("kind", "doc", "stricter", "choices", "nullable")
 
     def __init__(self, kind: str, doc: str, stricter: str, choices: tuple = (), nullable: bool = False):
-        setattr_ = object.__setattr__
-        setattr_(self, "kind", kind)
-        setattr_(self, "doc", doc)
-        setattr_(self, "stricter", stricter)
-        setattr_(self, "choices", choices)
-        setattr_(self, "nullable", nullable)
+        self._set_fields(kind, doc, stricter, choices, nullable)
 
     def type_text(self) -> str:
         """The type as documented: ``integer``, ``one of a, b`` ..."""
@@ -135,14 +130,7 @@ class Waiver(FrozenRecord):
 
     def __init__(self, index: int, rule: str, path: str | None, reason: str, owner: str, expires: date,
                  location: Location):
-        setattr_ = object.__setattr__
-        setattr_(self, "index", index)
-        setattr_(self, "rule", rule)
-        setattr_(self, "path", path)
-        setattr_(self, "reason", reason)
-        setattr_(self, "owner", owner)
-        setattr_(self, "expires", expires)
-        setattr_(self, "location", location)
+        self._set_fields(index, rule, path, reason, owner, expires, location)
 
     def matches(self, finding: "Finding") -> bool:
         """True if this waiver is about ``finding``: same rule, and its path at or below ``path``."""

@@ -10,6 +10,7 @@ import pytest
 
 from renderer import diff, review
 from tests.review.helpers import SMALL
+from tests.review.test_render_all import write
 
 APP = """\
 backend: jetstream
@@ -22,14 +23,6 @@ environments:
     overlays: [region]
 """
 REGION = "values:\n  jetstream:\n    nodeSelector:\n      topology.kubernetes.io/region: eu-west1\n"
-
-
-def write(root: Path, files: dict) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 @pytest.fixture
