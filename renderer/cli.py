@@ -284,33 +284,28 @@ def main(argv=None) -> None:
     from renderer.errors import RendererError
 
     options = parse_render_args(args[1:]) if args[:1] == ["render"] else None
-    if options is not None:  # the common case, without click
-        try:
-            run_render(**options)
-        except RendererError as exc:
-            warn(error_message(exc))
-            sys.exit(exc.exit_code)
-        except BrokenPipeError:
-            sys.exit(0)
-        except KeyboardInterrupt:
-            sys.exit(130)
+    try:
+        result = run_render(**options) if options is not None else _run_click(args)  # the first: no click
+    except RendererError as exc:
+        warn(error_message(exc))
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
         sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _run_click(args: list):
+    """Run ``args`` through the click group; click's own usage errors become their message and exit code."""
     import click
 
     cli = __getattr__("cli")
     try:
-        result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False)
-    except RendererError as exc:
-        warn(error_message(exc))
-        sys.exit(exc.exit_code)
+        return cli.main(args=args, prog_name="eventbus-render", standalone_mode=False)
     except click.exceptions.Abort:
         warn("aborted")
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(0)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
