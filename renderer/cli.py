@@ -4,7 +4,7 @@ Commands are imported only when invoked (``LazyGroup``): Argo CD starts a
 fresh process for every render, so the import cost of unused commands is
 never paid. Even click is imported only on first use: ``argocd generate``
 and ``argocd parameters`` (the Argo CD plugin's per-render commands) go
-straight to :mod:`renderer.argocd` without it, and the click objects below
+straight to :mod:`renderer.argocd.adapter` without it, and the click objects below
 (``cli``, the shared options, the commands) are built when first accessed.
 ``render`` with plain options is parsed here without click too
 (:func:`parse_render_args`). Every :class:`~renderer.errors.RendererError`
@@ -23,12 +23,12 @@ from renderer import __version__
 COMMANDS = {
     "render": "renderer.cli:render_command",
     "list": "renderer.cli:list_command",
-    "check": "renderer.check:check_command",
-    "guards": "renderer.check:guards_command",
-    "explain": "renderer.explain:explain_command",
-    "diff": "renderer.diff:diff_command",
-    "schema": "renderer.schema:schema_command",
-    "argocd": "renderer.argocd:argocd_group",
+    "check": "renderer.commands.check:check_command",
+    "guards": "renderer.commands.check:guards_command",
+    "explain": "renderer.commands.explain:explain_command",
+    "diff": "renderer.commands.diff:diff_command",
+    "schema": "renderer.commands.schema:schema_command",
+    "argocd": "renderer.argocd.adapter:argocd_group",
 }
 
 FAST_COMMANDS = {("argocd", "generate"), ("argocd", "parameters")}
@@ -53,10 +53,10 @@ def error_message(exc) -> str:
 
 
 def build_request(app_dir, profile, overlays, sets=(), set_strings=(), environment=None):
-    """A :class:`~renderer.render.RenderRequest` from command-line options."""
+    """A :class:`~renderer.pipeline.RenderRequest` from command-line options."""
     from pathlib import Path
 
-    from renderer.render import RenderRequest
+    from renderer.pipeline import RenderRequest
 
     return RenderRequest(app_dir=Path(app_dir), profile=profile, overlays=tuple(overlays), sets=tuple(sets),
                          set_strings=tuple(set_strings), environment=environment)
@@ -66,7 +66,7 @@ def report_warnings(rendered) -> None:
     """Print non-failing guard findings (warnings, waived violations) to stderr."""
     evaluation = getattr(rendered, "evaluation", None)
     if evaluation is not None and evaluation.findings:
-        from renderer import guards
+        from renderer.stages import guards
 
         warn(guards.format_report(evaluation))
 
@@ -74,12 +74,12 @@ def report_warnings(rendered) -> None:
 def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), environment=None, output_dir=None,
                fmt="yaml", render_all=False, root=".") -> None:
     """The ``render`` command, once its options are parsed (by click, or by :func:`parse_render_args`)."""
-    from renderer import emit
-    from renderer.render import output_filename, render
+    from renderer.stages import emit
+    from renderer.pipeline import output_filename, render
 
     if render_all:
         from renderer.errors import UsageError
-        from renderer.review import render_all_command
+        from renderer.commands.bulk import render_all_command
 
         if environment:
             raise UsageError("--all renders every environment of every app; --env cannot go with it",
@@ -238,7 +238,7 @@ def _define_click_commands() -> None:
         """List the profiles, overlays and backends available to an app directory."""
         from pathlib import Path
 
-        from renderer import sources
+        from renderer.stages import sources
 
         root = Path(app_dir)
         root = root if (root / sources.APP_FILE).is_file() or (root / "profiles").is_dir() or (
@@ -278,7 +278,7 @@ def main(argv=None) -> None:
     """Entry point of ``eventbus-render``: run a command, map errors to exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
     if tuple(args[:2]) in FAST_COMMANDS:
-        from renderer.argocd import main as argocd_main
+        from renderer.argocd.adapter import main as argocd_main
 
         sys.exit(argocd_main(args[1], args[2:]))
     from renderer.errors import RendererError

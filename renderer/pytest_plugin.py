@@ -58,9 +58,9 @@ class EventBusRenderer:
 
     def rendered(self, app_dir, environment: str | None = None, *, profile: str | None = None, overlays=(),
                  sets=(), set_strings=(), today=None):
-        """The :class:`renderer.render.Rendered` of one app (and environment), guards included."""
+        """The :class:`renderer.pipeline.Rendered` of one app (and environment), guards included."""
         from renderer.errors import RendererError
-        from renderer.render import RenderRequest, render
+        from renderer.pipeline import RenderRequest, render
 
         request = RenderRequest(app_dir=self._path(app_dir), profile=profile, overlays=tuple(overlays),
                                 sets=tuple(sets), set_strings=tuple(set_strings), environment=environment,
@@ -79,14 +79,14 @@ class EventBusRenderer:
 
     def __call__(self, app_dir, environment: str | None = None, *, fmt: str = "yaml", **options) -> str:
         """The rendered manifest as text, exactly as ``eventbus-render render`` writes it (without ``---``)."""
-        from renderer import emit
+        from renderer.stages import emit
 
         manifest = self.manifest(app_dir, environment, **options)
         return emit.to_json([manifest]) if fmt == "json" else emit.to_yaml(manifest)
 
     def environments(self, app_dir) -> list:
         """Names of an app's environments, sorted (empty when its app file lists none)."""
-        from renderer import sources
+        from renderer.stages import sources
         from renderer.errors import RendererError
 
         try:
@@ -97,7 +97,7 @@ class EventBusRenderer:
 
     def all(self, root=".", *, fmt: str = "yaml") -> dict:
         """Every environment of every app below ``root``, as ``render --all`` writes them: file -> text."""
-        from renderer import review
+        from renderer.commands import bulk as review
 
         tree = review.render_root(self._path(root), review.Options(fmt=fmt, today=self.today), jobs=1)
         if tree.failures:

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from renderer.guards import RULES
+from renderer.stages.guards import RULES
 from tests.guards.conftest import PASSING, write_case
 
 APP = """\

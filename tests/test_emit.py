@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer import emit
+from renderer.stages import emit
 
 TRICKY = ["2.10", "yes", "Yes", "y", "Y", "n", "N", "on", "off", "0755", "012", "1e3", "1E3", "null", "~", "Null",
           "true", "False", "0x1F", "1_000", "1:20", ".inf", "-.inf", ".nan", "", " ", "-", "- a", "? x", "a: b",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from renderer.errors import InputError
-from renderer.layers import DELETED, IndexPatch, Layer, merge_layers
+from renderer.stages.layers import DELETED, IndexPatch, Layer, merge_layers
 
 
 def layer(kind, values, merge=None, marks=None, name=None):

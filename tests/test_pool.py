@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from renderer import pool
+from renderer.commands import pool
 
 
 def square_all(chunk):

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from renderer.validate import validate_eventbus
+from renderer.stages.validate import validate_eventbus
 from tests.conftest import ROOT, SHARED_UPSTREAM
 
 EXAMPLES = int(os.environ.get("EVENTBUS_RENDER_HYPOTHESIS_EXAMPLES", "60"))

@@ -7,8 +7,8 @@ import pickle
 import pytest
 
 from renderer.errors import Location
-from renderer.layers import Layer, Origin
-from renderer.review import Entry
+from renderer.stages.layers import Layer, Origin
+from renderer.commands.bulk import Entry
 
 
 def test_records_compare_show_and_copy_field_by_field():

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer import emit
-from renderer.render import RenderRequest, render
+from renderer.stages import emit
+from renderer.pipeline import RenderRequest, render
 from tests.conftest import FIXTURE_APPS, ROOT, SHARED_UPSTREAM
 
 BACKENDS = ["nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka"]
@@ -211,7 +211,7 @@ def test_the_bundled_example_renders_for_prod(cli):
 
 
 def test_built_ins_ship_inside_the_installed_package():
-    from renderer import sources
+    from renderer.stages import sources
 
     for kind, names in (("profiles", {"dev", "staging", "prod"}), ("overlays", {"ha", "monitoring"})):
         assert names <= set(sources.available(kind, None))

@@ -72,7 +72,7 @@ def test_expressions_that_would_build_huge_values_are_stopped(make_app, cli, exp
 
 
 def test_a_loop_bomb_is_stopped_by_the_time_limit(make_app, cli, monkeypatch):
-    from renderer import template
+    from renderer.stages import template
 
     monkeypatch.setattr(template, "TIME_LIMIT_SECONDS", 0.5)
     body = HEADER + "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"

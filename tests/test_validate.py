@@ -1,4 +1,4 @@
-"""Behaviour of the strict EventBus schema (renderer.spec) and its validator (renderer.validate)."""
+"""Behaviour of the strict EventBus schema (renderer.stages.spec) and its validator (renderer.stages.validate)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer import spec
-from renderer.validate import (
+from renderer.stages import spec
+from renderer.stages.validate import (
     SchemaProblem,
     format_path,
     is_duration,
@@ -624,7 +624,7 @@ def test_node_types_in_the_schema_are_all_known():
 
 
 def test_the_spec_module_imports_nothing_but_typing():
-    tree = ast.parse((REPO / "renderer" / "spec.py").read_text())
+    tree = ast.parse((REPO / "renderer" / "stages" / "spec.py").read_text())
     for stmt in ast.walk(tree):
         if isinstance(stmt, ast.Import):
             assert all(alias.name == "typing" for alias in stmt.names)
@@ -635,7 +635,7 @@ def test_the_spec_module_imports_nothing_but_typing():
 def test_validating_a_clean_object_loads_neither_difflib_nor_jsonschema():
     code = (
         "import sys\n"
-        "from renderer.validate import validate_eventbus\n"
+        "from renderer.stages.validate import validate_eventbus\n"
         "obj = {'apiVersion': 'argoproj.io/v1alpha1', 'kind': 'EventBus', 'metadata': {'name': 'x'},"
         " 'spec': {'jetstream': {'version': 'latest', 'persistence': {'volumeSize': '1Gi'}}}}\n"
         "assert validate_eventbus(obj) == []\n"
@@ -787,8 +787,8 @@ def test_removed_antiAffinity_is_not_in_upstream_either(upstream_definitions):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from renderer import validate as validate_module  # noqa: E402
-from renderer.render import values_schema  # noqa: E402
+from renderer.stages import validate as validate_module  # noqa: E402
+from renderer.pipeline import values_schema  # noqa: E402
 
 _EXAMPLES = int(os.environ.get("EVENTBUS_RENDER_HYPOTHESIS_EXAMPLES", "60"))
 _ODD = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**64), st.floats(allow_nan=True), st.text(max_size=4),

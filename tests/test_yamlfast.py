@@ -1,7 +1,7 @@
 """The fast block-YAML reader reads every document it accepts exactly as PyYAML does.
 
-Each test compares :func:`renderer.yamlfast.parse` with
-:func:`renderer.yamlio.load_composed` (PyYAML's composer and our builder):
+Each test compares :func:`renderer.stages.yamlfast.parse` with
+:func:`renderer.stages.yamlio.load_composed` (PyYAML's composer and our builder):
 for any text, the fast reader either declines (``None``) or returns the same
 values and the same marks, and it never accepts what PyYAML rejects. The
 inputs are every YAML file of the project (and upstream's examples when
@@ -20,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from renderer import yamlfast, yamlio
+from renderer.stages import yamlfast, yamlio
 from renderer.errors import InputError
 
 from .conftest import ROOT, SHARED_UPSTREAM

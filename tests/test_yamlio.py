@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from renderer import yamlio
+from renderer.stages import yamlio
 from renderer.errors import InputError
 
 

@@ -128,11 +128,11 @@ def test_the_worker_client_imports_no_render_code(tmp_path):
         server.close()
         os.unlink(path)
         os.rmdir(directory)
-    assert modules <= {"renderer", "renderer.cli", "renderer.argocd", "renderer.worker", "_socket", "gc"}, modules
+    assert modules <= {"renderer", "renderer.cli", "renderer.argocd", "renderer.argocd.adapter", "renderer.argocd.worker", "_socket", "gc"}, modules
 
 
 def test_apps_without_templates_share_one_template_environment(tmp_path):
-    from renderer import template
+    from renderer.stages import template
 
     first, second = write_app(tmp_path / "a"), write_app(tmp_path / "b")
     assert template.environment(first) is template.environment(second) is template.environment(None)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer import guards
-from renderer.render import RenderRequest, render
+from renderer.stages import guards
+from renderer.pipeline import RenderRequest, render
 
 TODAY = "2026-06-15"
 """The fixed clock of every guard test (UTC)."""
@@ -54,7 +54,7 @@ def write_case(root: Path, backend: str, values=None, *, profile: str = "prod", 
 
 @pytest.fixture
 def evaluate(tmp_path):
-    """``evaluate(backend, values, **options)`` -> the :class:`~renderer.guards.Evaluation` of a fresh app."""
+    """``evaluate(backend, values, **options)`` -> the :class:`~renderer.stages.guards.Evaluation` of a fresh app."""
     counter = iter(range(1_000_000))
 
     def run(backend: str, values=None, *, sets=(), today=TODAY, **options):
@@ -77,7 +77,7 @@ def violations(evaluate):
 
 @pytest.fixture
 def findings(evaluate):
-    """``findings(rule, backend, values, **options)`` -> the :class:`~renderer.guards.Finding` s of ``rule``."""
+    """``findings(rule, backend, values, **options)`` -> the :class:`~renderer.stages.guards.Finding` s of ``rule``."""
 
     def run(rule: str, backend: str, values=None, **options) -> list:
         return [f for f in evaluate(backend, values, **options).findings if f.rule == rule]

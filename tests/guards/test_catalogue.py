@@ -6,10 +6,10 @@ import inspect
 
 import pytest
 
-from renderer.guards import RULES, Param, catalogue
+from renderer.stages.guards import RULES, Param, catalogue
 from tests.conftest import ROOT
 
-REFRESH = "run: .venv/bin/python -m renderer.guards.catalogue --write"
+REFRESH = "run: .venv/bin/python -m renderer.stages.guards.catalogue --write"
 
 
 def test_docs_guards_md_is_the_generated_catalogue():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from renderer.errors import InputError, MultipleErrors
-from renderer.guards import RULES
+from renderer.stages.guards import RULES
 
 PROFILE = "profiles/team.yaml"
 

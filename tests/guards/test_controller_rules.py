@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from renderer.errors import InputError
-from renderer.guards import controller_rules
+from renderer.stages.guards import controller_rules
 from tests.conftest import SHARED_UPSTREAM
 
 RULE = "controller-rules"

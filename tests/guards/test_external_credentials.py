@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from renderer.guards import format_report
-from renderer.guards.external_credentials import mask, url_problem
+from renderer.stages.guards import format_report
+from renderer.stages.guards.external_credentials import mask, url_problem
 
 RULE = "external-credentials"
 

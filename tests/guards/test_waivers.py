@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from renderer.errors import InputError
-from renderer.render import RenderRequest, render
+from renderer.pipeline import RenderRequest, render
 from tests.guards.conftest import write_case
 
 REPLICAS = {"jetstream": {"replicas": 4}}

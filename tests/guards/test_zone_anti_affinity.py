@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from renderer.guards.zone_anti_affinity import selector_matches
+from renderer.stages.guards.zone_anti_affinity import selector_matches
 
 RULE = "zone-anti-affinity"
 ANTI = "spec.jetstream.affinity.podAntiAffinity"

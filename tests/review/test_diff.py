@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from renderer import diff as diff_mod
-from renderer.review import Entry
+from renderer.commands import diff as diff_mod
+from renderer.commands.bulk import Entry
 from tests.review.helpers import GitRepo, app_file
 
 # App-local profiles keep these tests independent of the built-in profiles.
@@ -409,7 +409,7 @@ def test_the_exported_revisions_are_gone_when_the_command_returns(history, run, 
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
-    from renderer import gitrefs
+    from renderer.commands import gitrefs
 
     removed = []
     remove_tree = gitrefs.remove_tree
@@ -425,7 +425,7 @@ def test_the_exported_revisions_are_gone_when_the_command_returns(history, run, 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from renderer import diff as diff_module  # noqa: E402
+from renderer.commands import diff as diff_module  # noqa: E402
 
 _LEAVES = st.one_of(st.sampled_from([0, 1, 1.0, True, False, None, "", "1", "a", "b", {}, []]), st.integers(-2, 2))
 _VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from renderer import diff, review
+from renderer.commands import diff, bulk as review
 from tests.review.helpers import SMALL
 from tests.review.test_render_all import write
 
@@ -69,7 +69,7 @@ def test_whatever_the_head_would_read_differently_is_rendered_again(sides, chang
             os.rename(side / "apps/orders/overlays/region.yaml", side / "apps/orders/overlays/region.yml")
         write(head, {"apps/orders/overlays/region.yaml": REGION.replace("eu-west1", "eu-west4")})
     elif change == "the app has templates of its own":
-        shutil.copy(Path(review.__file__).parent / "templates" / "jetstream.yaml.j2",
+        shutil.copy(Path(review.__file__).parents[1] / "templates" / "jetstream.yaml.j2",
                     write(head, {"apps/orders/templates/.keep": ""}) / "apps/orders/templates/jetstream.yaml.j2")
     elif change == "the app file changed":
         write(head, {"apps/orders/eventbus-render.yaml": APP + "# a comment\n"})

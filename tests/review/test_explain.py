@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from renderer import explain, layers, sources
-from renderer.render import RenderRequest, collect_layers
+from renderer.commands import explain
+from renderer.stages import layers, sources
+from renderer.pipeline import RenderRequest, collect_layers
 
 APP = """\
 name: orders

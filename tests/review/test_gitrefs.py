@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from renderer import gitrefs, review
+from renderer.commands import gitrefs, bulk as review
 from renderer.errors import InputError
 from tests.review.helpers import app_file
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer import review
+from renderer.commands import bulk as review
 from tests.review.helpers import app_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +121,7 @@ def _run_lines(job: str) -> list:
     lines = []
     for step in WORKFLOW["jobs"][job]["steps"]:
         for line in step.get("run", "").splitlines():
-            if line.startswith(("eventbus-render ", "python -m renderer.review")):
+            if line.startswith(("eventbus-render ", "python -m renderer.commands.bulk")):
                 lines.append(line)
     return lines
 

@@ -84,7 +84,7 @@ def test_a_broken_app_fails_with_the_renderers_message_and_no_traceback(users_re
                                  "eventbus-render.yaml:10:9: jetstream.replicas: *"])
     assert "Traceback" not in result.stdout.str()
     assert "During handling" not in result.stdout.str()
-    assert "renderer/render.py" not in result.stdout.str()
+    assert "renderer/pipeline.py" not in result.stdout.str()
 
 
 def test_paths_are_relative_to_the_rootdir(users_repo):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from renderer import review
+from renderer.commands import bulk as review
 from tests.review.helpers import SMALL, app_file
 
 STRICT = """\

@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from renderer import schema, yamlio
+from renderer.commands import schema
+from renderer.stages import yamlio
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATORS = {kind: jsonschema.Draft7Validator(json.loads(schema.committed(kind))) for kind in schema.KINDS}
@@ -30,7 +31,7 @@ def files(pattern: str) -> list:
 @pytest.mark.parametrize("kind", sorted(schema.KINDS))
 def test_the_committed_schema_is_what_the_generator_produces(kind):
     assert schema.committed(kind) == schema.dumps(schema.generate(kind)), (
-        "stale schema: regenerate with python -m renderer.schema --write")
+        "stale schema: regenerate with python -m renderer.commands.schema --write")
 
 
 @pytest.mark.parametrize("kind", sorted(schema.KINDS))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from renderer.errors import InputError, Location
 
-PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
+PACKAGE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE_SUFFIX = ".yaml.j2"
 MAX_TEMPLATE_BYTES = 256 * 1024
 MAX_OUTPUT_BYTES = 1024 * 1024

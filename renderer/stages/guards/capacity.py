@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from renderer.guards import Finding, Param, sections, value_path
-from renderer.guards.zone_anti_affinity import HOST_KEY, ZONE_KEY, selector_problem, terms
+from renderer.stages.guards import Finding, Param, sections, value_path
+from renderer.stages.guards.zone_anti_affinity import HOST_KEY, ZONE_KEY, selector_problem, terms
 
 ID = "capacity"
 DESCRIPTION = ("NATS native and JetStream replicas fit the zones and nodes the profile declares, under required "

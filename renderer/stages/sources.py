@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from renderer import yamlio
+from renderer.stages import yamlio
 from renderer.errors import InputError, Location
 from renderer.records import Record
 
@@ -25,7 +25,7 @@ APP_FILE = "eventbus-render.yaml"
 BACKENDS = ("nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 _BUILTIN_DIRS: dict = {}

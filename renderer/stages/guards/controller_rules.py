@@ -51,11 +51,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from renderer import yamlio
+from renderer.stages import yamlio
 from renderer.errors import InputError
-from renderer.guards import Finding, Param, plural, quote, sections, value_path
-from renderer.layers import Origin
-from renderer.validate import is_duration
+from renderer.stages.guards import Finding, Param, plural, quote, sections, value_path
+from renderer.stages.layers import Origin
+from renderer.stages.validate import is_duration
 
 ID = "controller-rules"
 DESCRIPTION = "The EventBus is one the Argo Events v1.9 controller accepts and runs exactly as written."
@@ -81,7 +81,7 @@ _DURATIONS = ("maxAge", "raftHeartbeatTimeout", "raftElectionTimeout", "raftLeas
 
 def _template_origin(rendered) -> Origin:
     """The template is what puts sections under ``spec``."""
-    from renderer.template import TEMPLATE_SUFFIX
+    from renderer.stages.template import TEMPLATE_SUFFIX
 
     name = rendered.backend + TEMPLATE_SUFFIX
     local = rendered.app.root / "templates" / name
@@ -151,7 +151,7 @@ def _kafka(path: tuple, section: dict) -> Iterator[Finding]:
 
 
 def _key(rendered) -> str:
-    from renderer.spec import BACKEND_PATHS
+    from renderer.stages.spec import BACKEND_PATHS
 
     return ".".join(BACKEND_PATHS[rendered.backend])
 
@@ -235,7 +235,7 @@ def _stream_config(path: tuple, section: dict, servers: int | None) -> Iterator[
 
 
 def _kind(value) -> str:
-    from renderer.sources import type_name
+    from renderer.stages.sources import type_name
 
     return type_name(value).replace("a ", "", 1).replace("an ", "", 1)
 

@@ -31,11 +31,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterator
 
-from renderer import sources
+from renderer.stages import sources
 from renderer.errors import InputError, Location, MultipleErrors
-from renderer.layers import Origin
+from renderer.stages.layers import Origin
 from renderer.records import FrozenRecord, Record
-from renderer.validate import format_path
+from renderer.stages.validate import format_path
 
 if TYPE_CHECKING:  # datetime costs ~2 ms to import; only waivers need it
     from datetime import date
@@ -87,7 +87,7 @@ class Param(FrozenRecord):
         if self.kind == "bool":
             return None if isinstance(value, bool) else f"expected true or false, got {sources.type_name(value)}"
         if self.kind == "quantity":
-            from renderer.validate import is_quantity
+            from renderer.stages.validate import is_quantity
 
             return None if is_quantity(value) else f"expected a Kubernetes quantity such as 20Gi, got {value!r}"
         if self.kind == "choice":
@@ -105,7 +105,7 @@ class Param(FrozenRecord):
             if value is None:
                 return False
             if self.kind == "quantity":
-                from renderer.validate import parse_quantity
+                from renderer.stages.validate import parse_quantity
 
                 return parse_quantity(value) >= parse_quantity(floor)
             return value >= floor
@@ -311,7 +311,7 @@ def sections(rendered, *backends: str) -> Iterator[tuple[str, tuple, dict]]:
 
 def value_path(manifest_path: tuple) -> str:
     """The values path a user sets to change a manifest path (``spec.x.y`` -> ``x.y``), for fixes."""
-    from renderer.render import manifest_to_values_path
+    from renderer.pipeline import manifest_to_values_path
 
     return format_path(manifest_to_values_path(manifest_path, ()) or manifest_path)
 
@@ -612,7 +612,7 @@ def _apply_waivers(findings: list, waivers: list, config: dict, today: date | No
 
 def _origin_of(rendered, path: tuple) -> Origin | None:
     """Origin of a manifest value: the layer that set (or deleted) it; None when no layer set it."""
-    from renderer.render import manifest_to_values_path
+    from renderer.pipeline import manifest_to_values_path
 
     values_path = manifest_to_values_path(path, rendered.section_path)
     if values_path and rendered.merged.provenance.settings(values_path):
@@ -676,7 +676,7 @@ def format_report(evaluation: Evaluation) -> str:
 
 # Rule modules import the names above, so they are imported last; all of them together cost well
 # under a millisecond (no third-party imports).
-from renderer.guards import (  # noqa: E402
+from renderer.stages.guards import (  # noqa: E402
     capacity,
     controller_rules,
     external_credentials,

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from renderer.guards import Finding, Param, quote, sections, value_path
-from renderer.validate import parse_quantity
+from renderer.stages.guards import Finding, Param, quote, sections, value_path
+from renderer.stages.validate import parse_quantity
 
 ID = "persistence"
 DESCRIPTION = ("NATS native and JetStream have persistence with a named storage class, a valid access mode and at "

@@ -4,7 +4,7 @@
 in the Application's source directory inside a fresh copy of the repository,
 with the sidecar's own environment plus the variables Argo CD builds for the
 request. This module turns those variables into a
-:class:`~renderer.render.RenderRequest` and the result into exactly what
+:class:`~renderer.pipeline.RenderRequest` and the result into exactly what
 ``eventbus-render render`` prints: the manifests on stdout, diagnostics on
 stderr, and on any error one message on stderr, an empty stdout and a
 non-zero exit code.
@@ -254,7 +254,7 @@ def read_parameters(environ, inputs: Inputs, *, strict: bool = True) -> None:
 def value_layer(kind: str, source: str, text: str, line: int | None = None):
     """One ``PATH=VALUE`` from env or parameters as a layer, typed exactly like ``--set``."""
     from renderer.errors import InputError
-    from renderer.render import parse_set, values_schema
+    from renderer.pipeline import parse_set, values_schema
 
     label = "values" if kind == "parameter" else source
     where = f"{source} line {line}" if line else source
@@ -295,7 +295,7 @@ def _check_names(inputs: Inputs, app_root) -> None:
     """Names from env and parameters, checked up front so that errors say where they came from."""
     import re
 
-    from renderer import sources
+    from renderer.stages import sources
     from renderer.errors import InputError
 
     global _DNS_LABEL
@@ -322,10 +322,10 @@ def _check_names(inputs: Inputs, app_root) -> None:
 
 
 def build_request(app_dir, environ, inputs: Inputs | None = None):
-    """The :class:`~renderer.render.RenderRequest` Argo CD's environment asks for."""
+    """The :class:`~renderer.pipeline.RenderRequest` Argo CD's environment asks for."""
     from pathlib import Path
 
-    from renderer.render import RenderRequest
+    from renderer.pipeline import RenderRequest
 
     inputs = inputs if inputs is not None else read_inputs(environ)
     _check_names(inputs, Path(app_dir))
@@ -350,8 +350,8 @@ def generate(cwd, environ) -> tuple[int, str, str]:
     stdout is the YAML stream ``eventbus-render render`` prints, or empty on
     any error. It is never empty with exit code 0.
     """
-    from renderer import emit
-    from renderer.render import render
+    from renderer.stages import emit
+    from renderer.pipeline import render
 
     inputs = read_inputs(environ)
     rendered = render(build_request(cwd, environ, inputs))
@@ -362,7 +362,7 @@ def generate(cwd, environ) -> tuple[int, str, str]:
     err = list(inputs.warnings)
     evaluation = getattr(rendered, "evaluation", None)
     if evaluation is not None and getattr(evaluation, "findings", None):
-        from renderer import guards
+        from renderer.stages import guards
 
         err.append(guards.format_report(evaluation).rstrip("\n"))
     return 0, text, "".join(line + "\n" for line in err)
@@ -380,7 +380,7 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
     import json
     from pathlib import Path
 
-    from renderer import sources
+    from renderer.stages import sources
     from renderer.errors import RendererError
 
     root = Path(cwd)
@@ -508,7 +508,7 @@ def main(command: str, argv: list | None = None) -> int:
     cwd = os.getcwd()
     environ = dict(os.environ)
     result = None
-    from renderer import worker
+    from renderer.argocd import worker
 
     path = worker.socket_path(environ)
     if path:
@@ -519,7 +519,7 @@ def main(command: str, argv: list | None = None) -> int:
         # A short-lived process: collecting cycles while importing the render pipeline only costs time.
         enabled = gc.isenabled()
         gc.disable()
-        from renderer import template
+        from renderer.stages import template
 
         memo = template.MEMO.enabled
         template.MEMO.enabled = True  # a fresh process: reuse what an earlier one rendered (template.RenderMemo)
@@ -579,7 +579,7 @@ def _build_group():
     @socket_option
     def worker_command(socket_path):
         """Run the pre-forked render worker in the foreground."""
-        from renderer import worker
+        from renderer.argocd import worker
 
         sys.exit(worker.serve_forever(socket_path or worker.socket_path(os.environ) or worker.DEFAULT_SOCKET))
 
@@ -591,7 +591,7 @@ def _build_group():
 
         The sidecar runs: eventbus-render argocd serve -- /var/run/argocd/argocd-cmp-server
         """
-        from renderer import worker
+        from renderer.argocd import worker
 
         sys.exit(worker.serve_then_exec(
             socket_path or worker.socket_path(os.environ) or worker.DEFAULT_SOCKET, list(command)))

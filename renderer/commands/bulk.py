@@ -14,11 +14,11 @@ succeeded, so a failure lists every broken environment and leaves the old
 tree untouched.
 
 The same rendering feeds ``diff`` (both sides of a comparison, in one pool
-of workers: :func:`renderer.diff.render_both` through :func:`map_chunks`).
+of workers: :func:`renderer.commands.diff.render_both` through :func:`map_chunks`).
 One process renders every app (parsed profiles, overlays and compiled
 templates are cached by the loaders), reading the repository as one
-:class:`renderer.sources.snapshot`; large trees are split between it and
-forked copies of it (:mod:`renderer.pool`).
+:class:`renderer.stages.sources.snapshot`; large trees are split between it and
+forked copies of it (:mod:`renderer.commands.pool`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-from renderer import emit, sources
+from renderer.stages import emit, sources
 from renderer.errors import GuardError, InputError, MultipleErrors, RendererError, UsageError
 from renderer.records import FrozenRecord, Record
 
@@ -200,7 +200,7 @@ class RenderAllError(RendererError):
 
 def finding_record(finding) -> dict:
     """A guard finding as plain, comparable data: rule, level, path, message, waived."""
-    from renderer.validate import format_path
+    from renderer.stages.validate import format_path
 
     path = getattr(finding, "path", None)
     if isinstance(path, (tuple, list)):
@@ -246,7 +246,7 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None,
     render than its text (``diff`` traces changed values to their layers
     while the render is at hand).
     """
-    from renderer.render import RenderRequest, render
+    from renderer.pipeline import RenderRequest, render
 
     app_dir = Path(root) / app if app != "." else Path(root)
     try:
@@ -370,13 +370,13 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
 
     Large inputs (``work``, by default ``len(items)``, of at least
     :data:`PARALLEL_MIN_APPS`) are split across :func:`default_jobs`
-    processes (or ``jobs``) by :func:`renderer.pool.run`, about ``per_job``
+    processes (or ``jobs``) by :func:`renderer.commands.pool.run`, about ``per_job``
     chunks each so that none waits long for the last; small ones run in this
     process as one chunk. The repository is read as one :class:`sources.snapshot`
     (told what discovery saw of each app directory, ``known``), with the cyclic
-    garbage collector paused (:class:`renderer.pool.paused_gc`).
+    garbage collector paused (:class:`renderer.commands.pool.paused_gc`).
     """
-    from renderer import pool
+    from renderer.commands import pool
 
     jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
     work = len(items) if work is None else work
@@ -535,7 +535,7 @@ def _swap(staging: Path, target: Path) -> None:
 def _stream(tree: Tree, fmt: str) -> str:
     if fmt == "json":
         objects = [json.loads(e.text) for e in tree.entries]
-        from renderer import emit
+        from renderer.stages import emit
 
         return emit.to_json(objects) if len(objects) != 1 else tree.entries[0].text
     return "".join("---\n" + e.text for e in tree.entries)
@@ -554,7 +554,7 @@ def findings_report(tree: Tree) -> list:
 
 def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings, jobs=None):
     """``render --all``: every environment of every app below ``root``, into ``output_dir`` or to stdout."""
-    from renderer import pool
+    from renderer.commands import pool
 
     with pool.paused_gc():  # the whole command: sorting and indexing thousands of entries too
         _render_all_command(Path(root), output_dir, fmt, profile, overlays, sets, set_strings, jobs)
@@ -686,7 +686,7 @@ def check_many(root: Path, apps: list, fmt: str) -> tuple[int, str]:
 
 
 def main(argv=None) -> int:
-    """``python -m renderer.review check [--root DIR] [--all] [--format text|sarif] [FILE...]``.
+    """``python -m renderer.commands.bulk check [--root DIR] [--all] [--format text|sarif] [FILE...]``.
 
     Runs ``eventbus-render check`` on every environment of the app
     directories that hold FILEs (the pre-commit hook passes the changed
@@ -695,7 +695,7 @@ def main(argv=None) -> int:
     """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m renderer.review")
+    parser = argparse.ArgumentParser(prog="python -m renderer.commands.bulk")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="run check on the app directories of FILEs (or --all)")
     check.add_argument("--root", default=".", help="folder the FILEs and --all are relative to")

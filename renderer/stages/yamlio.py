@@ -1,7 +1,7 @@
 """Safe YAML loading that remembers where every key came from.
 
 Files in a repository are untrusted. Plain block YAML (what app files,
-profiles and overlays hold) is read by :mod:`renderer.yamlfast`, exactly as
+profiles and overlays hold) is read by :mod:`renderer.stages.yamlfast`, exactly as
 PyYAML would read it but without importing it; anything else is composed into
 a node graph by PyYAML's safe (C, where present) composer, from which this
 module builds plain Python values itself. Either way it can:
@@ -69,7 +69,7 @@ _PYYAML: list = []
 
 
 def _pyyaml():
-    """``(yaml, Loader, constructor)``: PyYAML, imported on first need (:mod:`renderer.yamlfast` reads most files
+    """``(yaml, Loader, constructor)``: PyYAML, imported on first need (:mod:`renderer.stages.yamlfast` reads most files
     without it), with its C composer where present (several times faster; the pure one behaves the same)."""
     if not _PYYAML:
         import_yaml_lean()
@@ -80,7 +80,7 @@ def _pyyaml():
     return _PYYAML
 
 
-from renderer import yamlfast  # noqa: E402
+from renderer.stages import yamlfast  # noqa: E402
 from renderer.errors import InputError, Location  # noqa: E402
 
 MAX_BYTES = 1024 * 1024
@@ -205,7 +205,7 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
 
 
 def load_composed(text: str, source: str) -> tuple[object, Marks]:
-    """:func:`load` through PyYAML's composer alone (the reference :mod:`renderer.yamlfast` is held to)."""
+    """:func:`load` through PyYAML's composer alone (the reference :mod:`renderer.stages.yamlfast` is held to)."""
     yaml, loader, _ = _pyyaml()
     try:
         node = yaml.compose(text, Loader=loader)

@@ -1,4 +1,4 @@
-"""Fast, strict validation of plain data against the schema in :mod:`renderer.spec`.
+"""Fast, strict validation of plain data against the schema in :mod:`renderer.stages.spec`.
 
 Pure Python and dependency-free: it walks the data once and collects every
 problem, so a user fixes a whole file in one round instead of one error at a time.
@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 
 from . import spec
-from .records import FrozenRecord
+from renderer.records import FrozenRecord
 
 __all__ = [
     "SchemaProblem",
@@ -617,7 +617,7 @@ _BUILDERS = {
 
 
 def validate_eventbus(obj) -> list:
-    """Every problem of a whole EventBus object against :data:`renderer.spec.EVENTBUS`."""
+    """Every problem of a whole EventBus object against :data:`renderer.stages.spec.EVENTBUS`."""
     return validate(obj, spec.EVENTBUS)
 
 

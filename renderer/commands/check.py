@@ -39,12 +39,12 @@ def check_command(app_dir, profile, overlays, sets, set_strings, environment, fm
     """
     from pathlib import Path
 
-    from renderer import guards
-    from renderer.render import render
+    from renderer.stages import guards
+    from renderer.pipeline import render
 
     if check_all or files:
         from renderer.errors import UsageError
-        from renderer.review import changed_apps, check_many, discover
+        from renderer.commands.bulk import changed_apps, check_many, discover
 
         if fmt == "json" or profile or overlays or sets or set_strings or environment or strict:
             raise UsageError("--all and FILEs take only --root and --format text|sarif",
@@ -60,11 +60,11 @@ def check_command(app_dir, profile, overlays, sets, set_strings, environment, fm
     rendered = render(request)
     evaluation = guards.evaluate(rendered)
     if fmt == "json":
-        from renderer.guards.report import as_json
+        from renderer.stages.guards.report import as_json
 
         emit_text(as_json(evaluation, rendered))
     elif fmt == "sarif":
-        from renderer.guards.report import as_sarif
+        from renderer.stages.guards.report import as_sarif
 
         emit_text(as_sarif(evaluation, rendered, Path(repo_root) if repo_root else None))
     elif evaluation.findings:
@@ -83,7 +83,7 @@ def guards_command(app_dir, profile):
     """List every guard: its id, what it checks, why, and its parameters (or their values under --profile)."""
     from pathlib import Path
 
-    from renderer import guards, sources
+    from renderer.stages import guards, sources
 
     config = None
     if profile is not None:

@@ -1,7 +1,7 @@
 """A fast reader for plain block YAML: the style app files, profiles and overlays are written in.
 
 PyYAML's composer builds a node, two marks and a resolver call for every
-value before :mod:`renderer.yamlio` turns the nodes into Python values;
+value before :mod:`renderer.stages.yamlio` turns the nodes into Python values;
 for the small files of a repository that is most of the cost of reading
 them, and importing PyYAML at all is a tenth of a fresh process's start.
 This reader handles the subset such files use, line by line, without
@@ -18,7 +18,7 @@ PyYAML:
 It types plain scalars by YAML 1.1's implicit rules (those of PyYAML's
 resolver: ``yes`` is true, ``0755`` octal, ``1:20`` sexagesimal, ``1e3`` a
 string) and records the same marks (line and column of every key and list
-item) as :func:`renderer.yamlio.load`, so a document it accepts comes out
+item) as :func:`renderer.stages.yamlio.load`, so a document it accepts comes out
 exactly as PyYAML would read it (a differential test holds it to that).
 Anything else, and anything wrong, it declines by returning ``None``:
 folded scalars, nested flow collections, anchors, aliases, tags,
@@ -35,7 +35,7 @@ import re
 _STR = "str"
 # YAML 1.1 implicit types of plain scalars, as PyYAML resolves them: the first matching pattern among
 # those registered for the scalar's first character wins; anything else is a string. (Timestamps stay
-# strings here, as they do in renderer.yamlio, so they need no pattern.)
+# strings here, as they do in renderer.stages.yamlio, so they need no pattern.)
 _BOOL = re.compile(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
 _FLOAT = re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
                     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")

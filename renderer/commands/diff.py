@@ -2,7 +2,7 @@
 
 Both sides are rendered in full (every environment of every app, as
 ``render --all`` does): a git revision is read from the object database into
-a temporary folder (:mod:`renderer.gitrefs`), the working tree is rendered in
+a temporary folder (:mod:`renderer.commands.gitrefs`), the working tree is rendered in
 place, and ``--against DIR`` reads a tree committed by ``render --all``.
 Objects are matched by environment, namespace and name, so moving an app
 directory changes nothing, while renaming an EventBus shows as a rename.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import click
 
-from renderer import sources
+from renderer.stages import sources
 from renderer.errors import InputError, UsageError
 
 STATEFUL_BACKENDS = ("nats-native", "jetstream")
@@ -203,7 +203,7 @@ def parse_text(entry, fmt: str) -> dict:
     """The manifest of a tree entry, read back from its text."""
     if fmt == "json":
         return json.loads(entry.text)
-    from renderer import yamlio
+    from renderer.stages import yamlio
 
     data, _ = yamlio.load(entry.text, entry.file)
     return data
@@ -325,7 +325,7 @@ def leaf_changes(old: dict | None, new: dict | None) -> list:
     Leaves are compared by value and type (``1`` is not ``true``); mappings
     and lists equal on both sides are not walked (see :func:`_differing`).
     """
-    from renderer.validate import format_path
+    from renderer.stages.validate import format_path
 
     before: dict = {}
     after: dict = {}
@@ -380,7 +380,7 @@ def _differing(a, b, path: tuple, before: dict, after: dict) -> None:
 
 
 def _json_text(value) -> str:
-    from renderer.template import to_yaml_flow
+    from renderer.stages.template import to_yaml_flow
 
     return to_yaml_flow(value)
 
@@ -396,7 +396,7 @@ def unified(base, head, context: int) -> str:
 
 def compare(base_entries: list, head_entries: list, fmt: str = "yaml", *, base_label: str = "base",
             head_label: str = "head", context: int = 3, origins=None, details: dict | None = None) -> Comparison:
-    """Compare two rendered trees (lists of :class:`renderer.review.Entry`).
+    """Compare two rendered trees (lists of :class:`renderer.commands.bulk.Entry`).
 
     ``origins(entry)``, when given, returns a function from a manifest path of
     the head entry to the layer that set it, so every changed value says why.
@@ -485,8 +485,8 @@ def value_origin(rendered, manifest_path: tuple):
     instance label, the renderer's annotations, the name) is not credited to
     the layer that happened to set its parent mapping.
     """
-    from renderer.layers import DELETED
-    from renderer.render import manifest_to_values_path
+    from renderer.stages.layers import DELETED
+    from renderer.pipeline import manifest_to_values_path
 
     values_path = manifest_to_values_path(manifest_path, rendered.section_path)
     if not values_path:
@@ -521,7 +521,7 @@ class HeadOrigins:
 
     def __call__(self, entry):
         from renderer.errors import RendererError
-        from renderer.render import RenderRequest, render
+        from renderer.pipeline import RenderRequest, render
 
         app_dir = self.root / entry.app if entry.app != "." else self.root
         try:
@@ -618,7 +618,7 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
     between the sides gets a :class:`Detail` while the head's render, and so
     the provenance of each value, is still at hand.
     """
-    from renderer import review
+    from renderer.commands import bulk as review
 
     base_entries, base_failures, head_entries, head_failures = [], [], [], []
     details = {}
@@ -744,7 +744,7 @@ def render_both(base_root: Path | None, head_root: Path, options, *, base_entrie
     the cores, and returns a :class:`Detail` for every object whose text
     differs between the sides (see :func:`compare`).
     """
-    from renderer import review
+    from renderer.commands import bulk as review
 
     base_apps = review.discover(base_root) if base_root is not None else []
     head_apps = review.discover(head_root, skip) if Path(head_root).is_dir() else []
@@ -955,14 +955,14 @@ def format_json(comparison: Comparison) -> str:
 
 
 def _render_side(root: Path, label: str, fmt: str, skip: tuple = ()):
-    from renderer import review
+    from renderer.commands import bulk as review
 
     return _checked(review.render_root(root, review.Options(fmt=fmt), skip=skip), label)
 
 
 def _checked(tree, label: str) -> list:
-    """The entries of ``tree``; a failed render is a :class:`renderer.review.RenderAllError` naming the side."""
-    from renderer import review
+    """The entries of ``tree``; a failed render is a :class:`renderer.commands.bulk.RenderAllError` naming the side."""
+    from renderer.commands import bulk as review
 
     if tree.failures:
         total = len(tree.entries) + len(tree.failures)
@@ -978,7 +978,7 @@ def _export_side(checkout, ref: str, workdir: Path, name: str, reuse: dict | Non
     ``reuse`` is shared by the exports of one comparison: a file both revisions hold is written once and
     hard-linked into the other export.
     """
-    from renderer import gitrefs
+    from renderer.commands import gitrefs
 
     commit = gitrefs.resolve(checkout.toplevel, ref)
     entries = gitrefs.list_tree(checkout.toplevel, commit, checkout.prefix)
@@ -1008,7 +1008,7 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
     returns; or, with ``cleanup``, by a thread appended to it, which the
     caller joins when it has written its report.
     """
-    from renderer import gitrefs, review
+    from renderer.commands import gitrefs, bulk as review
 
     root = Path(root)
     if (base is None) == (against is None):
@@ -1065,7 +1065,7 @@ def _remove_in_background(path: Path, cleanup: list) -> None:
     """Remove ``path`` in a thread appended to ``cleanup``, after the removals already there."""
     import threading
 
-    from renderer import gitrefs
+    from renderer.commands import gitrefs
 
     earlier = list(cleanup)
 
@@ -1109,12 +1109,12 @@ def diff_command(base, head, against, root, fmt, exit_code, color, context):
     and object, the guard findings that appear or disappear, and the changes
     the cluster will refuse or that recreate an EventBus.
     """
-    from renderer import pool
+    from renderer.commands import pool
     from renderer.cli import emit_text
 
     cleanup: list = []
     try:
-        with pool.paused_gc():  # a bulk command: see renderer.pool.paused_gc
+        with pool.paused_gc():  # a bulk command: see renderer.commands.pool.paused_gc
             comparison, _ = run_diff(root, base=base, head=head, against=against, context=context,
                                      cleanup=cleanup)
             if fmt == "json":

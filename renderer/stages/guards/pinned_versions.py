@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from renderer.guards import Finding, quote, sections, value_path
+from renderer.stages.guards import Finding, quote, sections, value_path
 
 ID = "pinned-versions"
 DESCRIPTION = "JetStream and Kafka versions, and any image a value sets, are pinned to one concrete release."

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from renderer.guards import Finding, Param, quote, sections, value_path
+from renderer.stages.guards import Finding, Param, quote, sections, value_path
 
 ID = "zone-anti-affinity"
 DESCRIPTION = ("NATS native and JetStream pods are spread across zones and hosts by podAntiAffinity whose selector "

@@ -1,4 +1,4 @@
-"""Machine-readable forms of an :class:`~renderer.guards.Evaluation`: JSON and SARIF 2.1.0.
+"""Machine-readable forms of an :class:`~renderer.stages.guards.Evaluation`: JSON and SARIF 2.1.0.
 
 SARIF results are located at the file and line that set the offending value
 (the provenance of the merged values), relative to the repository, so code
@@ -13,8 +13,9 @@ import json
 import os
 from pathlib import Path
 
-from renderer import __version__, sources
-from renderer.guards import RULES, WAIVER_DESCRIPTION, WAIVER_RULE, describe_origin
+from renderer import __version__
+from renderer.stages import sources
+from renderer.stages.guards import RULES, WAIVER_DESCRIPTION, WAIVER_RULE, describe_origin
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "off": "none"}

@@ -3,10 +3,10 @@
 They give editors completion and checking through the YAML language server
 (``# yaml-language-server: $schema=...``). The schemas are generated from the
 renderer's own definitions, so they cannot drift from what the renderer
-accepts: values from :mod:`renderer.spec` (through ``render.values_schema``),
+accepts: values from :mod:`renderer.stages.spec` (through ``render.values_schema``),
 guard settings and waivers from the guard registry, names and backends from
-:mod:`renderer.sources`. The generated files are committed under
-``renderer/schemas/``; regenerate them with ``python -m renderer.schema --write``
+:mod:`renderer.stages.sources`. The generated files are committed under
+``renderer/schemas/``; regenerate them with ``python -m renderer.commands.schema --write``
 (a test fails while they are stale).
 
 Layers are partial and ``null`` deletes a key, so every value accepts ``null``
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 KINDS = {"app": "app.schema.json", "profile": "profile.schema.json", "overlay": "overlay.schema.json"}
 DRAFT = "http://json-schema.org/draft-07/schema#"
 
@@ -41,10 +41,10 @@ def _nullable(kinds) -> list:
 
 
 class _Converter:
-    """Turns :mod:`renderer.spec` nodes into JSON Schema; named spec objects become definitions."""
+    """Turns :mod:`renderer.stages.spec` nodes into JSON Schema; named spec objects become definitions."""
 
     def __init__(self):
-        from renderer import spec
+        from renderer.stages import spec
 
         self.names = {}
         for name, value in vars(spec).items():
@@ -100,7 +100,7 @@ class _Converter:
 
 
 def _values(converter: _Converter) -> dict:
-    from renderer.render import values_schema
+    from renderer.pipeline import values_schema
 
     values = converter.object(values_schema())
     values["description"] = ("Values merged over the lower layers: one section per backend with the upstream "
@@ -149,7 +149,7 @@ def _param(param) -> dict:
 
 
 def _guards() -> dict:
-    from renderer import guards
+    from renderer.stages import guards
 
     rules = {}
     for rule_id, module in guards.RULES.items():
@@ -170,7 +170,7 @@ def _guards() -> dict:
 
 
 def _waivers() -> dict:
-    from renderer import guards
+    from renderer.stages import guards
 
     return {
         "type": ["array", "null"],
@@ -203,7 +203,7 @@ def _document(title: str, description: str, properties: dict, converter: _Conver
 
 def generate(kind: str) -> dict:
     """The JSON Schema of ``kind`` (``app``, ``profile`` or ``overlay``), generated from the renderer's definitions."""
-    from renderer import sources
+    from renderer.stages import sources
 
     converter = _Converter()
     if kind == "app":
@@ -288,6 +288,6 @@ def schema_command(kind):
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python -m renderer.schema --write")
+        sys.exit("usage: python -m renderer.commands.schema --write")
     for written in write_all():
         print(written)

@@ -8,7 +8,7 @@ starts it in the background, it imports and warms everything, then listens
 on a Unix socket. For each connection it forks a child that receives
 the command, the caller's directory and environment, enters that directory,
 takes that environment, runs the very same code as an in-process render
-(:func:`renderer.argocd.run_command`) and sends back the exit code, stdout
+(:func:`renderer.argocd.adapter.run_command`) and sends back the exit code, stdout
 and stderr. Children share nothing that one render could
 change for another: concurrent renders are separate processes.
 
@@ -214,19 +214,19 @@ def warm() -> None:
     import tempfile
     from pathlib import Path
 
-    import renderer.argocd  # noqa: F401
-    import renderer.emit  # noqa: F401
-    import renderer.render as render_mod
-    import renderer.validate  # noqa: F401
-    from renderer import sources, template
+    import renderer.argocd.adapter  # noqa: F401
+    import renderer.stages.emit  # noqa: F401
+    import renderer.pipeline as render_mod
+    import renderer.stages.validate  # noqa: F401
+    from renderer.stages import sources, template
 
     try:
         import pkgutil
 
-        import renderer.guards as guards
+        import renderer.stages.guards as guards
 
         for info in pkgutil.iter_modules(guards.__path__):
-            __import__(f"renderer.guards.{info.name}")
+            __import__(f"renderer.stages.guards.{info.name}")
     except Exception as exc:  # the same error will show in each render, where it belongs
         log(f"warning: the guards did not import: {exc}")
     env = template.environment(None)
@@ -245,7 +245,7 @@ def warm() -> None:
             for profile in sources.available("profiles", None):
                 try:
                     rendered = render_mod.render(render_mod.RenderRequest(app, profile=profile))
-                    renderer.emit.yaml_stream([rendered.manifest])
+                    renderer.stages.emit.yaml_stream([rendered.manifest])
                 except Exception:
                     pass
     import gc
@@ -384,7 +384,8 @@ def handle(request):
     The command runs in the caller's directory with the caller's environment,
     exactly as it would in the caller's own process.
     """
-    from renderer import __version__, argocd
+    from renderer import __version__
+    from renderer.argocd import adapter as argocd
 
     if request is None:
         return None

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from renderer import guards, sources, spec, template, yamlio
-from renderer import layers as layers_mod
-from renderer.validate import node_at, validate, validate_eventbus
+from renderer.stages import guards, sources, spec, template, yamlio
+from renderer.stages import layers as layers_mod
+from renderer.stages.validate import node_at, validate, validate_eventbus
 from renderer.errors import GuardError, InputError, Location, MultipleErrors
 from renderer.records import FrozenRecord, Record
 

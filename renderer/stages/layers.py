@@ -19,7 +19,7 @@ from deepmerge import Merger
 
 from renderer.errors import InputError, Location
 from renderer.records import FrozenRecord, Record
-from renderer.yamlio import format_path
+from renderer.stages.yamlio import format_path
 
 
 class Origin(FrozenRecord):

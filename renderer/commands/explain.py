@@ -32,7 +32,7 @@ class Step:
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
-        from renderer.yamlio import format_path
+        from renderer.stages.yamlio import format_path
 
         return {"path": format_path(self.path), "value": None if self.deleted else self.value,
                 "deleted": self.deleted, "origin": self.origin.as_dict() if self.origin else None}
@@ -54,7 +54,7 @@ class Leaf:
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
-        from renderer.yamlio import format_path
+        from renderer.stages.yamlio import format_path
 
         return {"path": format_path(self.path), "keys": list(self.path), "present": self.present,
                 "value": self.value if self.present else None,
@@ -113,7 +113,7 @@ def explain_values(merged, prefix: tuple = ()) -> list:
     scalar replacements of the paths above it, and the settings of paths below
     it that an earlier layer wrote before the leaf replaced them.
     """
-    from renderer.layers import DELETED
+    from renderer.stages.layers import DELETED
 
     provenance = merged.provenance
     order = _LayerOrder(merged.layers)
@@ -163,7 +163,7 @@ def _owner(recorded: tuple, leaves: dict):
 
 def parse_path(text: str) -> tuple:
     """A values path as ``--set`` takes it; ``spec.``/``metadata.labels.`` manifest paths are accepted too."""
-    from renderer.render import manifest_to_values_path, parse_value_path
+    from renderer.pipeline import manifest_to_values_path, parse_value_path
 
     path = parse_value_path(text, "PATH")
     if path[:1] in (("spec",), ("metadata",)):
@@ -177,9 +177,9 @@ def parse_path(text: str) -> tuple:
 
 def build(app_dir, profile, overlays, sets, set_strings, environment):
     """Load and merge an app's layers as ``render`` does: ``(app, profiles, overlays, merged)``."""
-    from renderer import layers, sources
+    from renderer.stages import layers, sources
     from renderer.cli import build_request
-    from renderer.render import collect_layers
+    from renderer.pipeline import collect_layers
 
     request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
     app = sources.load_app(request.app_dir)
@@ -200,7 +200,7 @@ def _show(value) -> str:
 
 def format_text(leaves: list, header: list) -> str:
     """The report: header lines, then one block per leaf."""
-    from renderer.yamlio import format_path
+    from renderer.stages.yamlio import format_path
 
     out = list(header)
     for leaf in leaves:
@@ -233,7 +233,7 @@ def _line(origin) -> str:
 
 
 def _sub(step: Step, leaf: Leaf) -> str:
-    from renderer.yamlio import format_path
+    from renderer.stages.yamlio import format_path
 
     return f"  [at {format_path(step.path) or '<root>'}]" if step.path != leaf.path else ""
 
@@ -255,7 +255,7 @@ def explain_command(app_dir, profile, overlays, sets, set_strings, environment, 
     if not leaves:
         import difflib
 
-        from renderer.yamlio import format_path
+        from renderer.stages.yamlio import format_path
 
         known = [format_path(p) for p in leaf_paths(merged.values)]
         close = difflib.get_close_matches(path, known, n=3, cutoff=0.5)

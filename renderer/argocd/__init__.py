@@ -1,0 +1,1 @@
+"""The Argo CD Config Management Plugin adapter and its pre-forked worker."""

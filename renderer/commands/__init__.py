@@ -1,0 +1,1 @@
+"""The commands: each wires the pipeline's stages for one job and never parses a command line itself."""
