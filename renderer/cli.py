@@ -74,12 +74,12 @@ def report_warnings(rendered) -> None:
 def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), environment=None, output_dir=None,
                fmt="yaml", render_all=False, root=".") -> None:
     """The ``render`` command, once its options are parsed (by click, or by :func:`parse_render_args`)."""
-    from renderer.stages import emit
     from renderer.pipeline import output_filename, render
+    from renderer.stages import emit
 
     if render_all:
-        from renderer.errors import UsageError
         from renderer.commands.bulk import render_all_command
+        from renderer.errors import UsageError
 
         if environment:
             raise UsageError("--all renders every environment of every app; --env cannot go with it",

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from renderer.errors import GuardError, InputError, Location, MultipleErrors
+from renderer.records import FrozenRecord, Record
 from renderer.stages import guards, sources, spec, template, yamlio
 from renderer.stages import layers as layers_mod
 from renderer.stages.validate import node_at, validate, validate_eventbus
-from renderer.errors import GuardError, InputError, Location, MultipleErrors
-from renderer.records import FrozenRecord, Record
 
 DEFAULT_NAMESPACE = "argo-events"
 SELECTOR_KEYS = ("controller", "eventbus-name")

@@ -86,8 +86,8 @@ class EventBusRenderer:
 
     def environments(self, app_dir) -> list:
         """Names of an app's environments, sorted (empty when its app file lists none)."""
-        from renderer.stages import sources
         from renderer.errors import RendererError
+        from renderer.stages import sources
 
         try:
             return sorted(sources.load_app(self._path(app_dir)).environments)

@@ -6,9 +6,9 @@ import pickle
 
 import pytest
 
+from renderer.commands.bulk import Entry
 from renderer.errors import Location
 from renderer.stages.layers import Layer, Origin
-from renderer.commands.bulk import Entry
 
 
 def test_records_compare_show_and_copy_field_by_field():

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer.stages import emit
 from renderer.pipeline import RenderRequest, render
+from renderer.stages import emit
 from tests.conftest import FIXTURE_APPS, ROOT, SHARED_UPSTREAM
 
 BACKENDS = ["nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka"]

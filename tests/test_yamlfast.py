@@ -20,8 +20,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from renderer.stages import yamlfast, yamlio
 from renderer.errors import InputError
+from renderer.stages import yamlfast, yamlio
 
 from .conftest import ROOT, SHARED_UPSTREAM
 

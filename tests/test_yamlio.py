@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from renderer.stages import yamlio
 from renderer.errors import InputError
+from renderer.stages import yamlio
 
 
 def error_of(text: str) -> str:

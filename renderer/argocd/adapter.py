@@ -295,8 +295,8 @@ def _check_names(inputs: Inputs, app_root) -> None:
     """Names from env and parameters, checked up front so that errors say where they came from."""
     import re
 
-    from renderer.stages import sources
     from renderer.errors import InputError
+    from renderer.stages import sources
 
     global _DNS_LABEL
     if _DNS_LABEL is None:
@@ -350,8 +350,8 @@ def generate(cwd, environ) -> tuple[int, str, str]:
     stdout is the YAML stream ``eventbus-render render`` prints, or empty on
     any error. It is never empty with exit code 0.
     """
-    from renderer.stages import emit
     from renderer.pipeline import render
+    from renderer.stages import emit
 
     inputs = read_inputs(environ)
     rendered = render(build_request(cwd, environ, inputs))
@@ -380,8 +380,8 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
     import json
     from pathlib import Path
 
-    from renderer.stages import sources
     from renderer.errors import RendererError
+    from renderer.stages import sources
 
     root = Path(cwd)
     err = []

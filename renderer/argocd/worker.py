@@ -214,10 +214,10 @@ def warm() -> None:
     import tempfile
     from pathlib import Path
 
-    import renderer.argocd.adapter  # noqa: F401
-    import renderer.stages.emit  # noqa: F401
+    import renderer.argocd.adapter
     import renderer.pipeline as render_mod
-    import renderer.stages.validate  # noqa: F401
+    import renderer.stages.emit
+    import renderer.stages.validate
     from renderer.stages import sources, template
 
     try:
@@ -294,7 +294,6 @@ def serve_forever(path: str, parent_pid: int | None = None, ready_fd: int | None
     pipe written to (then closed) once the socket accepts connections.
     """
     import signal
-    import socket
 
     try:
         warm()
@@ -328,7 +327,7 @@ def serve_forever(path: str, parent_pid: int | None = None, ready_fd: int | None
                 return 0
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError as exc:  # EMFILE and friends: keep serving
                 log(f"warning: accept failed: {exc}")

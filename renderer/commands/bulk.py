@@ -28,9 +28,9 @@ import os
 import sys
 from pathlib import Path
 
-from renderer.stages import emit, sources
 from renderer.errors import GuardError, InputError, MultipleErrors, RendererError, UsageError
 from renderer.records import FrozenRecord, Record
+from renderer.stages import emit, sources
 
 INDEX_FILE = ".eventbus-render-index.json"
 INDEX_FORMAT = 1
@@ -380,19 +380,18 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
 
     jobs = default_jobs() if jobs is None else max(1, jobs if sys.platform == "linux" else 1)
     work = len(items) if work is None else work
-    with pool.paused_gc():
-        with sources.snapshot() as snapshot:
-            for app_dir, entries in (known or {}).items():
-                snapshot.know(app_dir, entries)
-            if jobs > 1 and work >= PARALLEL_MIN_APPS and len(items) > 1:
-                # the first item runs here, before forking: every process inherits its warm caches
-                # (compiled templates, loaded profiles, resolved guard settings) instead of building them
-                first = function(*arguments(items[:1]))
-                rest = items[1:]
-                size = max(4, -(-len(rest) // (jobs * per_job)))
-                chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
-                return [first] + pool.run(function, chunks, arguments, jobs)
-            return [function(*arguments(items))]
+    with pool.paused_gc(), sources.snapshot() as snapshot:
+        for app_dir, entries in (known or {}).items():
+            snapshot.know(app_dir, entries)
+        if jobs > 1 and work >= PARALLEL_MIN_APPS and len(items) > 1:
+            # the first item runs here, before forking: every process inherits its warm caches
+            # (compiled templates, loaded profiles, resolved guard settings) instead of building them
+            first = function(*arguments(items[:1]))
+            rest = items[1:]
+            size = max(4, -(-len(rest) // (jobs * per_job)))
+            chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
+            return [first] + pool.run(function, chunks, arguments, jobs)
+        return [function(*arguments(items))]
 
 
 def _conflicts(entries: list) -> list:

@@ -39,12 +39,12 @@ def check_command(app_dir, profile, overlays, sets, set_strings, environment, fm
     """
     from pathlib import Path
 
-    from renderer.stages import guards
     from renderer.pipeline import render
+    from renderer.stages import guards
 
     if check_all or files:
-        from renderer.errors import UsageError
         from renderer.commands.bulk import changed_apps, check_many, discover
+        from renderer.errors import UsageError
 
         if fmt == "json" or profile or overlays or sets or set_strings or environment or strict:
             raise UsageError("--all and FILEs take only --root and --format text|sarif",

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import click
 
-from renderer.stages import sources
 from renderer.errors import InputError, UsageError
+from renderer.stages import sources
 
 STATEFUL_BACKENDS = ("nats-native", "jetstream")
 """Backends whose EventBus runs a StatefulSet with volumes of its own."""
@@ -485,8 +485,8 @@ def value_origin(rendered, manifest_path: tuple):
     instance label, the renderer's annotations, the name) is not credited to
     the layer that happened to set its parent mapping.
     """
-    from renderer.stages.layers import DELETED
     from renderer.pipeline import manifest_to_values_path
+    from renderer.stages.layers import DELETED
 
     values_path = manifest_to_values_path(manifest_path, rendered.section_path)
     if not values_path:
@@ -658,7 +658,7 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
             try:
                 old = _plain(base[1]) if base[1] is not None else parse_text(base[0], options.fmt)
                 details[(entry.environment, app)] = _detail(base[0], old, entry, rendered, context)
-            except Exception:  # noqa: BLE001 - compare() works it out again, and reports any error itself
+            except Exception:
                 continue
     return base_entries, base_failures, head_entries, head_failures, details
 
@@ -1008,7 +1008,8 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
     returns; or, with ``cleanup``, by a thread appended to it, which the
     caller joins when it has written its report.
     """
-    from renderer.commands import gitrefs, bulk as review
+    from renderer.commands import bulk as review
+    from renderer.commands import gitrefs
 
     root = Path(root)
     if (base is None) == (against is None):
@@ -1109,8 +1110,8 @@ def diff_command(base, head, against, root, fmt, exit_code, color, context):
     and object, the guard findings that appear or disappear, and the changes
     the cluster will refuse or that recreate an EventBus.
     """
-    from renderer.commands import pool
     from renderer.cli import emit_text
+    from renderer.commands import pool
 
     cleanup: list = []
     try:

@@ -81,9 +81,7 @@ def value_at(values, path: tuple):
     """``(True, value)`` at ``path`` of ``values``, or ``(False, None)``."""
     node = values
     for part in path:
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if isinstance(node, dict) and isinstance(part, str) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
         else:
             return False, None
@@ -177,9 +175,9 @@ def parse_path(text: str) -> tuple:
 
 def build(app_dir, profile, overlays, sets, set_strings, environment):
     """Load and merge an app's layers as ``render`` does: ``(app, profiles, overlays, merged)``."""
-    from renderer.stages import layers, sources
     from renderer.cli import build_request
     from renderer.pipeline import collect_layers
+    from renderer.stages import layers, sources
 
     request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
     app = sources.load_app(request.app_dir)

@@ -109,7 +109,7 @@ def _child(function, chunks, arguments, tickets: int, out: int) -> None:  # prag
     status = 0
     try:
         payload = pickle.dumps(("ok", _work(function, chunks, arguments, tickets)), pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+    except BaseException as exc:
         import traceback
 
         status = 1
@@ -137,7 +137,7 @@ def _collect(pid: int, result_read: int) -> list:
     _, status = os.waitpid(pid, 0)
     try:
         kind, value = pickle.loads(b"".join(parts))
-    except Exception:  # noqa: BLE001 - a truncated pickle: the child died
+    except Exception:
         raise WorkerFailed(f"a worker process died ({_describe(status)})") from None
     if kind != "ok":
         raise WorkerFailed(f"a worker process failed:\n{value}")

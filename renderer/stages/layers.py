@@ -414,7 +414,7 @@ class Merged(Record):
         self.strategies = strategies
         self.layers = layers
 
-    def copy(self, touched=None) -> "Merged":
+    def copy(self, touched=None) -> Merged:
         """A copy that further layers can be merged onto, leaving this one as it is.
 
         With ``touched`` (the top-level keys the further layers write), only

@@ -17,9 +17,9 @@ import os
 import re
 from pathlib import Path
 
-from renderer.stages import yamlio
 from renderer.errors import InputError, Location
 from renderer.records import Record
+from renderer.stages import yamlio
 
 APP_FILE = "eventbus-render.yaml"
 BACKENDS = ("nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka")

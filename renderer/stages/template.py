@@ -564,7 +564,7 @@ def _render(name: str, context: dict, app_root: Path | None) -> str:
         else:
             with _time_limit(TIME_LIMIT_SECONDS):
                 text = template.render(context)
-    except Exception as exc:  # noqa: BLE001 - sorted out below, where Jinja2's classes are at hand
+    except Exception as exc:
         raise _template_error(exc, name) from None
     if len(text) > MAX_OUTPUT_BYTES:
         raise InputError(f"template {name} produced more than {MAX_OUTPUT_BYTES} bytes")

@@ -10,8 +10,9 @@ import math
 import re
 from fractions import Fraction
 
-from . import spec
 from renderer.records import FrozenRecord
+
+from . import spec
 
 __all__ = [
     "SchemaProblem",

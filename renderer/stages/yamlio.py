@@ -80,8 +80,8 @@ def _pyyaml():
     return _PYYAML
 
 
-from renderer.stages import yamlfast  # noqa: E402
 from renderer.errors import InputError, Location  # noqa: E402
+from renderer.stages import yamlfast  # noqa: E402
 
 MAX_BYTES = 1024 * 1024
 """Largest file accepted (1 MiB): an EventBus layer is a few kilobytes."""

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer.stages import guards
 from renderer.pipeline import RenderRequest, render
+from renderer.stages import guards
 
 TODAY = "2026-06-15"
 """The fixed clock of every guard test (UTC)."""

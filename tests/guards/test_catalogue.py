@@ -37,7 +37,7 @@ def test_write_refreshes_the_docs_and_only_the_marked_block_of_the_readme(tmp_pa
 @pytest.mark.parametrize("rule_id", list(RULES))
 def test_every_rule_module_has_id_description_rationale_typed_parameters_and_documented_examples(rule_id):
     module = RULES[rule_id]
-    assert module.ID == rule_id
+    assert rule_id == module.ID
     assert module.DESCRIPTION.endswith(".") and module.RATIONALE.endswith(".")
     assert set(module.PARAMS) == set(module.DEFAULTS)
     for name, param in module.PARAMS.items():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from renderer.pipeline import RenderRequest, render
 from renderer.stages import guards
 from renderer.stages.guards import pinned_versions
-from renderer.pipeline import RenderRequest, render
 from tests.guards.conftest import write_case
 
 RULE = "pinned-versions"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer.commands import diff, bulk as review
+from renderer.commands import bulk as review
+from renderer.commands import diff
 from tests.review.helpers import SMALL
 from tests.review.test_render_all import write
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from renderer.commands import explain
-from renderer.stages import layers, sources
 from renderer.pipeline import RenderRequest, collect_layers
+from renderer.stages import layers, sources
 
 APP = """\
 name: orders

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from renderer.commands import gitrefs, bulk as review
+from renderer.commands import bulk as review
+from renderer.commands import gitrefs
 from renderer.errors import InputError
 from tests.review.helpers import app_file
 

@@ -29,12 +29,13 @@ values only.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from renderer.stages import sources
 from renderer.errors import InputError, Location, MultipleErrors
-from renderer.stages.layers import Origin
 from renderer.records import FrozenRecord, Record
+from renderer.stages import sources
+from renderer.stages.layers import Origin
 from renderer.stages.validate import format_path
 
 if TYPE_CHECKING:  # datetime costs ~2 ms to import; only waivers need it
@@ -132,7 +133,7 @@ class Waiver(FrozenRecord):
                  location: Location):
         self._set_fields(index, rule, path, reason, owner, expires, location)
 
-    def matches(self, finding: "Finding") -> bool:
+    def matches(self, finding: Finding) -> bool:
         """True if this waiver is about ``finding``: same rule, and its path at or below ``path``."""
         if finding.rule != self.rule:
             return False
@@ -280,9 +281,7 @@ SECTIONS = (
 def lookup(data, path: tuple, default=None):
     """The value at ``path`` inside nested mappings and lists, or ``default``."""
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        if isinstance(data, dict) and part in data or isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             data = data[part]
         else:
             return default

@@ -23,7 +23,7 @@ Failing (`zones: 3`):
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from renderer.stages.guards import Finding, Param, sections, value_path
 from renderer.stages.guards.zone_anti_affinity import HOST_KEY, ZONE_KEY, selector_problem, terms

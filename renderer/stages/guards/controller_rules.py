@@ -49,10 +49,10 @@ replaces the list:
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from renderer.stages import yamlio
 from renderer.errors import InputError
+from renderer.stages import yamlio
 from renderer.stages.guards import Finding, Param, plural, quote, sections, value_path
 from renderer.stages.layers import Origin
 from renderer.stages.validate import is_duration

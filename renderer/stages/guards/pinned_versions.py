@@ -27,7 +27,7 @@ Failing:
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from renderer.stages.guards import Finding, quote, sections, value_path
 
@@ -97,9 +97,7 @@ def _images(node, path: tuple) -> Iterator[Finding]:
         elif cls is dict:
             below = []
             for key, value in node.items():
-                if isinstance(key, str) and (key == "image" or key.endswith("Image")) and isinstance(value, str):
-                    below.append((value, path + (key,)))
-                elif value.__class__ is dict or value.__class__ is list:
+                if isinstance(key, str) and (key == "image" or key.endswith("Image")) and isinstance(value, str) or value.__class__ is dict or value.__class__ is list:
                     below.append((value, path + (key,)))
             stack.extend(reversed(below))
         elif cls is list:

@@ -24,7 +24,7 @@ Failing:
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from renderer.stages.guards import Finding, Param, plural, sections, value_path
 
