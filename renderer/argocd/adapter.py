@@ -80,7 +80,7 @@ class Inputs:
 
 def error_text(exc) -> str:
     """A :class:`~renderer.errors.RendererError` as the command line prints it."""
-    from renderer.cli import error_message  # renderer.cli imports click only when its commands are used
+    from renderer.commands.common import error_message  # renderer.cli imports click only when its commands are used
 
     return error_message(exc)
 

@@ -560,7 +560,7 @@ def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strin
 
 
 def _render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings, jobs):
-    from renderer.cli import emit_text, warn
+    from renderer.commands.common import emit_text, warn
 
     options = Options(profile, tuple(overlays), tuple(sets), tuple(set_strings), fmt)
     if output_dir:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from renderer.cli import (
+from renderer.commands.common import (
     build_request,
     emit_text,
     layer_options,

@@ -1110,7 +1110,7 @@ def diff_command(base, head, against, root, fmt, exit_code, color, context):
     and object, the guard findings that appear or disappear, and the changes
     the cluster will refuse or that recreate an EventBus.
     """
-    from renderer.cli import emit_text
+    from renderer.commands.common import emit_text
     from renderer.commands import pool
 
     cleanup: list = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from renderer.cli import (
+from renderer.commands.common import (
     emit_text,
     layer_options,
 )
@@ -175,7 +175,7 @@ def parse_path(text: str) -> tuple:
 
 def build(app_dir, profile, overlays, sets, set_strings, environment):
     """Load and merge an app's layers as ``render`` does: ``(app, profiles, overlays, merged)``."""
-    from renderer.cli import build_request
+    from renderer.commands.common import build_request
     from renderer.pipeline import collect_layers
     from renderer.stages import layers, sources
 

@@ -281,7 +281,7 @@ def schema_command(kind):
     Point the YAML language server at it with a first line such as
     `# yaml-language-server: $schema=https://.../app.schema.json`.
     """
-    from renderer.cli import emit_text
+    from renderer.commands.common import emit_text
 
     emit_text(committed(kind))
 

@@ -1,0 +1,69 @@
+"""What every command shares: the options that choose the layers, and writing results and diagnostics.
+
+stdout carries only a command's result, written once, after everything has
+succeeded (:func:`emit_text`); diagnostics go to stderr (:func:`warn`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def emit_text(text: str) -> None:
+    """Write the command's whole result to stdout at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def warn(text: str) -> None:
+    """A diagnostic line on stderr."""
+    sys.stderr.write(text.rstrip("\n") + "\n")
+
+
+def error_message(exc) -> str:
+    """How a :class:`~renderer.errors.RendererError` is printed on stderr."""
+    text = exc.render()
+    return text if text.startswith(("error", "warning")) or exc.exit_code == 1 else "error: " + text
+
+
+def build_request(app_dir, profile, overlays, sets=(), set_strings=(), environment=None):
+    """A :class:`~renderer.pipeline.RenderRequest` from command-line options."""
+    from pathlib import Path
+
+    from renderer.pipeline import RenderRequest
+
+    return RenderRequest(app_dir=Path(app_dir), profile=profile, overlays=tuple(overlays), sets=tuple(sets),
+                         set_strings=tuple(set_strings), environment=environment)
+
+
+def report_warnings(rendered) -> None:
+    """Print non-failing guard findings (warnings, waived violations) to stderr."""
+    evaluation = getattr(rendered, "evaluation", None)
+    if evaluation is not None and evaluation.findings:
+        from renderer.stages import guards
+
+        warn(guards.format_report(evaluation))
+
+
+
+app_option = click.option("--app", "app_dir", default=".", show_default=True, metavar="DIR",
+                          type=click.Path(file_okay=False, path_type=str),
+                          help="App directory holding eventbus-render.yaml.")
+profile_option = click.option("--profile", metavar="NAME", help="Profile to use instead of the app file's.")
+overlay_option = click.option("--overlay", "overlays", multiple=True, metavar="NAME",
+                              help="Overlay applied after the app file's overlays (repeatable).")
+set_option = click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+                          help="Set a value (YAML scalar; stays a string where the field is a string).")
+set_string_option = click.option("--set-string", "set_strings", multiple=True, metavar="PATH=VALUE",
+                                 help="Set a value, always as a string.")
+env_option = click.option("--env", "environment", metavar="NAME",
+                          help="Render one of the app file's environments.")
+
+
+def layer_options(function):
+    """--app, --profile, --overlay, --set, --set-string and --env: what every rendering command takes."""
+    for option in (env_option, set_string_option, set_option, overlay_option, profile_option, app_option):
+        function = option(function)
+    return function
