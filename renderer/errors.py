@@ -7,16 +7,17 @@ line turns it into a message on stderr and an exit code in one place
 
 from __future__ import annotations
 
-from renderer.records import FrozenRecord
+from dataclasses import dataclass
 
 
-class Location(FrozenRecord):
+@dataclass(frozen=True, slots=True)
+class Location:
     """A place in a user's file: display path, 1-based line and column, and key path."""
 
-    _fields = ("file", "line", "column", "key")
-
-    def __init__(self, file: str, line: int | None = None, column: int | None = None, key: str | None = None):
-        self._set_fields(file, line, column, key)
+    file: str
+    line: int | None = None
+    column: int | None = None
+    key: str | None = None
 
     def __str__(self) -> str:
         text = self.file

@@ -253,6 +253,8 @@ def read_parameters(environ, inputs: Inputs, *, strict: bool = True) -> None:
 
 def value_layer(kind: str, source: str, text: str, line: int | None = None):
     """One ``PATH=VALUE`` from env or parameters as a layer, typed exactly like ``--set``."""
+    import dataclasses
+
     from renderer.errors import InputError
     from renderer.pipeline import parse_set, values_schema
 
@@ -268,7 +270,7 @@ def value_layer(kind: str, source: str, text: str, line: int | None = None):
                                 "could read as something else, e.g. '\"on\"'") from None
     name = f"{label} {text}"
     marks = {(): (line, 1)} if line else {}
-    return layer.replace(kind=kind, name=name, file=source, marks=marks, notes={(): name})
+    return dataclasses.replace(layer, kind=kind, name=name, file=source, marks=marks, notes={(): name})
 
 
 _SCHEMA: list = []

@@ -23,6 +23,7 @@ forked copies of it (:mod:`renderer.commands.pool`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -225,7 +226,7 @@ def _relocated(exc: RendererError, app: str) -> str:
     location = exc.location
     if (isinstance(exc, InputError) and location is not None and app != "."
             and not location.file.startswith(("builtin:", "<", "-"))):
-        exc = InputError(exc.message, location=location.replace(file=f"{app}/{location.file}"), hint=exc.hint)
+        exc = InputError(exc.message, location=dataclasses.replace(location, file=f"{app}/{location.file}"), hint=exc.hint)
     return exc.render()
 
 

@@ -16,6 +16,7 @@ and its volumes). Guard findings that appear or disappear are listed too.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -536,7 +537,7 @@ class HeadOrigins:
             origin = value_origin(rendered, manifest_path)
             if origin is None or prefix == "" or origin.file.startswith(("builtin:", "-", "<")):
                 return origin
-            return origin.replace(file=prefix + origin.file)
+            return dataclasses.replace(origin, file=prefix + origin.file)
 
         return origin_of
 
@@ -549,7 +550,7 @@ def _origin_function(rendered, app: str):
         origin = value_origin(rendered, manifest_path)
         if origin is None or prefix == "" or origin.file.startswith(("builtin:", "-", "<")):
             return origin
-        return origin.replace(file=prefix + origin.file)
+        return dataclasses.replace(origin, file=prefix + origin.file)
 
     return origin_of
 

@@ -18,7 +18,8 @@ from renderer.commands.common import (
     emit_text,
     layer_options,
 )
-from renderer.errors import InputError, Location
+from renderer.errors import InputError
+from renderer.paths import format_path, manifest_to_values, parse_path
 
 
 @dataclass
@@ -32,8 +33,6 @@ class Step:
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
-        from renderer.stages.yamlio import format_path
-
         return {"path": format_path(self.path), "value": None if self.deleted else self.value,
                 "deleted": self.deleted, "origin": self.origin.as_dict() if self.origin else None}
 
@@ -54,8 +53,6 @@ class Leaf:
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
-        from renderer.stages.yamlio import format_path
-
         return {"path": format_path(self.path), "keys": list(self.path), "present": self.present,
                 "value": self.value if self.present else None,
                 "origin": self.origin.as_dict() if self.origin else None,
@@ -159,13 +156,11 @@ def _owner(recorded: tuple, leaves: dict):
         probe = probe[:-1]
 
 
-def parse_path(text: str) -> tuple:
+def values_path(text: str) -> tuple:
     """A values path as ``--set`` takes it; ``spec.``/``metadata.labels.`` manifest paths are accepted too."""
-    from renderer.pipeline import manifest_to_values_path, parse_value_path
-
-    path = parse_value_path(text, "PATH")
+    path = parse_path(text, what="PATH")
     if path[:1] in (("spec",), ("metadata",)):
-        mapped = manifest_to_values_path(path, ())
+        mapped = manifest_to_values(path, ())
         if not mapped:
             raise InputError(f"{text!r} is not set from the values",
                              hint="explain values paths (jetstream.replicas) or spec.* and metadata.labels.* paths")
@@ -176,18 +171,12 @@ def parse_path(text: str) -> tuple:
 def build(app_dir, profile, overlays, sets, set_strings, environment):
     """Load and merge an app's layers as ``render`` does: ``(app, profiles, overlays, merged)``."""
     from renderer.commands.common import build_request
-    from renderer.pipeline import collect_layers
     from renderer.stages import layers, sources
+    from renderer.stages.stack import collect_layers, select_environment
 
     request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
     app = sources.load_app(request.app_dir)
-    env = {}
-    if environment is not None:
-        if environment not in app.environments:
-            known = ", ".join(app.environments) or "none (the app file has no 'environments')"
-            raise InputError(f"unknown environment {environment!r}", location=Location(sources.APP_FILE),
-                             hint=f"known environments: {known}")
-        env = app.environments[environment]
+    env = select_environment(app, environment)
     profiles, overlay_list, stack = collect_layers(app, request, env)
     return app, profiles, overlay_list, layers.merge_layers(stack)
 
@@ -198,8 +187,6 @@ def _show(value) -> str:
 
 def format_text(leaves: list, header: list) -> str:
     """The report: header lines, then one block per leaf."""
-    from renderer.stages.yamlio import format_path
-
     out = list(header)
     for leaf in leaves:
         shown = _show(leaf.value) if leaf.present else "(not set)"
@@ -231,8 +218,6 @@ def _line(origin) -> str:
 
 
 def _sub(step: Step, leaf: Leaf) -> str:
-    from renderer.stages.yamlio import format_path
-
     return f"  [at {format_path(step.path) or '<root>'}]" if step.path != leaf.path else ""
 
 
@@ -247,14 +232,11 @@ def explain_command(app_dir, profile, overlays, sets, set_strings, environment, 
     PATH limits the report to one value or subtree, e.g. jetstream.persistence
     (spec.jetstream.persistence works too).
     """
-    prefix = parse_path(path) if path else ()
+    prefix = values_path(path) if path else ()
     app, profiles, overlay_list, merged = build(app_dir, profile, overlays, sets, set_strings, environment)
     leaves = explain_values(merged, prefix)
     if not leaves:
         import difflib
-
-        from renderer.stages.yamlio import format_path
-
         known = [format_path(p) for p in leaf_paths(merged.values)]
         close = difflib.get_close_matches(path, known, n=3, cutoff=0.5)
         if "affinity" in prefix:

@@ -15,20 +15,23 @@ values it overrode, and errors can point at the line that set a bad value.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from deepmerge import Merger
 
 from renderer.errors import InputError, Location
-from renderer.records import FrozenRecord, Record
-from renderer.stages.yamlio import format_path
+from renderer.paths import format_path
 
 
-class Origin(FrozenRecord):
+@dataclass(frozen=True, slots=True)
+class Origin:
     """Where a value came from: layer kind and name, display file, 1-based line and column."""
 
-    _fields = ("layer", "name", "file", "line", "column")
-
-    def __init__(self, layer: str, name: str, file: str, line: int | None = None, column: int | None = None):
-        self._set_fields(layer, name, file, line, column)
+    layer: str
+    name: str
+    file: str
+    line: int | None = None
+    column: int | None = None
 
     @property
     def where(self) -> str:
@@ -70,27 +73,29 @@ class Setting:
         return f"Setting({self.origin!s}, {self.value!r})"
 
 
-class Layer(Record):
+@dataclass(slots=True)
+class Layer:
     """One source of values.
 
     ``values`` sit at ``prefix`` inside a document whose key marks are ``marks``;
     ``notes`` may name individual paths (each ``--set`` flag names its own).
     """
 
-    _fields = ("kind", "name", "file", "values", "marks", "prefix", "merge", "merge_prefix", "notes")
+    kind: str
+    name: str
+    file: str
+    values: dict
+    marks: dict = field(default_factory=dict)
+    prefix: tuple = ()
+    merge: dict = field(default_factory=dict)
+    merge_prefix: tuple = ("merge",)
+    notes: dict = field(default_factory=dict)
 
-    def __init__(self, kind: str, name: str, file: str, values: dict, marks: dict | None = None,
-                 prefix: tuple = (), merge: dict | None = None, merge_prefix: tuple = ("merge",),
-                 notes: dict | None = None):
-        self.kind = kind
-        self.name = name
-        self.file = file
-        self.values = values
-        self.marks = {} if marks is None else marks
-        self.prefix = prefix
-        self.merge = {} if merge is None else merge
-        self.merge_prefix = merge_prefix
-        self.notes = {} if notes is None else notes
+    def __post_init__(self):
+        # callers pass None for "none"
+        self.marks = {} if self.marks is None else self.marks
+        self.merge = {} if self.merge is None else self.merge
+        self.notes = {} if self.notes is None else self.notes
 
     def origin(self, path: tuple) -> Origin:
         """Origin of the value at ``path`` (relative to ``values``) in this layer."""
@@ -111,13 +116,13 @@ class IndexPatch(dict):
     """``--set a.b[2].c=x``: patch list items by index instead of replacing the list."""
 
 
-class Strategy(FrozenRecord):
+@dataclass(frozen=True, slots=True)
+class Strategy:
     """How lists at one path merge: ``replace``, ``append`` or ``mergeBy`` keys."""
 
-    _fields = ("kind", "keys", "origin")
-
-    def __init__(self, kind: str, keys: tuple = (), origin: Origin | None = None):
-        self._set_fields(kind, keys, origin)
+    kind: str
+    keys: tuple = ()
+    origin: Origin | None = None
 
     @property
     def text(self) -> str:
@@ -395,6 +400,11 @@ def _item_key(item, keys: tuple):
     return tuple(repr(item[key]) for key in keys)
 
 
+def copy_values(value):
+    """A copy of plain values (mappings, lists, scalars) that shares nothing mutable with ``value``."""
+    return _copy(value)
+
+
 def _copy(value):
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items() if v is not None}
@@ -403,16 +413,14 @@ def _copy(value):
     return value
 
 
-class Merged(Record):
+@dataclass(slots=True)
+class Merged:
     """The result of merging layers: values, provenance, strategies in force and the layers."""
 
-    _fields = ("values", "provenance", "strategies", "layers")
-
-    def __init__(self, values: dict, provenance: Provenance, strategies: dict, layers: list):
-        self.values = values
-        self.provenance = provenance
-        self.strategies = strategies
-        self.layers = layers
+    values: dict
+    provenance: Provenance
+    strategies: dict
+    layers: list
 
     def copy(self, touched=None) -> Merged:
         """A copy that further layers can be merged onto, leaving this one as it is.

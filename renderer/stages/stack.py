@@ -1,0 +1,185 @@
+"""The ordered layers of one render, and their merge.
+
+Lowest first: the built-in defaults of the backend, the profile chain (base
+first), the overlays, the app file's values, the chosen environment's values,
+then the caller's layers (Argo CD parameters and environment variables,
+``--set``, ``--set-string``). The lower part (defaults, profiles, overlays)
+is shared by many apps of a repository, so its merge is remembered for the
+run, keyed by what the layers hold.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from renderer import context
+from renderer.errors import InputError, Location
+from renderer.paths import parse_path
+from renderer.stages import layers as layers_mod
+from renderer.stages import sources, spec, yamlio
+from renderer.stages.validate import node_at, validate
+
+_DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
+BASE_KINDS = ("defaults", "profile", "overlay")
+"""Kinds of the lower layers, whose merge many renders share."""
+
+
+def backend_path(backend: str) -> tuple:
+    """Path of ``backend``'s section, both under ``spec`` and in the values."""
+    return spec.BACKEND_PATHS[backend]
+
+
+@functools.cache
+def values_schema() -> dict:
+    """Schema of merged values: every backend section of the spec plus the renderer's conveniences.
+
+    Built from package constants once per process; nobody changes it.
+    """
+    spec_fields = spec.EVENTBUS["fields"]["spec"]["fields"]
+    string_map = {"type": "map", "values": {"type": "string"}}
+    spread_mode = {"type": "string", "enum": ["none", "preferred", "required"]}
+    weight = {"type": "integer", "minimum": 1, "maximum": 100}
+    fields = dict(spec_fields)
+    fields.update({
+        "labels": string_map,
+        "annotations": string_map,
+        "spread": {"type": "object", "fields": {"zones": spread_mode, "hosts": spread_mode,
+                                                 "zoneWeight": weight, "hostWeight": weight}},
+    })
+    return {"type": "object", "fields": fields}
+
+
+def defaults_layers(backend: str) -> list:
+    """The built-in defaults of ``backend`` (common first), read once per run."""
+    cache = context.cache("defaults-layers")
+    found = cache.get(backend)
+    if found is None:
+        found = []
+        for stem, kind_name in (("common", "common"), (backend, backend)):
+            doc = sources.load_document(_DEFAULTS_DIR / f"{stem}.yaml", f"builtin:defaults/{stem}.yaml")
+            found.append(layers_mod.Layer("defaults", kind_name, doc.display, doc.data.get("values") or {},
+                                          doc.marks, ("values",), doc.data.get("merge") or {}))
+        cache[backend] = found
+    return list(found)
+
+
+def _doc_layer(kind: str, name: str, doc, values: dict, merge: dict, prefix: tuple = ("values",),
+               merge_prefix: tuple = ("merge",)) -> layers_mod.Layer:
+    return layers_mod.Layer(kind, name, doc.display, values, doc.marks, prefix, merge, merge_prefix)
+
+
+def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set") -> layers_mod.Layer:
+    """One ``--set PATH=VALUE`` as a layer of its own.
+
+    The value is a YAML scalar (or flow collection), except where the schema
+    types the field as a string (or quantity, duration): there it stays exactly
+    as typed, so ``--set kafka.version=2.10`` is ``"2.10"``. ``null`` deletes.
+    PATH is read by :func:`renderer.paths.parse_path`.
+    """
+    if "=" not in text:
+        raise InputError(f"{flag} {text!r} is not PATH=VALUE", hint=f"e.g. {flag} jetstream.replicas=5")
+    raw_path, raw = text.split("=", 1)
+    path = parse_path(raw_path, what=f"{flag} path")
+    if raw in ("null", "~") and not force_string:
+        value = None
+    else:
+        node = node_at(schema, tuple("*" if isinstance(p, int) else p for p in path))
+        stringly = node is not None and node.get("type") in ("string", "quantity", "duration")
+        if force_string or stringly:
+            value = raw
+        else:
+            try:
+                value, _ = yamlio.load(raw, f"{flag} {raw_path}")
+            except InputError as exc:
+                raise InputError(f"{flag} {text!r}: value is not valid YAML ({exc.message})",
+                                 hint=f"quote it for the shell, or use --set-string {raw_path}=...") from None
+    nested: object = value
+    for part in reversed(path):
+        nested = layers_mod.IndexPatch({part: nested}) if isinstance(part, int) else {part: nested}
+    if not isinstance(nested, dict) or isinstance(nested, layers_mod.IndexPatch):
+        raise InputError(f"{flag} {text!r}: the path must start with a key", hint="e.g. jetstream.replicas=5")
+    return layers_mod.Layer("set", f"{flag} {text}", flag, nested, notes={(): f"{flag} {text}"})
+
+
+def select_environment(app, environment: str | None) -> dict:
+    """The app file's entry for ``environment`` (``{}`` for none); an unknown name is an error."""
+    if environment is None:
+        return {}
+    if environment not in app.environments:
+        known = ", ".join(app.environments) or "none (the app file has no 'environments')"
+        raise InputError(f"unknown environment {environment!r}", location=Location(sources.APP_FILE),
+                         hint=f"known environments: {known}")
+    return app.environments[environment]
+
+
+def collect_layers(app, request, env: dict):
+    """Load profiles and overlays and build the ordered list of layers: ``(profiles, overlays, stack)``."""
+    doc = app.doc
+    env_prefix = ("environments", request.environment) if request.environment else ()
+    if request.profile is not None:
+        sources.check_name(request.profile, None, (), "profile")
+        profiles = sources.load_profile_chain(request.profile, app.root)
+    elif "profile" in env:
+        profiles = sources.load_profile_chain(env["profile"], app.root, referrer=doc,
+                                              ref_path=env_prefix + ("profile",))
+    else:
+        profiles = sources.load_profile_chain(app.profile, app.root, referrer=doc)
+    overlays = []
+    for index, name in enumerate(app.overlays):
+        overlays.append(sources.load_overlay(name, app.root, referrer=doc, ref_path=("overlays", index)))
+    for index, name in enumerate(env.get("overlays") or []):
+        overlays.append(sources.load_overlay(name, app.root, referrer=doc,
+                                             ref_path=env_prefix + ("overlays", index)))
+    for name in request.overlays:
+        sources.check_name(name, None, (), "overlay")
+        overlays.append(sources.load_overlay(name, app.root))
+
+    stack = defaults_layers(app.backend)
+    for profile in profiles:
+        stack.append(_doc_layer("profile", profile.name, profile.doc, profile.values, profile.merge))
+    for overlay in overlays:
+        stack.append(_doc_layer("overlay", overlay.name, overlay.doc, overlay.values, overlay.merge))
+    stack.append(_doc_layer("app", sources.APP_FILE, doc, app.values, app.merge))
+    if env:
+        stack.append(_doc_layer("environment", request.environment, doc, env.get("values") or {}, {},
+                                prefix=env_prefix + ("values",)))
+    stack.extend(request.extra_layers)
+    schema = values_schema()
+    for text in request.sets:
+        stack.append(parse_set(text, force_string=False, schema=schema))
+    for text in request.set_strings:
+        stack.append(parse_set(text, force_string=True, schema=schema, flag="--set-string"))
+    return profiles, overlays, stack
+
+
+def _layer_key(layer) -> tuple:
+    """What a lower layer is made of: its name and file, its values, strategies and their lines."""
+    return (layer.kind, layer.name, layer.file, layer.prefix, layer.merge_prefix, repr(layer.values),
+            repr(layer.merge), repr(list(layer.marks.items())))
+
+
+def merge_stack(stack: list):
+    """Merge ``stack``; the merge of its lower layers is remembered for the run.
+
+    Returns ``(merged, base_valid, base_count)``: the merged values, whether the
+    lower part is valid on its own (then only the sections the upper layers
+    touch need validating again), and how many layers the lower part holds.
+    """
+    base_count = next((i for i, layer in enumerate(stack) if layer.kind not in BASE_KINDS), len(stack))
+    base_layers = stack[:base_count]
+    cache = context.cache("merged-bases")
+    key = tuple(_layer_key(layer) for layer in base_layers)
+    entry = cache.get(key)
+    if entry is None:
+        base = layers_mod.merge_layers(base_layers)
+        entry = cache[key] = (base, not validate(base.values, values_schema()))
+    base, base_valid = entry
+    upper = stack[base_count:]
+    merged = layers_mod.merge_layers(upper, start=base.copy(touched_sections(upper)))
+    return merged, base_valid, base_count
+
+
+def touched_sections(layers: list) -> set:
+    """Top-level keys that ``layers`` write."""
+    return {key for layer in layers for key in (layer.values or {})}
