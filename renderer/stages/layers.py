@@ -15,219 +15,22 @@ values it overrode, and errors can point at the line that set a bad value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from deepmerge import Merger
 
 from renderer.errors import InputError, Location
-from renderer.paths import format_path
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a value came from: layer kind and name, display file, 1-based line and column."""
-
-    layer: str
-    name: str
-    file: str
-    line: int | None = None
-    column: int | None = None
-
-    @property
-    def where(self) -> str:
-        """``file:line`` (or just the file when no line is known)."""
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
-
-    def __str__(self) -> str:
-        return f"{self.layer} {self.name} ({self.where})"
-
-    def as_dict(self) -> dict:
-        """JSON-ready form."""
-        return {"layer": self.layer, "name": self.name, "file": self.file, "line": self.line,
-                "column": self.column}
-
-
-DELETED = type("Deleted", (), {"__repr__": lambda self: "<deleted>"})()
-"""Value of a :class:`Setting` recording that a layer deleted the key with ``null``."""
-
-
-class Setting:
-    """One layer's contribution to one path: the value, and (computed on demand) its :class:`Origin`."""
-
-    __slots__ = ("_layer", "_source", "_origin", "value")
-
-    def __init__(self, origin: Origin | None, value, layer: Layer | None = None, source: tuple = ()):
-        self._origin = origin
-        self._layer = layer
-        self._source = source
-        self.value = value
-
-    @property
-    def origin(self) -> Origin:
-        """Where this value was set (resolved lazily: most settings are never asked)."""
-        if self._origin is None:
-            self._origin = self._layer.origin(self._source)
-        return self._origin
-
-    def __repr__(self) -> str:
-        return f"Setting({self.origin!s}, {self.value!r})"
-
-
-@dataclass(slots=True)
-class Layer:
-    """One source of values.
-
-    ``values`` sit at ``prefix`` inside a document whose key marks are ``marks``;
-    ``notes`` may name individual paths (each ``--set`` flag names its own).
-    """
-
-    kind: str
-    name: str
-    file: str
-    values: dict
-    marks: dict = field(default_factory=dict)
-    prefix: tuple = ()
-    merge: dict = field(default_factory=dict)
-    merge_prefix: tuple = ("merge",)
-    notes: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        # callers pass None for "none"
-        self.marks = {} if self.marks is None else self.marks
-        self.merge = {} if self.merge is None else self.merge
-        self.notes = {} if self.notes is None else self.notes
-
-    def origin(self, path: tuple) -> Origin:
-        """Origin of the value at ``path`` (relative to ``values``) in this layer."""
-        probe = self.prefix + tuple(path)
-        while probe not in self.marks and len(probe) > len(self.prefix):
-            probe = probe[:-1]
-        line, column = self.marks.get(probe, (None, None))
-        name = self.name
-        if self.notes:
-            sub = tuple(path)
-            while sub not in self.notes and sub:
-                sub = sub[:-1]
-            name = self.notes.get(sub, name)
-        return Origin(self.kind, name, self.file, line, column)
-
-
-class IndexPatch(dict):
-    """``--set a.b[2].c=x``: patch list items by index instead of replacing the list."""
-
-
-@dataclass(frozen=True, slots=True)
-class Strategy:
-    """How lists at one path merge: ``replace``, ``append`` or ``mergeBy`` keys."""
-
-    kind: str
-    keys: tuple = ()
-    origin: Origin | None = None
-
-    @property
-    def text(self) -> str:
-        """The strategy as written in a ``merge:`` block."""
-        return f"mergeBy:{'+'.join(self.keys)}" if self.kind == "mergeBy" else self.kind
-
-
-def parse_strategy(text, layer: Layer, pattern: str) -> Strategy:
-    """Parse a strategy declared in ``merge:`` (``replace``, ``append``, ``mergeBy:name``)."""
-    line_col = layer.marks.get(layer.merge_prefix + (pattern,), (None, None))
-    origin = Origin(layer.kind, layer.name, layer.file, *line_col)
-    if isinstance(text, str):
-        if text in ("replace", "append"):
-            return Strategy(text, (), origin)
-        kind, _, keys = text.partition(":")
-        parts = tuple(k.strip() for k in keys.split("+")) if keys else ()
-        if kind == "mergeBy" and parts and all(parts):
-            return Strategy("mergeBy", parts, origin)
-    raise InputError(f"unknown merge strategy {text!r} for {pattern!r}",
-                     location=Location(origin.file, origin.line, origin.column, f"merge.{pattern}"),
-                     hint="use replace, append or mergeBy:KEY (mergeBy:key+effect for several keys)")
-
-
-def split_pattern(pattern: str) -> tuple:
-    """``a.b\\.c.*`` -> ``('a', 'b.c', '*')``: dots separate keys, ``\\.`` is a literal dot."""
-    parts, current, escaped = [], "", False
-    for char in pattern:
-        if escaped:
-            current += char
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == ".":
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    return tuple(parts)
-
-
-class Provenance:
-    """For every path written during a merge, the settings in layer order (last is in force).
-
-    A provenance may sit on a shared, read-only ``base`` (the cached lower
-    layers of many renders): lookups see both, additions go to this one only.
-    """
-
-    def __init__(self, base: dict | None = None):
-        self._base = base or {}
-        self._own: dict[tuple, list[Setting]] = {}
-
-    @property
-    def history(self) -> dict:
-        """Path -> settings in layer order, base and own together (built on demand)."""
-        if not self._base:
-            return self._own
-        merged = dict(self._base)
-        for path, settings in self._own.items():
-            below = merged.get(path)
-            merged[path] = below + settings if below else settings
-        return merged
-
-    def add(self, path: tuple, setting: Setting) -> None:
-        """Record that a layer set (or deleted) ``path``."""
-        settings = self._own.get(path)
-        if settings is None:
-            self._own[path] = [setting]
-        else:
-            settings.append(setting)
-
-    def settings(self, path: tuple) -> list[Setting]:
-        """Every setting of exactly ``path``, lowest layer first."""
-        path = tuple(path)
-        own, below = self._own.get(path), self._base.get(path)
-        if own and below:
-            return below + own
-        return own or below or []
-
-    def _last(self, path: tuple):
-        settings = self._own.get(path) or self._base.get(path)
-        return settings[-1] if settings else None
-
-    def origin(self, path: tuple) -> Origin | None:
-        """Origin of the value in force at ``path``, else of its nearest recorded ancestor, else of a descendant."""
-        probe = tuple(path)
-        while True:
-            last = self._last(probe)
-            if last is not None:
-                return last.origin
-            if not probe:
-                break
-            probe = probe[:-1]
-        # a mapping set whole (``--set a={b: 1}``) is recorded at its leaves: point at one of them
-        size, prefix = len(path), tuple(path)
-        for history in (self._own, self._base):
-            for key, settings in history.items():
-                if settings and len(key) > size and key[:size] == prefix:
-                    return settings[-1].origin
-        return None
-
-    def describe(self, path: tuple) -> str:
-        """``layer name (file:line)`` of the value at ``path``, or ``unknown origin``."""
-        origin = self.origin(path)
-        return str(origin) if origin else "unknown origin"
+from renderer.paths import format_path, parse_path
+from renderer.stages.provenance import (  # noqa: F401  (the model of a merge, used through this module too)
+    DELETED,
+    IndexPatch,
+    Layer,
+    Origin,
+    Provenance,
+    Setting,
+    Strategy,
+    parse_strategy,
+)
 
 
 class _LayerMerge:
@@ -450,6 +253,16 @@ def merge_layers(layers: list[Layer], start: Merged | None = None) -> Merged:
     provenance, strategies, values = start.provenance, start.strategies, start.values
     for layer in layers:
         for pattern, text in (layer.merge or {}).items():
-            strategies[split_pattern(str(pattern))] = parse_strategy(text, layer, pattern)
+            strategies[_pattern_path(layer, str(pattern))] = parse_strategy(text, layer, pattern)
         values = _LayerMerge(layer, provenance, strategies).run(values)
     return Merged(values, provenance, strategies, start.layers + list(layers))
+
+
+def _pattern_path(layer: Layer, pattern: str) -> tuple:
+    """The path a ``merge:`` pattern names (``*`` matches any key), read as every path is."""
+    try:
+        return parse_path(pattern, what="merge pattern", example="jetstream.tolerations")
+    except InputError as exc:
+        line, column = layer.marks.get(layer.merge_prefix + (pattern,), (None, None))
+        raise InputError(exc.message, location=Location(layer.file, line, column, f"merge.{pattern}"),
+                         hint=exc.hint) from None
