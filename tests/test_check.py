@@ -262,6 +262,29 @@ def test_a_malformed_waiver_is_located_at_its_line(make_app, cli):
     assert "eventbus-render.yaml:5:5: waivers[0].expires: waiver expires '31.12.2026' is not a date" in result.err
 
 
+@pytest.mark.parametrize("written", ['spec["jetstream"].version', 'spec["jetstream"]["version"]',
+                                     "spec.jetstream.version"])
+def test_check_reports_a_waiver_path_in_the_printed_form_whichever_way_it_was_written(make_app, cli, written):
+    app = make_app(APP.replace("path: spec.jetstream.version", f"path: '{written}'"),
+                   files={"overlays/small.yaml": SMALL})
+    document = json.loads(cli("check", "--app", app, "--format", "json").out)
+    [waived] = [f for f in document["findings"] if f["waived"]]
+    assert (waived["path"], waived["waiver"]["path"]) == ("spec.jetstream.version", "spec.jetstream.version")
+    text = cli("check", "--app", app).out
+    assert "waived[pinned-versions] spec.jetstream.version:" in text
+
+
+def test_a_waiver_path_that_cannot_be_read_is_located_at_its_line(make_app, cli):
+    app = make_app(APP.replace("path: spec.jetstream.version", "path: spec..version"),
+                   files={"overlays/small.yaml": SMALL})
+    result = cli("check", "--app", app)
+    assert result.code == 2
+    assert result.out == ""
+    assert ("eventbus-render.yaml:9:5: waivers[0].path: waiver path 'spec..version' has an empty key at column 6"
+            in result.err), result.err
+    assert "hint: write it as printed in reports, e.g. spec.jetstream.replicas" in result.err
+
+
 def test_check_as_sarif_locates_each_result_where_its_value_was_set_relative_to_the_repository(tmp_path, cli):
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)

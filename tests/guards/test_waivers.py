@@ -8,6 +8,7 @@ import pytest
 
 from renderer.errors import InputError
 from renderer.pipeline import RenderRequest, render
+from renderer.stages import guards
 from tests.guards.conftest import write_case
 
 REPLICAS = {"jetstream": {"replicas": 4}}
@@ -137,3 +138,73 @@ def test_a_malformed_waiver_is_an_input_error_at_its_line(evaluate, entry, where
     with pytest.raises(InputError) as caught:
         evaluate("jetstream", REPLICAS, **with_waivers(entry))
     assert (str(caught.value.location), caught.value.message) == (where, message)
+
+
+# -- the waiver path is a path: read with either spelling, compared segment by segment --------------
+
+
+@pytest.mark.parametrize("path, waived", [
+    ('spec["jetstream"].replicas', True),
+    ('spec["jetstream"]["replicas"]', True),
+    ("spec", True),
+    ('spec["jetstream"]', True),
+    ("spec.jetstream.replicas.count", False),
+    ("spec.jetstream\\.replicas", False),
+    ("metadata", False),
+], ids=["bracketed-section", "all-bracketed", "whole-spec", "bracketed-parent", "below-the-finding",
+        "escaped-dot-is-one-key", "other-branch"])
+def test_a_waiver_path_is_compared_as_a_path_whatever_its_spelling(evaluate, path, waived):
+    evaluation = evaluate("jetstream", REPLICAS, **with_waivers(waiver(path=path)))
+    assert [f.waived for f in evaluation.findings if f.rule == "replica-count"] == [waived]
+
+
+LABEL = ("metadata", "labels", "app.kubernetes.io/name")
+
+
+@pytest.mark.parametrize("path", [
+    'metadata.labels["app.kubernetes.io/name"]',
+    "metadata.labels.app\\.kubernetes\\.io/name",
+], ids=["bracketed-key", "escaped-dots"])
+def test_both_spellings_of_a_dotted_key_read_as_the_same_path(tmp_path, path):
+    root = write_case(tmp_path, "jetstream", extra={"waivers": [waiver(path=path)]})
+    [entry] = guards.parse_waivers(render(RenderRequest(root, run_guards=False)).app)
+    assert entry.path == LABEL
+
+
+@pytest.mark.parametrize("path, covered", [
+    (LABEL, True),
+    (LABEL + ("x",), True),
+    (("metadata", "labels", "app"), False),
+    (("metadata", "labels", "app.kubernetes.io/name-other"), False),
+    (("metadata", "labels"), False),
+], ids=["the-key", "below-the-key", "key-split-at-a-dot", "longer-key", "the-parent"])
+def test_a_waiver_on_a_dotted_key_covers_that_key_and_below_only(tmp_path, path, covered):
+    for spelling in ('metadata.labels["app.kubernetes.io/name"]', "metadata.labels.app\\.kubernetes\\.io/name"):
+        root = write_case(tmp_path / spelling.replace("/", "_"), "jetstream",
+                          extra={"waivers": [waiver(path=spelling)]})
+        [entry] = guards.parse_waivers(render(RenderRequest(root, run_guards=False)).app)
+        assert entry.matches(guards.Finding("replica-count", path=path)) is covered, spelling
+
+
+@pytest.mark.parametrize("path", ['spec["jetstream"]["replicas"]', "spec.jetstream.replicas"])
+def test_a_waiver_path_is_printed_in_the_one_printed_form(tmp_path, evaluate, path):
+    evaluation = evaluate("jetstream", None, **with_waivers(waiver(path=path)))
+    assert evaluation.findings[0].message == ("waiver for replica-count at spec.jetstream.replicas matches no "
+                                              "violation")
+    root = write_case(tmp_path / "applied", "jetstream", REPLICAS, extra={"waivers": [waiver(path=path)]})
+    annotations = render(RenderRequest(root, today="2026-06-15")).manifest["metadata"]["annotations"]
+    assert annotations["eventbus-render/waivers"] == (
+        "replica-count@spec.jetstream.replicas until 2026-06-30 (owner: team-payments)")
+
+
+@pytest.mark.parametrize("path, problem", [
+    ("spec.jetstream[x]", 'has a bad index at column 15 (write [0], [1], ... or ["key"])'),
+    ("spec..replicas", "has an empty key at column 6"),
+    ('spec["jetstream', 'has an unclosed ["..."] at column 5'),
+], ids=["bad-index", "empty-key", "unclosed-bracket"])
+def test_a_waiver_path_that_is_not_a_path_is_an_input_error_at_its_line(evaluate, path, problem):
+    with pytest.raises(InputError) as caught:
+        evaluate("jetstream", REPLICAS, **with_waivers(waiver(path=path)))
+    assert str(caught.value.location) == "eventbus-render.yaml:9:3"
+    assert caught.value.message == f"waiver path {path!r} {problem}"
+    assert caught.value.hint == "write it as printed in reports, e.g. spec.jetstream.replicas"

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from renderer.stages.guards import Finding, Param, sections, value_path
+from renderer.stages.guards.model import Finding, Param, sections, value_path
 from renderer.stages.guards.zone_anti_affinity import HOST_KEY, ZONE_KEY, selector_problem, terms
 
 ID = "capacity"

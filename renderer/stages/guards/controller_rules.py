@@ -51,9 +51,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from renderer import context
 from renderer.errors import InputError
 from renderer.stages import yamlio
-from renderer.stages.guards import Finding, Param, plural, quote, sections, value_path
+from renderer.stages.guards.model import Finding, Param, plural, quote, sections, value_path
 from renderer.stages.layers import Origin
 from renderer.stages.validate import is_duration
 
@@ -195,9 +196,8 @@ def _jetstream(path: tuple, section: dict, versions: list) -> Iterator[Finding]:
     yield from _stream_config(path, section, None if rejected else (replicas if isinstance(replicas, int) else 3))
 
 
-_STREAM_CONFIGS: dict = {}
-"""Parsed ``streamConfig`` texts (or :data:`_INVALID`), by text."""
 _INVALID = object()
+"""What a ``streamConfig`` that is not YAML reads as."""
 
 
 def _stream_config(path: tuple, section: dict, servers: int | None) -> Iterator[Finding]:
@@ -206,14 +206,16 @@ def _stream_config(path: tuple, section: dict, servers: int | None) -> Iterator[
     spath = path + ("streamConfig",)
     stream_replicas = None
     if text is not None:
-        data = _STREAM_CONFIGS.get(text) if isinstance(text, str) else None
+        # read once per run: the same few texts come from the profiles; the data is only read here
+        parsed = context.cache("guards.stream-config")
+        data = parsed.get(text) if isinstance(text, str) else None
         if data is None:
             try:
                 data, _ = yamlio.load(text, value_path(spath))
             except InputError:
                 data = _INVALID
-            if isinstance(text, str) and len(_STREAM_CONFIGS) < 1024:
-                _STREAM_CONFIGS[text] = data  # read only: the same few texts come from the profiles
+            if isinstance(text, str):
+                parsed[text] = data
         if not isinstance(data, dict):
             got = "not valid YAML" if data is _INVALID else f"YAML {_kind(data)}"
             yield Finding(ID, path=spath, actual=f"streamConfig is {got}", expected="a YAML mapping",

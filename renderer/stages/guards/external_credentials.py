@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from renderer.stages.guards import Finding, Param, quote, sections, value_path
+from renderer.stages.guards.model import Finding, Param, quote, sections, value_path
 
 ID = "external-credentials"
 DESCRIPTION = ("NATS, JetStream exotic and Kafka connections authenticate, and take credentials only through "

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from renderer.stages.guards import Finding, Param, quote, sections, value_path
+from renderer.stages.guards.model import Finding, Param, quote, sections, value_path
 from renderer.stages.validate import parse_quantity
 
 ID = "persistence"

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from renderer.stages.guards import Finding, quote, sections, value_path
+from renderer.stages.guards.model import Finding, quote, sections, value_path
 
 ID = "pinned-versions"
 DESCRIPTION = "JetStream and Kafka versions, and any image a value sets, are pinned to one concrete release."
@@ -97,7 +97,8 @@ def _images(node, path: tuple) -> Iterator[Finding]:
         elif cls is dict:
             below = []
             for key, value in node.items():
-                if isinstance(key, str) and (key == "image" or key.endswith("Image")) and isinstance(value, str) or value.__class__ is dict or value.__class__ is list:
+                image = isinstance(key, str) and (key == "image" or key.endswith("Image")) and isinstance(value, str)
+                if image or value.__class__ is dict or value.__class__ is list:
                     below.append((value, path + (key,)))
             stack.extend(reversed(below))
         elif cls is list:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from renderer.stages.guards import Finding, Param, plural, sections, value_path
+from renderer.stages.guards.model import Finding, Param, plural, sections, value_path
 
 ID = "replica-count"
 DESCRIPTION = "NATS native and JetStream run at least the profile's minimum of replicas, and an odd count."

@@ -1,4 +1,4 @@
-"""Machine-readable forms of an :class:`~renderer.stages.guards.Evaluation`: JSON and SARIF 2.1.0.
+"""Machine-readable forms of an :class:`~renderer.stages.guards.model.Evaluation`: JSON and SARIF 2.1.0.
 
 SARIF results are located at the file and line that set the offending value
 (the provenance of the merged values), relative to the repository, so code
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from renderer import __version__
 from renderer.stages import sources
-from renderer.stages.guards import RULES, WAIVER_DESCRIPTION, WAIVER_RULE, describe_origin
+from renderer.stages.guards.model import WAIVER_DESCRIPTION, WAIVER_RULE, describe_origin
+from renderer.stages.guards.registry import RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "off": "none"}

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from renderer.stages.guards import Finding, Param, quote, sections, value_path
+from renderer.stages.guards.model import Finding, Param, quote, sections, value_path
 
 ID = "zone-anti-affinity"
 DESCRIPTION = ("NATS native and JetStream pods are spread across zones and hosts by podAntiAffinity whose selector "
