@@ -263,7 +263,7 @@ OVERLAY = {"type": "object", "fields": {"description": DESCRIPTION, "values": nu
 # -- guards and waivers, from the guard registry ------------------------------------------------
 
 
-def _param(param) -> dict:
+def param_node(param) -> dict:
     """The node of one guard parameter (``renderer.stages.guards.Param``)."""
     kind = param.kind
     if kind == "int":
@@ -293,7 +293,7 @@ def _guard(rule_id: str, module) -> dict:
     level["doc"] = always if mandatory else "error fails the render, warning is reported, off disables the guard."
     waivable["doc"] = always if mandatory else "Whether an app file may waive violations."
     fields = {"level": level, "waivable": waivable}
-    fields.update((key, _param(param)) for key, param in module.PARAMS.items())
+    fields.update((key, param_node(param)) for key, param in module.PARAMS.items())
     return nullable({"type": "object", "fields": fields, "doc": module.DESCRIPTION})
 
 
