@@ -3,10 +3,10 @@
 Plain data only, so importing it costs next to nothing. Every node is a dict:
 
 - ``{"type": "object", "fields": {name: NODE}, "required": [names]}``: a closed
-  object; any other key is an error. Two optional keys let the validator explain
-  common mistakes better than "unknown field": ``"removed": {name: (message, fix)}``
-  for fields upstream dropped, and ``"renamed": {wrong: right}`` for names people
-  confuse with the real one.
+  object (no ``required``: none is); any other key is an error. Two optional keys
+  let the validator explain common mistakes better than "unknown field":
+  ``"removed": {name: (message, fix)}`` for fields upstream dropped, and
+  ``"renamed": {wrong: right}`` for names people confuse with the real one.
 - ``{"type": "map", "values": NODE}``: free-form string keys.
 - ``{"type": "array", "items": NODE}``
 - ``{"type": "string"}``, optionally with ``"enum": [...]``.
@@ -16,6 +16,9 @@ Plain data only, so importing it costs next to nothing. Every node is a dict:
 - ``{"type": "quantity"}``: a Kubernetes resource.Quantity (string or number).
 - ``{"type": "duration"}``: a string Go's ``time.ParseDuration`` accepts.
 - ``{"type": "any"}``: free-form (unused today: nothing in an EventBus is).
+
+:mod:`renderer.stages.userfiles` adds a few node types (patterns, dates, keyed
+maps, null) for the files users write, around these values.
 
 Field names and required lists follow upstream's ``api/jsonschema/schema.json``
 (identical at v1.9.11); tests/test_validate.py walks both side by side so the two
@@ -43,13 +46,9 @@ _PROFILE_TYPE = {"type": "string", "enum": ["Localhost", "RuntimeDefault", "Unco
 
 # --- Kubernetes core types ----------------------------------------------------
 
-SECRET_KEY_SELECTOR = {
-    "type": "object",
-    "fields": {"key": STR, "name": STR, "optional": BOOL},
-    "required": ["key"],
-}
+SECRET_KEY_SELECTOR = {"type": "object", "fields": {"key": STR, "name": STR, "optional": BOOL}, "required": ["key"]}
 
-LOCAL_OBJECT_REFERENCE = {"type": "object", "fields": {"name": STR}, "required": []}
+LOCAL_OBJECT_REFERENCE = {"type": "object", "fields": {"name": STR}}
 
 TOLERATION = {
     "type": "object",
@@ -60,26 +59,13 @@ TOLERATION = {
         "effect": {"type": "string", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},
         "tolerationSeconds": INT64,
     },
-    "required": [],
 }
 
-SELINUX_OPTIONS = {
-    "type": "object",
-    "fields": {"user": STR, "role": STR, "type": STR, "level": STR},
-    "required": [],
-}
+SELINUX_OPTIONS = {"type": "object", "fields": {"user": STR, "role": STR, "type": STR, "level": STR}}
 
-SECCOMP_PROFILE = {
-    "type": "object",
-    "fields": {"type": _PROFILE_TYPE, "localhostProfile": STR},
-    "required": ["type"],
-}
+SECCOMP_PROFILE = {"type": "object", "fields": {"type": _PROFILE_TYPE, "localhostProfile": STR}, "required": ["type"]}
 
-APPARMOR_PROFILE = {
-    "type": "object",
-    "fields": {"type": _PROFILE_TYPE, "localhostProfile": STR},
-    "required": ["type"],
-}
+APPARMOR_PROFILE = {"type": "object", "fields": {"type": _PROFILE_TYPE, "localhostProfile": STR}, "required": ["type"]}
 
 WINDOWS_OPTIONS = {
     "type": "object",
@@ -89,10 +75,9 @@ WINDOWS_OPTIONS = {
         "runAsUserName": STR,
         "hostProcess": BOOL,
     },
-    "required": [],
 }
 
-CAPABILITIES = {"type": "object", "fields": {"add": STR_LIST, "drop": STR_LIST}, "required": []}
+CAPABILITIES = {"type": "object", "fields": {"add": STR_LIST, "drop": STR_LIST}}
 
 SECURITY_CONTEXT = {
     "type": "object",
@@ -110,7 +95,6 @@ SECURITY_CONTEXT = {
         "seccompProfile": SECCOMP_PROFILE,
         "windowsOptions": WINDOWS_OPTIONS,
     },
-    "required": [],
 }
 
 SYSCTL = {"type": "object", "fields": {"name": STR, "value": STR}, "required": ["name", "value"]}
@@ -132,7 +116,6 @@ POD_SECURITY_CONTEXT = {
         "sysctls": {"type": "array", "items": SYSCTL},
         "windowsOptions": WINDOWS_OPTIONS,
     },
-    "required": [],
 }
 
 RESOURCE_REQUIREMENTS = {
@@ -149,7 +132,6 @@ RESOURCE_REQUIREMENTS = {
         "limits": {"type": "map", "values": QUANTITY},
         "requests": {"type": "map", "values": QUANTITY},
     },
-    "required": [],
 }
 
 LABEL_SELECTOR = {
@@ -169,7 +151,6 @@ LABEL_SELECTOR = {
         },
         "matchLabels": STR_MAP,
     },
-    "required": [],
 }
 
 POD_AFFINITY_TERM = {
@@ -198,7 +179,6 @@ POD_AFFINITY = {
         "preferredDuringSchedulingIgnoredDuringExecution": {"type": "array", "items": WEIGHTED_POD_AFFINITY_TERM},
         "requiredDuringSchedulingIgnoredDuringExecution": {"type": "array", "items": POD_AFFINITY_TERM},
     },
-    "required": [],
 }
 
 _NODE_SELECTOR_REQUIREMENTS = {
@@ -217,7 +197,6 @@ _NODE_SELECTOR_REQUIREMENTS = {
 NODE_SELECTOR_TERM = {
     "type": "object",
     "fields": {"matchExpressions": _NODE_SELECTOR_REQUIREMENTS, "matchFields": _NODE_SELECTOR_REQUIREMENTS},
-    "required": [],
 }
 
 NODE_AFFINITY = {
@@ -237,13 +216,11 @@ NODE_AFFINITY = {
             "required": ["nodeSelectorTerms"],
         },
     },
-    "required": [],
 }
 
 AFFINITY = {
     "type": "object",
     "fields": {"nodeAffinity": NODE_AFFINITY, "podAffinity": POD_AFFINITY, "podAntiAffinity": POD_AFFINITY},
-    "required": [],
 }
 
 # --- Argo Events types --------------------------------------------------------
@@ -255,11 +232,10 @@ CONTAINER_TEMPLATE = {
         "imagePullPolicy": {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]},
         "securityContext": SECURITY_CONTEXT,
     },
-    "required": [],
 }
 
 # The pods' metadata (upstream type Metadata), not the EventBus' ObjectMeta.
-POD_METADATA = {"type": "object", "fields": {"labels": STR_MAP, "annotations": STR_MAP}, "required": []}
+POD_METADATA = {"type": "object", "fields": {"labels": STR_MAP, "annotations": STR_MAP}}
 
 PERSISTENCE = {
     "type": "object",
@@ -271,7 +247,6 @@ PERSISTENCE = {
         },
         "volumeSize": QUANTITY,
     },
-    "required": [],
 }
 
 TLS_CONFIG = {
@@ -283,14 +258,12 @@ TLS_CONFIG = {
         "enabled": BOOL,
         "insecureSkipVerify": BOOL,
     },
-    "required": [],
 }
 
 # Upstream falls back to PLAIN for any mechanism it does not know, so no enum.
 SASL_CONFIG = {
     "type": "object",
     "fields": {"mechanism": STR, "userSecret": SECRET_KEY_SELECTOR, "passwordSecret": SECRET_KEY_SELECTOR},
-    "required": [],
 }
 
 # rebalanceStrategy: upstream silently uses "range" for unknown values; no enum.
@@ -331,7 +304,6 @@ NATIVE_STRATEGY = {
         "raftLeaseTimeout": DURATION,
         "raftCommitTimeout": DURATION,
     },
-    "required": [],
     # Left out of "fields" on purpose, so old manifests get a precise message.
     "removed": {
         "antiAffinity": (
@@ -344,10 +316,9 @@ NATIVE_STRATEGY = {
 NATS_CONFIG = {
     "type": "object",
     "fields": {"url": STR, "clusterID": STR, "auth": NATS_AUTH, "accessSecret": SECRET_KEY_SELECTOR},
-    "required": [],
 }
 
-NATS_BUS = {"type": "object", "fields": {"native": NATIVE_STRATEGY, "exotic": NATS_CONFIG}, "required": []}
+NATS_BUS = {"type": "object", "fields": {"native": NATIVE_STRATEGY, "exotic": NATS_CONFIG}}
 
 JETSTREAM_BUS = {
     "type": "object",
@@ -373,13 +344,11 @@ JETSTREAM_BUS = {
         "streamConfig": STR,
         "maxPayload": STR,
     },
-    "required": [],
 }
 
 JETSTREAM_CONFIG = {
     "type": "object",
     "fields": {"url": STR, "accessSecret": SECRET_KEY_SELECTOR, "streamConfig": STR, "tls": TLS_CONFIG},
-    "required": [],
 }
 
 # partitioner: upstream silently uses "random" for unknown values; no enum.
@@ -394,13 +363,11 @@ KAFKA_BUS = {
         "consumerGroup": KAFKA_CONSUMER_GROUP,
         "partitioner": STR,
     },
-    "required": [],
 }
 
 EVENTBUS_SPEC = {
     "type": "object",
     "fields": {"nats": NATS_BUS, "jetstream": JETSTREAM_BUS, "jetstreamExotic": JETSTREAM_CONFIG, "kafka": KAFKA_BUS},
-    "required": [],
 }
 
 # Only what a rendered manifest may carry; server-set fields (uid, generation,

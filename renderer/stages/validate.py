@@ -18,6 +18,7 @@ __all__ = [
     "SchemaProblem",
     "validate",
     "validate_eventbus",
+    "register",
     "node_at",
     "format_path",
     "is_quantity",
@@ -615,6 +616,18 @@ _BUILDERS = {
     "duration": _build_duration,
     "any": _build_any,
 }
+
+
+def register(kind: str, check, build) -> None:
+    """Add a node type defined outside this module (:mod:`renderer.stages.userfiles` adds its own).
+
+    ``check(value, node, path, out)`` appends a :class:`SchemaProblem` per problem;
+    ``build(node)`` returns a function that only answers whether a value is valid.
+    """
+    if kind in _CHECKS and _CHECKS[kind].__module__ == __name__:
+        raise ValueError(f"node type {kind!r} is the validator's own")
+    _CHECKS[kind] = check
+    _BUILDERS[kind] = build
 
 
 def validate_eventbus(obj) -> list:
