@@ -8,6 +8,7 @@ import pytest
 
 from renderer.commands import diff as diff_mod
 from renderer.commands.bulk import Entry
+from renderer.stages import emit
 from tests.review.helpers import GitRepo, app_file
 
 # App-local profiles keep these tests independent of the built-in profiles.
@@ -371,15 +372,19 @@ def test_what_the_upstream_webhook_refuses_on_update(old, new, expected):
     assert [(n.kind, n.message) for n in notices] == expected
 
 
-def _entry(env, name, text, app="apps/x", findings=()):
-    return Entry(env, "ns", name, app, "jetstream", "p", (), f"{env}/ns/eventbus-{name}.yaml", text, tuple(findings))
+def _version(env, name, manifest, app="apps/x", findings=()):
+    """One object of a tree as a render gives it: its entry (with the emitted text) and its manifest."""
+    text = emit.to_yaml(manifest)
+    entry = Entry(env, "ns", name, app, "jetstream", "p", (), f"{env}/ns/eventbus-{name}.yaml", text, tuple(findings))
+    return diff_mod.Version(entry, manifest)
 
 
 def test_a_guard_finding_change_alone_is_a_change():
     finding = {"rule": "replica-count", "level": "warning", "path": "spec.jetstream.replicas",
                "message": "4, expected odd", "waived": False}
-    text = "apiVersion: v1\n"
-    comparison = diff_mod.compare([_entry("dev", "a", text)], [_entry("dev", "a", text, findings=[finding])])
+    manifest = {"apiVersion": "v1"}
+    comparison = diff_mod.compare([_version("dev", "a", manifest)],
+                                  [_version("dev", "a", manifest, findings=[finding])])
     (change,) = comparison.objects
     assert (change.status, change.appeared, change.disappeared, change.diff) == ("guards", [finding], [], "")
     assert comparison.summary_line() == ("1 object differs in 1 of 1 environment (1 with other guard findings); "
@@ -387,8 +392,8 @@ def test_a_guard_finding_change_alone_is_a_change():
 
 
 def test_markdown_omits_diffs_beyond_the_comment_budget():
-    base = [_entry("dev", f"bus{i}", "apiVersion: v1\nkind: A\n") for i in range(3)]
-    head = [_entry("dev", f"bus{i}", "apiVersion: v1\nkind: B\n") for i in range(3)]
+    base = [_version("dev", f"bus{i}", {"apiVersion": "v1", "kind": "A"}) for i in range(3)]
+    head = [_version("dev", f"bus{i}", {"apiVersion": "v1", "kind": "B"}) for i in range(3)]
     comparison = diff_mod.compare(base, head)
     text = diff_mod.format_markdown(comparison, budget=300)
     assert text.count("```diff") == 2
@@ -396,8 +401,8 @@ def test_markdown_omits_diffs_beyond_the_comment_budget():
 
 
 def test_markdown_fences_survive_backticks_in_values():
-    base = [_entry("dev", "a", "apiVersion: v1\nnote: plain\n")]
-    head = [_entry("dev", "a", "apiVersion: v1\nnote: \"```\"\n")]
+    base = [_version("dev", "a", {"apiVersion": "v1", "note": "plain"})]
+    head = [_version("dev", "a", {"apiVersion": "v1", "note": "```"})]
     text = diff_mod.format_markdown(diff_mod.compare(base, head))
     assert "````diff" in text
 
@@ -425,7 +430,8 @@ def test_the_exported_revisions_are_gone_when_the_command_returns(history, run, 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from renderer.commands import diff as diff_module  # noqa: E402
+from renderer.commands.diff import comparison as comparing  # noqa: E402
+from renderer.paths import format_path  # noqa: E402
 
 _LEAVES = st.one_of(st.sampled_from([0, 1, 1.0, True, False, None, "", "1", "a", "b", {}, []]), st.integers(-2, 2))
 _VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
@@ -435,11 +441,11 @@ _VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size
 
 def _leaf_changes_by_flattening(old, new) -> list:
     """The reference: flatten both sides whole and compare every path (what leaf_changes must equal)."""
-    before = diff_module._flatten(old, (), {}) if old is not None else {}
-    after = diff_module._flatten(new, (), {}) if new is not None else {}
+    before = comparing.flatten(old, (), {}) if old is not None else {}
+    after = comparing.flatten(new, (), {}) if new is not None else {}
     missing = object()
     out = []
-    for path in sorted(set(before) | set(after), key=diff_module._path_key):
+    for path in sorted(set(before) | set(after), key=comparing.path_key):
         a, b = before.get(path, missing), after.get(path, missing)
         if a is missing or b is missing or a != b or type(a) is not type(b):
             out.append(path)
@@ -454,4 +460,6 @@ def test_leaf_changes_skips_equal_parts_and_misses_nothing(old, new, start_equal
         new = json.loads(json.dumps(old))  # same values, fresh objects
         if new.get("a") == 1:
             new["a"] = True  # equal in Python, not in a manifest
-    assert [c["_path"] for c in diff_module.leaf_changes(old, new)] == _leaf_changes_by_flattening(old, new)
+    expected = _leaf_changes_by_flattening(old, new)
+    assert [path for path, _, _ in comparing.leaf_paths(old, new)] == expected
+    assert [c["path"] for c in comparing.leaf_changes(old, new)] == [format_path(p) for p in expected]
