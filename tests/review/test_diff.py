@@ -281,6 +281,63 @@ def test_a_new_root_at_the_head_is_all_added(make_repo, run):
     assert [(e["name"], e["status"]) for e in doc["environments"]] == [("default", "added")]
 
 
+def test_a_changed_object_whose_app_directory_moved_names_the_layer_that_set_each_value(make_repo, run):
+    repo = make_repo()
+    repo.write({"apps/old/eventbus-render.yaml": app_file("default", "orders", "jetstream", "small", "dev: {}\n"),
+                "apps/old/profiles/small.yaml": SMALL})
+    repo.commit("base")
+    repo.git("mv", "apps/old", "apps/new")
+    repo.write({"apps/new/eventbus-render.yaml": app_file("default", "orders", "jetstream", "small",
+                                                          "dev: {values: {jetstream: {replicas: 3}}}\n")})
+    repo.commit("moved and changed")
+    result = run("diff", "--root", repo.path, "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    (obj,) = [o for env in doc["environments"] for o in env["objects"]]
+    assert (obj["status"], obj["base"]["app"], obj["head"]["app"]) == ("changed", "apps/old", "apps/new")
+    (change,) = [c for c in obj["changes"] if c["path"] == "spec.jetstream.replicas"]
+    assert (change["base"], change["head"]) == (1, 3)
+    assert change["origin"] == {"layer": "environment", "name": "dev", "file": "apps/new/eventbus-render.yaml",
+                                "line": 6, "column": 30}
+
+
+def test_an_environment_is_rendered_at_most_once_a_side_and_its_inputs_unchanged_only_at_the_base(
+        small_repo, run, monkeypatch):
+    from renderer import pipeline
+
+    rendered = []
+    render = pipeline.render
+    monkeypatch.setattr(pipeline, "render", lambda request: rendered.append(request.environment) or render(request))
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG.replace("replicas: 3", "replicas: 5"))
+    result = run("diff", "--root", small_repo.path, "--base", "main", "--format", "json")
+    assert result.code == 0, result.err
+    assert sorted(rendered) == ["dev", "prod", "prod"]  # dev reads nothing that changed
+    (change,) = [c for e in json.loads(result.out)["environments"] for o in e["objects"] for c in o["changes"]]
+    assert (change["path"], change["base"], change["head"]) == ("spec.jetstream.replicas", 3, 5)
+    assert change["origin"] == {"layer": "profile", "name": "big", "file": "apps/orders/profiles/big.yaml",
+                                "line": 5, "column": 5}
+
+
+def test_dotted_keys_are_printed_in_the_one_path_form(small_repo, run):
+    app = small_repo.path / "apps/orders/eventbus-render.yaml"
+    app.write_text(app.read_text().replace("dev: {}", 'dev: {values: {labels: {"example.com/tier": gold}}}'))
+    doc = json.loads(run("diff", "--root", small_repo.path, "--base", "main", "--format", "json").out)
+    paths = [c["path"] for e in doc["environments"] for o in e["objects"] for c in o["changes"]]
+    assert paths == ['metadata.labels["example.com/tier"]']
+
+
+def test_a_committed_file_that_does_not_read_is_a_clear_error(small_repo, run):
+    rendered = small_repo.path / "rendered"
+    assert run("render", "--all", "--root", small_repo.path, "-o", rendered).code == 0
+    (rendered / "prod/orders/eventbus-default.yaml").write_text("apiVersion: [unclosed\n")
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG.replace("replicas: 3", "replicas: 5"))
+    result = run("diff", "--root", small_repo.path, "--against", rendered)
+    assert result.code == 2 and result.out == ""
+    assert "does not read" in result.err
+    assert "prod/orders/eventbus-default.yaml:" in result.err
+    assert "Traceback" not in result.err
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Both sides of a comparison, each rendered once, and what differs, worked out while the renders are at hand.
+"""Both sides of a comparison, rendered once, and what differs, worked out while the renders are at hand.
 
 Every app of both sides is rendered in one pool of workers
 (:func:`renderer.commands.bulk.map_chunks`); a worker renders both sides of
@@ -9,7 +9,10 @@ of each object of its apps there and then (a
 :class:`~renderer.commands.diff.model.Delta`), and nothing emitted is read
 back. Only an object that may be matched with an object of another app (a
 moved app directory, a renamed object, an app of one side only) carries its
-manifest and the origins of its values back to :func:`compare`.
+manifest and the origins of its values back to
+:func:`~renderer.commands.diff.comparison.compare`. An environment whose
+inputs are the same files at both sides is rendered at the base only
+(:mod:`renderer.commands.diff.reuse`).
 
 The base is either rendered from a revision or read from a tree committed by
 ``render --all`` (``diff --against``): reading those files is inherent, and
@@ -18,11 +21,13 @@ is done with the one YAML reader, only for the objects that differ.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from renderer.commands import bulk
+from renderer.commands.diff import reuse
 from renderer.commands.diff.comparison import delta, flatten
 from renderer.commands.diff.model import Version
 from renderer.errors import InputError, Location, RendererError
@@ -124,49 +129,71 @@ def render_chunk(base_root: str | None, head_root: str | None, chunk: list, opti
 
     ``chunk`` holds ``(app, render the base?, base entries given, render the
     head?)``. The base of an app is rendered (from ``base_root``) or given (a
-    tree written by ``render --all``, in format ``options.fmt``). Never raises a
+    tree written by ``render --all``, in format ``options.fmt``). An
+    environment whose inputs are the same files at both sides is not
+    rendered again (:mod:`renderer.commands.diff.reuse`). Never raises a
     :class:`RendererError`: what fails is a failure of its side.
     """
     out = ChunkResult()
     for app, render_base, given, render_head in chunk:
         base_here: dict = {}  # environment -> versions of the base objects of this app
+        base_kept: list = []
         if render_base:
-            kept: list = []
-            entries, failures = bulk.render_app(Path(base_root), app, options, keep=kept)
+            entries, failures = bulk.render_app(Path(base_root), app, options, keep=base_kept)
             out.base_entries.extend(entries)
             out.base_failures.extend(failures)
-            for entry, rendered in kept:
+            for entry, rendered in base_kept:
                 base_here.setdefault(entry.environment, []).append(Version(entry, rendered.manifest))
         else:
             for entry in given:
                 base_here.setdefault(entry.environment, []).append(Version(entry))
-        kept = []
+        if not render_head:
+            base_kept = []
+        reused, read = {}, {}
+        for entry, rendered in base_kept:
+            if reuse.same_inputs(Path(base_root) / app, Path(head_root) / app, rendered, read):
+                reused[entry.environment] = copy.copy(entry)
+        kept: list = []
         if render_head:
-            entries, failures = bulk.render_app(Path(head_root), app, options, keep=kept)
+            entries, failures = bulk.render_app(Path(head_root), app, options, keep=kept, skip=frozenset(reused))
+            out.head_entries.extend(reused.values())
             out.head_entries.extend(entries)
             out.head_failures.extend(failures)
+        for entry in reused.values():  # the same object at both sides
+            for old in base_here.pop(entry.environment):
+                old.manifest = None
+                out.base.append(old)
+            out.head.append(Version(entry))
         for entry, rendered in kept:
-            head = Version(entry)
             olds = base_here.pop(entry.environment, [])
-            old = olds[0] if len(olds) == 1 else None
-            same_key = old is not None and old.entry.key == entry.key
-            if same_key and old.entry.text == entry.text:
-                old.manifest = None  # unchanged, or only its guard findings changed: nothing more is needed
-            else:
-                head.manifest = rendered.manifest
-                origin_of = origin_function(rendered, app)
-                if _read(olds, options.fmt, out) and old is not None:
-                    out.deltas[(entry.environment, app)] = delta(old, head, context, origin_of)
-                if same_key:
-                    old.manifest = head.manifest = None  # the delta holds all the comparison needs
-                else:  # may be matched with an object of another app: it carries the origins of its values
-                    head.origins = {path: origin_of(path) for path in flatten(rendered.manifest, (), {})}
+            out.head.append(compare_rendered(olds, entry, rendered, app, options.fmt, context, out))
             out.base.extend(olds)
-            out.head.append(head)
         for olds in base_here.values():  # objects of no head object of this app: matched by key, if at all
             _read(olds, options.fmt, out)
             out.base.extend(olds)
     return out
+
+
+def compare_rendered(olds: list, entry, rendered, app: str, fmt: str, context: int, out: ChunkResult):
+    """The head :class:`Version` of a rendered object, compared with ``olds``, the base versions of its app
+    and environment, while its render is at hand: a delta in ``out``, and the manifests and origins that
+    :func:`~renderer.commands.diff.comparison.compare` may still need.
+    """
+    head = Version(entry)
+    old = olds[0] if len(olds) == 1 else None
+    same_key = old is not None and old.entry.key == entry.key
+    if same_key and old.entry.text == entry.text:
+        old.manifest = None  # unchanged, or only its guard findings changed: nothing more is needed
+        return head
+    head.manifest = rendered.manifest
+    origin_of = origin_function(rendered, app)
+    if _read(olds, fmt, out) and old is not None:
+        out.deltas[(entry.environment, app)] = delta(old, head, context, origin_of)
+    if same_key:
+        old.manifest = head.manifest = None  # the delta holds all the comparison needs
+    else:  # may be matched with an object of another app: it carries the origins of its values
+        head.origins = {path: origin_of(path) for path in flatten(rendered.manifest, (), {})}
+    return head
 
 
 def _read(versions: list, fmt: str, out: ChunkResult) -> bool:
