@@ -270,6 +270,17 @@ def test_against_a_committed_render(small_repo, run):
     assert "-    replicas: 3\n+    replicas: 5" in changed.out
 
 
+def test_against_a_committed_json_render_names_the_layer_that_set_each_value(small_repo, run):
+    rendered = small_repo.path / "rendered"
+    assert run("render", "--all", "--root", small_repo.path, "-o", rendered, "--format", "json").code == 0
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG.replace("replicas: 3", "replicas: 5"))
+    doc = json.loads(run("diff", "--root", small_repo.path, "--against", rendered, "--format", "json").out)
+    (obj,) = [o for e in doc["environments"] for o in e["objects"]]
+    assert obj["head"]["file"] == "prod/orders/eventbus-default.json"
+    assert [(c["path"], c["base"], c["head"], c["origin"]["name"]) for c in obj["changes"]] == [
+        ("spec.jetstream.replicas", 3, 5, "big")]
+
+
 def test_a_new_root_at_the_head_is_all_added(make_repo, run):
     repo = make_repo()
     repo.write({"README.md": "empty\n"})

@@ -15,8 +15,10 @@ inputs are the same files at both sides is rendered at the base only
 (:mod:`renderer.commands.diff.reuse`).
 
 The base is either rendered from a revision or read from a tree committed by
-``render --all`` (``diff --against``): reading those files is inherent, and
-is done with the one YAML reader, only for the objects that differ.
+``render --all`` (``diff --against``): reading those files is inherent. It is
+done with the one YAML reader (:mod:`renderer.stages.yamlio`; a tree written
+with ``--format json`` with the JSON reader), and only for the objects that
+differ or that their app no longer renders.
 """
 
 from __future__ import annotations
