@@ -76,7 +76,7 @@ def run_git(repo: Path, *args: str, what: str) -> bytes:
     return proc.stdout
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checkout:
     """A directory inside a git work tree: the repository top level and the directory's prefix in it."""
 

@@ -8,6 +8,7 @@ import pytest
 
 from renderer.commands import diff as diff_mod
 from renderer.commands.bulk import Entry
+from renderer.stages import emit
 from tests.review.helpers import GitRepo, app_file
 
 # App-local profiles keep these tests independent of the built-in profiles.
@@ -269,6 +270,17 @@ def test_against_a_committed_render(small_repo, run):
     assert "-    replicas: 3\n+    replicas: 5" in changed.out
 
 
+def test_against_a_committed_json_render_names_the_layer_that_set_each_value(small_repo, run):
+    rendered = small_repo.path / "rendered"
+    assert run("render", "--all", "--root", small_repo.path, "-o", rendered, "--format", "json").code == 0
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG.replace("replicas: 3", "replicas: 5"))
+    doc = json.loads(run("diff", "--root", small_repo.path, "--against", rendered, "--format", "json").out)
+    (obj,) = [o for e in doc["environments"] for o in e["objects"]]
+    assert obj["head"]["file"] == "prod/orders/eventbus-default.json"
+    assert [(c["path"], c["base"], c["head"], c["origin"]["name"]) for c in obj["changes"]] == [
+        ("spec.jetstream.replicas", 3, 5, "big")]
+
+
 def test_a_new_root_at_the_head_is_all_added(make_repo, run):
     repo = make_repo()
     repo.write({"README.md": "empty\n"})
@@ -278,6 +290,63 @@ def test_a_new_root_at_the_head_is_all_added(make_repo, run):
     result = run("diff", "--root", repo.path / "apps", "--base", "main", "--format", "json")
     doc = json.loads(result.out)
     assert [(e["name"], e["status"]) for e in doc["environments"]] == [("default", "added")]
+
+
+def test_a_changed_object_whose_app_directory_moved_names_the_layer_that_set_each_value(make_repo, run):
+    repo = make_repo()
+    repo.write({"apps/old/eventbus-render.yaml": app_file("default", "orders", "jetstream", "small", "dev: {}\n"),
+                "apps/old/profiles/small.yaml": SMALL})
+    repo.commit("base")
+    repo.git("mv", "apps/old", "apps/new")
+    repo.write({"apps/new/eventbus-render.yaml": app_file("default", "orders", "jetstream", "small",
+                                                          "dev: {values: {jetstream: {replicas: 3}}}\n")})
+    repo.commit("moved and changed")
+    result = run("diff", "--root", repo.path, "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    (obj,) = [o for env in doc["environments"] for o in env["objects"]]
+    assert (obj["status"], obj["base"]["app"], obj["head"]["app"]) == ("changed", "apps/old", "apps/new")
+    (change,) = [c for c in obj["changes"] if c["path"] == "spec.jetstream.replicas"]
+    assert (change["base"], change["head"]) == (1, 3)
+    assert change["origin"] == {"layer": "environment", "name": "dev", "file": "apps/new/eventbus-render.yaml",
+                                "line": 6, "column": 30}
+
+
+def test_an_environment_is_rendered_at_most_once_a_side_and_its_inputs_unchanged_only_at_the_base(
+        small_repo, run, monkeypatch):
+    from renderer import pipeline
+
+    rendered = []
+    render = pipeline.render
+    monkeypatch.setattr(pipeline, "render", lambda request: rendered.append(request.environment) or render(request))
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG.replace("replicas: 3", "replicas: 5"))
+    result = run("diff", "--root", small_repo.path, "--base", "main", "--format", "json")
+    assert result.code == 0, result.err
+    assert sorted(rendered) == ["dev", "prod", "prod"]  # dev reads nothing that changed
+    (change,) = [c for e in json.loads(result.out)["environments"] for o in e["objects"] for c in o["changes"]]
+    assert (change["path"], change["base"], change["head"]) == ("spec.jetstream.replicas", 3, 5)
+    assert change["origin"] == {"layer": "profile", "name": "big", "file": "apps/orders/profiles/big.yaml",
+                                "line": 5, "column": 5}
+
+
+def test_dotted_keys_are_printed_in_the_one_path_form(small_repo, run):
+    app = small_repo.path / "apps/orders/eventbus-render.yaml"
+    app.write_text(app.read_text().replace("dev: {}", 'dev: {values: {labels: {"example.com/tier": gold}}}'))
+    doc = json.loads(run("diff", "--root", small_repo.path, "--base", "main", "--format", "json").out)
+    paths = [c["path"] for e in doc["environments"] for o in e["objects"] for c in o["changes"]]
+    assert paths == ['metadata.labels["example.com/tier"]']
+
+
+def test_a_committed_file_that_does_not_read_is_a_clear_error(small_repo, run):
+    rendered = small_repo.path / "rendered"
+    assert run("render", "--all", "--root", small_repo.path, "-o", rendered).code == 0
+    (rendered / "prod/orders/eventbus-default.yaml").write_text("apiVersion: [unclosed\n")
+    (small_repo.path / "apps/orders/profiles/big.yaml").write_text(BIG.replace("replicas: 3", "replicas: 5"))
+    result = run("diff", "--root", small_repo.path, "--against", rendered)
+    assert result.code == 2 and result.out == ""
+    assert "does not read" in result.err
+    assert "prod/orders/eventbus-default.yaml:" in result.err
+    assert "Traceback" not in result.err
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -371,15 +440,19 @@ def test_what_the_upstream_webhook_refuses_on_update(old, new, expected):
     assert [(n.kind, n.message) for n in notices] == expected
 
 
-def _entry(env, name, text, app="apps/x", findings=()):
-    return Entry(env, "ns", name, app, "jetstream", "p", (), f"{env}/ns/eventbus-{name}.yaml", text, tuple(findings))
+def _version(env, name, manifest, app="apps/x", findings=()):
+    """One object of a tree as a render gives it: its entry (with the emitted text) and its manifest."""
+    text = emit.to_yaml(manifest)
+    entry = Entry(env, "ns", name, app, "jetstream", "p", (), f"{env}/ns/eventbus-{name}.yaml", text, tuple(findings))
+    return diff_mod.Version(entry, manifest)
 
 
 def test_a_guard_finding_change_alone_is_a_change():
     finding = {"rule": "replica-count", "level": "warning", "path": "spec.jetstream.replicas",
                "message": "4, expected odd", "waived": False}
-    text = "apiVersion: v1\n"
-    comparison = diff_mod.compare([_entry("dev", "a", text)], [_entry("dev", "a", text, findings=[finding])])
+    manifest = {"apiVersion": "v1"}
+    comparison = diff_mod.compare([_version("dev", "a", manifest)],
+                                  [_version("dev", "a", manifest, findings=[finding])])
     (change,) = comparison.objects
     assert (change.status, change.appeared, change.disappeared, change.diff) == ("guards", [finding], [], "")
     assert comparison.summary_line() == ("1 object differs in 1 of 1 environment (1 with other guard findings); "
@@ -387,8 +460,8 @@ def test_a_guard_finding_change_alone_is_a_change():
 
 
 def test_markdown_omits_diffs_beyond_the_comment_budget():
-    base = [_entry("dev", f"bus{i}", "apiVersion: v1\nkind: A\n") for i in range(3)]
-    head = [_entry("dev", f"bus{i}", "apiVersion: v1\nkind: B\n") for i in range(3)]
+    base = [_version("dev", f"bus{i}", {"apiVersion": "v1", "kind": "A"}) for i in range(3)]
+    head = [_version("dev", f"bus{i}", {"apiVersion": "v1", "kind": "B"}) for i in range(3)]
     comparison = diff_mod.compare(base, head)
     text = diff_mod.format_markdown(comparison, budget=300)
     assert text.count("```diff") == 2
@@ -396,8 +469,8 @@ def test_markdown_omits_diffs_beyond_the_comment_budget():
 
 
 def test_markdown_fences_survive_backticks_in_values():
-    base = [_entry("dev", "a", "apiVersion: v1\nnote: plain\n")]
-    head = [_entry("dev", "a", "apiVersion: v1\nnote: \"```\"\n")]
+    base = [_version("dev", "a", {"apiVersion": "v1", "note": "plain"})]
+    head = [_version("dev", "a", {"apiVersion": "v1", "note": "```"})]
     text = diff_mod.format_markdown(diff_mod.compare(base, head))
     assert "````diff" in text
 
@@ -425,7 +498,8 @@ def test_the_exported_revisions_are_gone_when_the_command_returns(history, run, 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from renderer.commands import diff as diff_module  # noqa: E402
+from renderer.commands.diff import comparison as comparing  # noqa: E402
+from renderer.paths import format_path  # noqa: E402
 
 _LEAVES = st.one_of(st.sampled_from([0, 1, 1.0, True, False, None, "", "1", "a", "b", {}, []]), st.integers(-2, 2))
 _VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
@@ -435,11 +509,11 @@ _VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size
 
 def _leaf_changes_by_flattening(old, new) -> list:
     """The reference: flatten both sides whole and compare every path (what leaf_changes must equal)."""
-    before = diff_module._flatten(old, (), {}) if old is not None else {}
-    after = diff_module._flatten(new, (), {}) if new is not None else {}
+    before = comparing.flatten(old, (), {}) if old is not None else {}
+    after = comparing.flatten(new, (), {}) if new is not None else {}
     missing = object()
     out = []
-    for path in sorted(set(before) | set(after), key=diff_module._path_key):
+    for path in sorted(set(before) | set(after), key=comparing.path_key):
         a, b = before.get(path, missing), after.get(path, missing)
         if a is missing or b is missing or a != b or type(a) is not type(b):
             out.append(path)
@@ -454,4 +528,6 @@ def test_leaf_changes_skips_equal_parts_and_misses_nothing(old, new, start_equal
         new = json.loads(json.dumps(old))  # same values, fresh objects
         if new.get("a") == 1:
             new["a"] = True  # equal in Python, not in a manifest
-    assert [c["_path"] for c in diff_module.leaf_changes(old, new)] == _leaf_changes_by_flattening(old, new)
+    expected = _leaf_changes_by_flattening(old, new)
+    assert [path for path, _, _ in comparing.leaf_paths(old, new)] == expected
+    assert [c["path"] for c in comparing.leaf_changes(old, new)] == [format_path(p) for p in expected]

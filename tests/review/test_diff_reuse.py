@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from renderer.commands import bulk as review
-from renderer.commands import diff
+from renderer.commands.diff import reuse
+from renderer.commands.diff.sides import render_both
 from tests.review.helpers import SMALL
 from tests.review.test_render_all import write
 
@@ -47,11 +48,11 @@ def test_only_an_environment_whose_inputs_differ_is_rendered_again(sides):
     base, head = sides
     (head / "apps/orders/overlays/region.yaml").write_text(REGION.replace("eu-west1", "eu-west4"))
     rendered = rendered_by_environment(base)
-    assert diff._same_inputs(base / "apps/orders", head / "apps/orders", rendered["dev"])
-    assert not diff._same_inputs(base / "apps/orders", head / "apps/orders", rendered["prod"])
-    base_tree, head_tree, details = diff.render_both(base, head, review.Options())
-    assert texts(head_tree) == texts(review.render_root(head, jobs=1))  # reuse changes nothing
-    assert set(details) == {("prod", "apps/orders")}
+    assert reuse.same_inputs(base / "apps/orders", head / "apps/orders", rendered["dev"])
+    assert not reuse.same_inputs(base / "apps/orders", head / "apps/orders", rendered["prod"])
+    sides = render_both(base, head, review.Options())
+    assert texts(sides.head_tree) == texts(review.render_root(head, jobs=1))  # reuse changes nothing
+    assert set(sides.deltas) == {("prod", "apps/orders")}
 
 
 @pytest.mark.parametrize("change, reusable", [
@@ -80,6 +81,6 @@ def test_whatever_the_head_would_read_differently_is_rendered_again(sides, chang
         os.symlink("../region-target.yaml", region)
     rendered = rendered_by_environment(base)
     assert {env for env, r in rendered.items()
-            if diff._same_inputs(base / "apps/orders", head / "apps/orders", r)} == reusable
-    _, head_tree, _ = diff.render_both(base, head, review.Options())
-    assert texts(head_tree) == texts(review.render_root(head, jobs=1))
+            if reuse.same_inputs(base / "apps/orders", head / "apps/orders", r)} == reusable
+    sides = render_both(base, head, review.Options())
+    assert texts(sides.head_tree) == texts(review.render_root(head, jobs=1))
