@@ -571,6 +571,28 @@ def test_problems_are_frozen_and_comparable():
     assert dataclasses.replace(problem, fix="f") == SchemaProblem(("a",), "m", "f")
 
 
+def test_a_node_type_registered_from_outside_is_checked_by_the_same_walk():
+    from renderer.stages import validate as validate_module
+
+    def check_even(value, node, path, out):
+        if not isinstance(value, int) or value % 2:
+            out.append(SchemaProblem(path, f"{value!r} is not even", "use an even number"))
+
+    validate_module.register("test-even", check_even)
+    schema = {"type": "object", "fields": {"n": {"type": "test-even"}, "m": {"type": "array",
+                                                                          "items": {"type": "test-even"}}}}
+    assert validate({"n": 2, "m": [4, 6]}, schema) == []
+    assert validate({"n": 3, "m": [4, 5]}, schema) == [SchemaProblem(("n",), "3 is not even", "use an even number"),
+                                                       SchemaProblem(("m", 1), "5 is not even", "use an even number")]
+
+
+def test_the_validators_own_node_types_cannot_be_replaced():
+    from renderer.stages import validate as validate_module
+
+    with pytest.raises(ValueError, match="'string' is the validator's own"):
+        validate_module.register("string", lambda value, node, path, out: None)
+
+
 # --- node_at ------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "SchemaProblem",
     "validate",
     "validate_eventbus",
+    "register",
     "node_at",
     "format_path",
     "is_quantity",
@@ -236,6 +237,19 @@ _CHECKS = {
     "duration": _check_duration,
     "any": _check_any,
 }
+
+
+_OWN = frozenset(_CHECKS)
+
+
+def register(kind: str, check) -> None:
+    """Add a node type defined outside this module (the user-file schema adds its own).
+
+    ``check(value, node, path, out)`` appends a :class:`SchemaProblem` to ``out`` per problem.
+    """
+    if kind in _OWN:
+        raise ValueError(f"node type {kind!r} is the validator's own")
+    _CHECKS[kind] = check
 
 
 def validate(value, node, path=()) -> list:
