@@ -98,13 +98,13 @@ def cache_directory(kind: str) -> str | None:
     planted by someone else)."""
     base = os.environ.get("XDG_CACHE_HOME")
     uid = os.geteuid() if hasattr(os, "geteuid") else None
-    if base and os.path.isabs(base):
-        path = os.path.join(base, "eventbus-render", kind)
-    else:
-        import tempfile
-
-        path = os.path.join(tempfile.gettempdir(), f"eventbus-render-{'user' if uid is None else uid}", kind)
     try:
+        if base and os.path.isabs(base):
+            path = os.path.join(base, "eventbus-render", kind)
+        else:
+            import tempfile
+
+            path = os.path.join(tempfile.gettempdir(), f"eventbus-render-{'user' if uid is None else uid}", kind)
         os.makedirs(path, mode=0o700, exist_ok=True)
         for folder in (path, os.path.dirname(path)):
             info = os.lstat(folder)
