@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from renderer.paths import format_path
 from renderer.stages import spec
 from renderer.stages.validate import (
     SchemaProblem,
-    format_path,
     is_duration,
     is_quantity,
     node_at,
@@ -441,7 +442,8 @@ def test_parse_quantity_follows_the_kubernetes_grammar(text, value):
     assert parse_quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["10GB", "1e", "", ".", "Gi", "1 Gi", "1.5.5", "1gi", "1e1.5", "1Ki1", "1e99999999999", True])
+@pytest.mark.parametrize("text", ["10GB", "1e", "", ".", "Gi", "1 Gi", "1.5.5", "1gi", "1e1.5", "1Ki1", "1e99999999999",
+                                  True])
 def test_bad_quantities_are_rejected(text):
     assert not is_quantity(text)
     with pytest.raises(ValueError):
@@ -563,9 +565,32 @@ def test_a_problem_prints_as_a_readable_path_and_message():
 
 def test_problems_are_frozen_and_comparable():
     problem = SchemaProblem(("a",), "m")
-    assert problem == SchemaProblem(("a",), "m", "")
-    with pytest.raises(Exception):
+    assert problem == SchemaProblem(("a",), "m", "") and hash(problem) == hash(SchemaProblem(("a",), "m"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
         problem.message = "x"  # type: ignore[misc]
+    assert dataclasses.replace(problem, fix="f") == SchemaProblem(("a",), "m", "f")
+
+
+def test_a_node_type_registered_from_outside_is_checked_by_the_same_walk():
+    from renderer.stages import validate as validate_module
+
+    def check_even(value, node, path, out):
+        if not isinstance(value, int) or value % 2:
+            out.append(SchemaProblem(path, f"{value!r} is not even", "use an even number"))
+
+    validate_module.register("test-even", check_even)
+    schema = {"type": "object", "fields": {"n": {"type": "test-even"}, "m": {"type": "array",
+                                                                          "items": {"type": "test-even"}}}}
+    assert validate({"n": 2, "m": [4, 6]}, schema) == []
+    assert validate({"n": 3, "m": [4, 5]}, schema) == [SchemaProblem(("n",), "3 is not even", "use an even number"),
+                                                       SchemaProblem(("m", 1), "5 is not even", "use an even number")]
+
+
+def test_the_validators_own_node_types_cannot_be_replaced():
+    from renderer.stages import validate as validate_module
+
+    with pytest.raises(ValueError, match="'string' is the validator's own"):
+        validate_module.register("string", lambda value, node, path, out: None)
 
 
 # --- node_at ------------------------------------------------------------------------
@@ -750,7 +775,8 @@ def _compare_object(defs, ours, name, drift, visited, where):
     for extra in sorted(ours_fields - set(props)):
         drift.append(f"{name}: our field {extra!r} is not upstream")
     if set(upstream.get("required", [])) != set(ours.get("required", [])):
-        drift.append(f"{name}: required {sorted(upstream.get('required', []))} vs ours {sorted(ours.get('required', []))}")
+        theirs, mine = sorted(upstream.get("required", [])), sorted(ours.get("required", []))
+        drift.append(f"{name}: required {theirs} vs ours {mine}")
     for field, prop in props.items():
         if field in ours["fields"]:
             _compare(defs, ours["fields"][field], prop, name, field, drift, visited)
@@ -782,13 +808,12 @@ def test_removed_antiAffinity_is_not_in_upstream_either(upstream_definitions):
     assert "antiAffinity" in spec.NATIVE_STRATEGY["removed"]
 
 
-# --- the fast yes/no check agrees with the full walk -------------------------------------------
+# --- the walk on data drawn from the schema -------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from renderer.pipeline import values_schema  # noqa: E402
-from renderer.stages import validate as validate_module  # noqa: E402
 
 _EXAMPLES = int(os.environ.get("EVENTBUS_RENDER_HYPOTHESIS_EXAMPLES", "60"))
 _ODD = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**64), st.floats(allow_nan=True), st.text(max_size=4),
@@ -826,7 +851,7 @@ def _instance(data, node, odds, depth=0):
             return data.draw(st.sampled_from(list(enum) + ["nope"] if slip() else list(enum)))
         return data.draw(st.text(max_size=3))
     if kind == "integer":
-        low, high = node.get("minimum", -5), node.get("maximum", 100)
+        low, high = node.get("minimum", 0 if node.get("format") == "uint64" else -5), node.get("maximum", 100)
         if slip():
             return data.draw(st.sampled_from([2**31, -(2**31) - 1, 2**63, 2**64, True, 1.0, low - 1, high + 1]))
         return data.draw(st.integers(max(low, -5), min(high, 100)))
@@ -840,12 +865,28 @@ def _instance(data, node, odds, depth=0):
     return data.draw(_ODD)
 
 
+def _at(value, path):
+    for seg in path:
+        value = value[seg]
+    return value
+
+
 @pytest.mark.parametrize("schema", ["eventbus", "values"])
 @settings(max_examples=_EXAMPLES * 5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_fast_validity_check_agrees_with_the_full_walk(schema, data):
+def test_data_shaped_by_the_schema_has_no_problems(schema, data):
     node = spec.EVENTBUS if schema == "eventbus" else values_schema()
-    value = _instance(data, node, data.draw(st.sampled_from([0, 0, 200, 50, 10])))
-    problems: list = []
-    validate_module._CHECKS[node["type"]](value, node, (), problems)
-    assert validate_module.is_valid(value, node) == (not problems), problems
+    value = _instance(data, node, 0)
+    assert validate(value, node) == []
+
+
+@pytest.mark.parametrize("schema", ["eventbus", "values"])
+@settings(max_examples=_EXAMPLES * 5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_problem_names_a_place_that_exists_in_the_data(schema, data):
+    node = spec.EVENTBUS if schema == "eventbus" else values_schema()
+    value = _instance(data, node, data.draw(st.sampled_from([200, 50, 10, 3])))
+    problems = validate(value, node, ("prefix",))
+    for problem in problems:
+        assert problem.path[:1] == ("prefix",) and problem.message, problem
+        _at(value, problem.path[1:])  # a missing field is reported at its object, which exists

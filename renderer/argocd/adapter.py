@@ -521,14 +521,9 @@ def main(command: str, argv: list | None = None) -> int:
         # A short-lived process: collecting cycles while importing the render pipeline only costs time.
         enabled = gc.isenabled()
         gc.disable()
-        from renderer.stages import template
-
-        memo = template.MEMO.enabled
-        template.MEMO.enabled = True  # a fresh process: reuse what an earlier one rendered (template.RenderMemo)
         try:
             result = run_command(command, cwd, environ)
         finally:
-            template.MEMO.enabled = memo
             if enabled:
                 gc.enable()
     return write_result(*result)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 
 from renderer.stages import spec
-from renderer.stages.validate import SchemaProblem, is_valid, register, validate
+from renderer.stages.validate import SchemaProblem, register, validate
 
 __all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "check", "node", "partial", "nullable"]
 
@@ -68,11 +68,6 @@ def _check_text(value, node, path, out):
         out.append(SchemaProblem(path, f"{_show(value)} is not {node['what']}", node.get("fix", "")))
 
 
-def _build_text(node):
-    pattern = re.compile(node["pattern"])
-    return lambda value: isinstance(value, str) and pattern.fullmatch(value) is not None
-
-
 def _check_keyed(value, node, path, out):
     if not isinstance(value, dict):
         out.extend(validate(value, _MAPPING, path))
@@ -82,20 +77,9 @@ def _check_keyed(value, node, path, out):
         out.extend(validate(key, node["keys"], path + (key,)) or validate(child, node["values"], path + (key,)))
 
 
-def _build_keyed(node):
-    keys, values = node["keys"], node["values"]
-    return lambda value: isinstance(value, dict) and all(
-        is_valid(key, keys) and is_valid(child, values) for key, child in value.items())
-
-
 def _check_nullable(value, node, path, out):
     if value is not None:
         out.extend(validate(value, node["node"], path))
-
-
-def _build_nullable(node):
-    inner = node["node"]
-    return lambda value: value is None or is_valid(value, inner)
 
 
 def _typed(value) -> tuple:
@@ -116,15 +100,10 @@ def _check_choice(value, node, path, out):
     out.append(SchemaProblem(path, message, fix))
 
 
-def _build_choice(node):
-    allowed = frozenset(_typed(choice) for choice in node["enum"])
-    return lambda value: _typed(value) in allowed
-
-
-register("text", _check_text, _build_text)
-register("keyed", _check_keyed, _build_keyed)
-register("nullable", _check_nullable, _build_nullable)
-register("choice", _check_choice, _build_choice)
+register("text", _check_text)
+register("keyed", _check_keyed)
+register("nullable", _check_nullable)
+register("choice", _check_choice)
 
 
 def nullable(node: dict) -> dict:

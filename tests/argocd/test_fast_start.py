@@ -40,19 +40,6 @@ def test_argocd_generate_never_imports_click(tmp_path):
     assert not {m for m in modules if m == "click" or m.startswith("click.")}
 
 
-def test_a_render_remembered_by_an_earlier_process_skips_jinja(tmp_path):
-    app = write_app(tmp_path / "app")
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    first = run_cli("argocd", "generate", cwd=app, env=env)
-    assert "jinja2" not in new_modules(app, "argocd", "generate", EVENTBUS_RENDER_SOCKET="", **env)
-    again = run_cli("argocd", "generate", cwd=app, env=env)
-    assert first.code == again.code == 0
-    assert (again.out, again.err) == (first.out, first.err)
-    # Guards still run on every render: a violation is reported even when the template text is remembered.
-    bad = run_cli("argocd", "generate", cwd=app, env={**env, "ARGOCD_ENV_VALUES": "jetstream.replicas=1"})
-    assert bad.code == 1 and "error[replica-count]" in bad.err
-
-
 def test_a_changed_input_is_rendered_again(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     app = write_app(tmp_path / "app")
@@ -61,35 +48,6 @@ def test_a_changed_input_is_rendered_again(tmp_path):
         "team: payments", "team: orders"))
     result = run_cli("argocd", "generate", cwd=app, env=env)
     assert "team: orders" in result.out and "payments" not in result.out
-
-
-def test_a_corrupt_memo_file_is_ignored(tmp_path):
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    app = write_app(tmp_path / "app")
-    expected = run_cli("argocd", "generate", cwd=app, env=env)
-    memo = sorted((tmp_path / "cache" / "eventbus-render" / "rendered").iterdir())
-    assert len(memo) == 1
-    key = memo[0].name
-    for garbage in (b"", b"nonsense", f"{key} 5\n{{}}".encode(), f"{key} 999\nkind: Secret\n".encode()):
-        memo[0].write_bytes(garbage)
-        result = run_cli("argocd", "generate", cwd=app, env=env)
-        assert (result.code, result.out) == (0, expected.out), garbage
-
-
-def test_only_argocd_generate_remembers_renders(tmp_path):
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    app = write_app(tmp_path / "app")
-    assert run_cli("render", "--app", str(app), env=env).code == 0
-    assert not (tmp_path / "cache" / "eventbus-render" / "rendered").exists()
-
-
-def test_an_apps_own_templates_are_never_remembered(tmp_path):
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    source = (ROOT / "renderer" / "templates" / "jetstream.yaml.j2").read_text()
-    app = write_app(tmp_path / "app", files={"templates/jetstream.yaml.j2": source})
-    assert run_cli("argocd", "generate", cwd=app, env=env).code == 0
-    folder = tmp_path / "cache" / "eventbus-render" / "rendered"
-    assert not folder.exists() or not list(folder.iterdir())
 
 
 def test_argocd_parameters_never_imports_click_or_jinja(tmp_path):

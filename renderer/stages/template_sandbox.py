@@ -1,0 +1,177 @@
+"""The Jinja2 sandbox the templates run in, the loader that confines them, and the bytecode cache.
+
+- :class:`LimitedSandbox`: Jinja2's immutable sandbox (no attribute
+  starting with ``_``, no method that changes a value), plus bounds on the
+  operators that can build huge values (``*``, ``**``, ``+``).
+- :class:`ConfinedLoader`: templates come only from the given folders;
+  ``..``, absolute names and symlinks that leave a folder are refused.
+- :class:`BuiltinBytecodeCache`: Jinja2's :class:`FileSystemBytecodeCache`,
+  kept to the package's own templates and to a private folder, so a fresh
+  process (Argo CD starts one per render) does not compile them again.
+
+Importing this module imports Jinja2; :mod:`renderer.stages.template`
+imports it on the first render.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import stat
+import sys
+from pathlib import Path
+
+import jinja2
+from jinja2 import BaseLoader, FileSystemBytecodeCache, StrictUndefined, TemplateNotFound
+from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from renderer import __version__
+from renderer.stages.template_filters import combine, spread_pods, to_yaml_flow
+
+MAX_TEMPLATE_BYTES = 256 * 1024
+MAX_OUTPUT_BYTES = 1024 * 1024
+"""Largest text a template may produce, and largest string or list an expression may build."""
+BUILTIN_LABEL = "builtin:templates"
+"""How the package's templates are named in messages (an app's own are ``templates/...``)."""
+
+
+class LimitedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus bounds on the operators that can build huge values."""
+
+    intercepted_binops = frozenset(["*", "**", "+"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+            raise SecurityError("exponent too large for a template")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) \
+                        and len(seq) * count > MAX_OUTPUT_BYTES:
+                    raise SecurityError("repetition would build a value larger than 1 MiB")
+        elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
+                and len(left) + len(right) > MAX_OUTPUT_BYTES:
+            raise SecurityError("concatenation would build a value larger than 1 MiB")
+        return super().call_binop(context, operator, left, right)
+
+
+class ConfinedLoader(BaseLoader):
+    """Loads templates from a list of folders, never from outside them."""
+
+    def __init__(self, roots: list[tuple[Path, str]]):
+        # (folder, display prefix) pairs, searched in order
+        self.roots = [(root.resolve(), label) for root, label in roots if root.is_dir()]
+
+    def get_source(self, environment, template):
+        pieces = split_template_path(template)  # refuses '..'
+        for root, label in self.roots:
+            path = root.joinpath(*pieces)
+            if not path.is_file():
+                continue
+            real = path.resolve()
+            try:
+                real.relative_to(root)
+            except ValueError:
+                raise TemplateNotFound(f"{template} (a symlink leaving {label})") from None
+            if real.stat().st_size > MAX_TEMPLATE_BYTES:
+                raise TemplateNotFound(f"{template} (larger than {MAX_TEMPLATE_BYTES} bytes)")
+            source = real.read_text(encoding="utf-8")
+            mtime = os.path.getmtime(real)
+            display = f"{label}/{'/'.join(pieces)}"
+            return source, display, lambda real=real, mtime=mtime: os.path.getmtime(real) == mtime
+        raise TemplateNotFound(template)
+
+    def list_templates(self):
+        found = set()
+        for root, _ in self.roots:
+            for entry in os.listdir(root):
+                if entry.endswith(".j2"):
+                    found.add(entry)
+        return sorted(found)
+
+
+def cache_directory(kind: str) -> str | None:
+    """``$XDG_CACHE_HOME/eventbus-render/<kind>``, else ``<tmp>/eventbus-render-<uid>/<kind>``, created 0700;
+    ``None`` when it cannot be made or it or its parent is not this user's alone (a cache there could be
+    planted by someone else)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    try:
+        if base and os.path.isabs(base):
+            path = os.path.join(base, "eventbus-render", kind)
+        else:
+            import tempfile
+
+            path = os.path.join(tempfile.gettempdir(), f"eventbus-render-{'user' if uid is None else uid}", kind)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        for folder in (path, os.path.dirname(path)):
+            info = os.lstat(folder)
+            if not stat.S_ISDIR(info.st_mode) or (uid is not None and (info.st_uid != uid or info.st_mode & 0o022)):
+                return None
+    except OSError:
+        return None
+    return path
+
+
+_OPTIONS = {"undefined": StrictUndefined, "autoescape": False, "keep_trailing_newline": True, "auto_reload": False,
+            "cache_size": -1}  # -1: a plain dict of loaded templates (the folders hold a handful), no LRU lock
+
+
+class BuiltinBytecodeCache(FileSystemBytecodeCache):
+    """Compiled built-in templates on disk (``<key>.j2c``), so a fresh process does not compile them again.
+
+    Only templates read from the package are cached: an app's own templates
+    come from untrusted checkouts at ever-new paths. The key hashes the
+    template's name with everything that shapes its compiled code (the Jinja2,
+    Python and renderer versions, the package folder, the environment's
+    options and the sandbox's intercepted operators); Jinja2 checks the source's checksum when it loads
+    a file. A file that cannot be read or written just means "compile".
+    """
+
+    _FINGERPRINT = repr((jinja2.__version__, __version__, sys.version, str(Path(__file__).resolve().parent),
+                         sorted(LimitedSandbox.intercepted_binops), sorted(LimitedSandbox.intercepted_unops),
+                         sorted((name, repr(value)) for name, value in _OPTIONS.items())))
+
+    def __init__(self, directory: str):
+        super().__init__(directory, "%s.j2c")
+
+    def get_cache_key(self, name, filename=None) -> str:
+        if not (filename or "").startswith(BUILTIN_LABEL + "/"):
+            return ""  # never stored
+        text = "\0".join((self._FINGERPRINT, name, filename))
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # a truncated or foreign file
+                bucket.reset()
+
+    def dump_bytecode(self, bucket) -> None:
+        if bucket.key:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:  # a full disk, a folder removed meanwhile: the next process compiles again
+                pass
+
+
+@functools.cache
+def bytecode_cache() -> BuiltinBytecodeCache | None:
+    """The bytecode cache of this process, or ``None`` when no private cache folder can be used."""
+    directory = cache_directory("jinja2")
+    return BuiltinBytecodeCache(directory) if directory else None
+
+
+def new_environment(roots: list[tuple[Path, str]]) -> LimitedSandbox:
+    """A sandboxed environment loading templates from ``roots`` ((folder, display prefix) pairs, in order)."""
+    env = LimitedSandbox(loader=ConfinedLoader(roots), bytecode_cache=bytecode_cache(), **_OPTIONS)
+    # no lorem ipsum or stateful helpers: templates see only what we pass them
+    for name in ("lipsum", "cycler", "joiner"):
+        env.globals.pop(name, None)
+    env.filters["yaml"] = to_yaml_flow
+    env.filters["combine"] = combine
+    env.filters["spread_pods"] = spread_pods
+    return env
