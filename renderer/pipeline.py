@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from renderer.errors import GuardError, InputError, Location, MultipleErrors
+from renderer.paths import format_path
 from renderer.records import FrozenRecord, Record
 from renderer.stages import guards, sources, spec, template, yamlio
 from renderer.stages import layers as layers_mod
@@ -318,7 +319,7 @@ def _touched_sections(layers: list) -> set:
 def problem_error(problem, origin, key_path: tuple) -> InputError:
     """An :class:`InputError` for a schema problem, located where the value was set."""
     if origin is not None:
-        location = Location(origin.file, origin.line, origin.column, yamlio.format_path(key_path))
+        location = Location(origin.file, origin.line, origin.column, format_path(key_path))
         if origin.layer == "set":
             message = f"{problem.message} (set by {origin.name})"
         elif origin.layer in ("parameter", "env"):
@@ -326,7 +327,7 @@ def problem_error(problem, origin, key_path: tuple) -> InputError:
         else:
             message = problem.message
     else:
-        location = Location("<rendered manifest>", None, None, yamlio.format_path(key_path))
+        location = Location("<rendered manifest>", None, None, format_path(key_path))
         message = problem.message
     return InputError(message, location=location, hint=getattr(problem, "fix", "") or None)
 

@@ -32,7 +32,7 @@ class Step:
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
-        from renderer.stages.yamlio import format_path
+        from renderer.paths import format_path
 
         return {"path": format_path(self.path), "value": None if self.deleted else self.value,
                 "deleted": self.deleted, "origin": self.origin.as_dict() if self.origin else None}
@@ -54,7 +54,7 @@ class Leaf:
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
-        from renderer.stages.yamlio import format_path
+        from renderer.paths import format_path
 
         return {"path": format_path(self.path), "keys": list(self.path), "present": self.present,
                 "value": self.value if self.present else None,
@@ -198,7 +198,7 @@ def _show(value) -> str:
 
 def format_text(leaves: list, header: list) -> str:
     """The report: header lines, then one block per leaf."""
-    from renderer.stages.yamlio import format_path
+    from renderer.paths import format_path
 
     out = list(header)
     for leaf in leaves:
@@ -231,7 +231,7 @@ def _line(origin) -> str:
 
 
 def _sub(step: Step, leaf: Leaf) -> str:
-    from renderer.stages.yamlio import format_path
+    from renderer.paths import format_path
 
     return f"  [at {format_path(step.path) or '<root>'}]" if step.path != leaf.path else ""
 
@@ -253,7 +253,7 @@ def explain_command(app_dir, profile, overlays, sets, set_strings, environment, 
     if not leaves:
         import difflib
 
-        from renderer.stages.yamlio import format_path
+        from renderer.paths import format_path
 
         known = [format_path(p) for p in leaf_paths(merged.values)]
         close = difflib.get_close_matches(path, known, n=3, cutoff=0.5)

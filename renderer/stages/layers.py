@@ -18,8 +18,8 @@ from __future__ import annotations
 from deepmerge import Merger
 
 from renderer.errors import InputError, Location
+from renderer.paths import format_path
 from renderer.records import FrozenRecord, Record
-from renderer.stages.yamlio import format_path
 
 
 class Origin(FrozenRecord):

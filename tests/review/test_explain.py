@@ -169,7 +169,7 @@ def test_built_in_profiles_and_overlays_are_named_as_such(make_app, cli):
     doc = json.loads(cli("explain", "--app", app, "--format", "json").out)
     files = {leaf["path"]: leaf["origin"]["file"] for leaf in doc["values"]}
     assert files["jetstream.replicas"] == "builtin:profiles/prod.yaml"
-    assert files["jetstream.metadata.annotations.prometheus\\.io/scrape"] == "builtin:overlays/monitoring.yaml"
+    assert files['jetstream.metadata.annotations["prometheus.io/scrape"]'] == "builtin:overlays/monitoring.yaml"
     assert files["spread.zoneWeight"] == "builtin:defaults/common.yaml"
 
 
