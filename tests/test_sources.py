@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from renderer import context
-from renderer.stages import sources
+from renderer.errors import InputError
+from renderer.stages import sources, yamlio
 from renderer.stages.tree import builtin_dir
 
 APP = """\
@@ -176,3 +177,20 @@ def test_records_of_loaded_files_cannot_be_reassigned(app_dir):
 def test_the_names_other_modules_use_are_importable_from_sources():
     for name in sources.__all__:
         assert getattr(sources, name) is not None, name
+
+
+def test_a_document_holds_what_the_reader_read_with_types_and_key_order(tmp_path):
+    text = "b: yes\na: 1\nc: [1.5, ~, 'x', 0755, {z: 1, y: [true, 2]}]\nd: 2026-12-31\ne: -0.0\nf: .inf\n"
+    (tmp_path / "f.yaml").write_text(text)
+    doc = sources.load_document(tmp_path / "f.yaml", "f.yaml")
+    value, marks = yamlio.load(text, "f.yaml")
+    assert repr(doc.data) == repr(value) and list(doc.data) == ["b", "a", "c", "d", "e", "f"]
+    assert doc.marks == marks
+
+
+def test_a_file_that_fails_its_check_fails_on_every_load_of_a_run(make_app):
+    app_dir = make_app("backend: jetstream\nprofile: dev\nvalus: {}\n")
+    with context.run():
+        for _ in range(2):
+            with pytest.raises(InputError, match="unknown key 'valus'"):
+                sources.load_app(app_dir)

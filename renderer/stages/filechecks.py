@@ -4,8 +4,9 @@ Everything here decides whether a loaded file has the right shape (known
 keys, the type of each field, plain names for profiles, overlays and
 environments) and words the error, located at the key, when it has not.
 :mod:`renderer.stages.sources` calls :func:`check_app`, :func:`check_profile`
-and :func:`check_overlay` on each document it loads and builds its records
-from what they return; nothing else in this module touches the disk.
+and :func:`check_overlay` on each document it loads (once per run for the
+same content) before it builds a record from it; nothing here builds
+records or touches the disk.
 """
 
 from __future__ import annotations
@@ -78,60 +79,53 @@ def check_name(name, doc, path: tuple, kind: str) -> str:
     return name
 
 
-def merge_spec(doc, data: dict) -> dict:
-    """The ``merge`` block of a file: value paths to merge strategies."""
-    merge = data.get("merge") or {}
-    expect(doc, ("merge",), merge, dict, "a mapping of value paths to merge strategies")
-    return merge
+def check_merge(doc, data: dict) -> None:
+    """The ``merge`` block of a file maps value paths to merge strategies."""
+    expect(doc, ("merge",), data.get("merge") or {}, dict, "a mapping of value paths to merge strategies")
 
 
-def overlay_list(doc, path: tuple, value) -> list:
+def check_overlay_list(doc, path: tuple, value) -> None:
     """A list of overlay names (``None`` is none)."""
     if value is None:
-        return []
+        return
     expect(doc, path, value, list, "a list of overlay names")
     for index, item in enumerate(value):
         check_name(item, doc, path + (index,), "overlay")
-    return list(value)
 
 
-def check_profile(doc) -> dict:
-    """The fields of a profile file (``description``, ``extends``, ``values``, ``guards``, ``merge``)."""
+def check_profile(doc) -> None:
+    """Check a profile file: ``description``, ``extends``, ``values``, ``guards``, ``merge``."""
     data = doc.data
     check_keys(doc, data, PROFILE_KEYS)
-    description = expect(doc, ("description",), data.get("description", ""), str, "a string")
+    expect(doc, ("description",), data.get("description", ""), str, "a string")
     extends = data.get("extends")
     if extends is not None:
         check_name(extends, doc, ("extends",), "profile")
-    values = data.get("values") or {}
-    expect(doc, ("values",), values, dict, "a mapping")
+    expect(doc, ("values",), data.get("values") or {}, dict, "a mapping")
     guards = data.get("guards")
     if guards is not None:
         expect(doc, ("guards",), guards, dict, "a mapping of guard ids to settings")
-    return {"description": description, "extends": extends, "values": values, "guards": guards,
-            "merge": merge_spec(doc, data)}
+    check_merge(doc, data)
 
 
-def check_overlay(doc) -> dict:
-    """The fields of an overlay file (``description``, ``values``, ``merge``)."""
+def check_overlay(doc) -> None:
+    """Check an overlay file: ``description``, ``values``, ``merge``."""
     data = doc.data
     check_keys(doc, data, OVERLAY_KEYS)
-    description = expect(doc, ("description",), data.get("description", ""), str, "a string")
-    values = data.get("values") or {}
-    expect(doc, ("values",), values, dict, "a mapping")
-    return {"description": description, "values": values, "merge": merge_spec(doc, data)}
+    expect(doc, ("description",), data.get("description", ""), str, "a string")
+    expect(doc, ("values",), data.get("values") or {}, dict, "a mapping")
+    check_merge(doc, data)
 
 
-def check_app(doc) -> dict:
-    """The fields of an app file, its ``environments`` checked one by one."""
+def check_app(doc) -> None:
+    """Check an app file, its ``environments`` one by one."""
     data = doc.data
     check_keys(doc, data, APP_KEYS)
-    fields: dict = {}
-    fields["description"] = expect(doc, ("description",), data.get("description", ""), str, "a string")
-    fields["name"] = expect(doc, ("name",), data.get("name", "default"), str, "a string")
+    expect(doc, ("description",), data.get("description", ""), str, "a string")
+    expect(doc, ("name",), data.get("name", "default"), str, "a string")
     namespace = data.get("namespace")
     if namespace is not None:
-        fields["namespace"] = expect(doc, ("namespace",), namespace, str, "a string")
+        expect(doc, ("namespace",), namespace, str, "a string")
     if "backend" not in data:
         raise doc.error((), "missing required key 'backend'", hint=f"set backend: to one of {', '.join(BACKENDS)}")
     backend = data["backend"]
@@ -141,17 +135,13 @@ def check_app(doc) -> dict:
         close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(BACKENDS)}"
         raise doc.error(("backend",), f"unknown backend {backend!r}", hint=hint)
-    fields["backend"] = backend
-    fields["profile"] = check_name(data.get("profile", "dev"), doc, ("profile",), "profile")
-    fields["overlays"] = overlay_list(doc, ("overlays",), data.get("overlays"))
-    fields["values"] = data.get("values") or {}
-    expect(doc, ("values",), fields["values"], dict, "a mapping")
-    fields["merge"] = merge_spec(doc, data)
-    fields["waivers"] = data.get("waivers") or []
-    expect(doc, ("waivers",), fields["waivers"], list, "a list of waivers")
+    check_name(data.get("profile", "dev"), doc, ("profile",), "profile")
+    check_overlay_list(doc, ("overlays",), data.get("overlays"))
+    expect(doc, ("values",), data.get("values") or {}, dict, "a mapping")
+    check_merge(doc, data)
+    expect(doc, ("waivers",), data.get("waivers") or [], list, "a list of waivers")
     environments = data.get("environments") or {}
     expect(doc, ("environments",), environments, dict, "a mapping of environment names to settings")
-    checked = {}
     for env_name, env in environments.items():
         check_name(env_name, doc, ("environments", env_name), "environment")
         env = env or {}
@@ -162,8 +152,5 @@ def check_app(doc) -> dict:
                 expect(doc, ("environments", env_name, key), env[key], str, "a string")
         if "profile" in env:
             check_name(env["profile"], doc, ("environments", env_name, "profile"), "profile")
-        overlay_list(doc, ("environments", env_name, "overlays"), env.get("overlays"))
+        check_overlay_list(doc, ("environments", env_name, "overlays"), env.get("overlays"))
         expect(doc, ("environments", env_name, "values"), env.get("values") or {}, dict, "a mapping")
-        checked[env_name] = env
-    fields["environments"] = checked
-    return fields

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderer import context
 from renderer.errors import InputError, Location
 from renderer.stages.documents import Document, display_path, load_document
 from renderer.stages.filechecks import (
@@ -97,6 +98,33 @@ class App:
     description: str = ""
 
 
+def _checked(kind: str, doc: Document, check) -> Document:
+    """``doc`` after ``check(doc)``: a file's content is checked once per run."""
+    done = context.cache("sources.checked")
+    if (kind, doc.key) not in done:
+        check(doc)
+        done[(kind, doc.key)] = True
+    return doc
+
+
+def _profile_fields(data: dict) -> dict:
+    return {"description": data.get("description", ""), "extends": data.get("extends"),
+            "values": data.get("values") or {}, "guards": data.get("guards"), "merge": data.get("merge") or {}}
+
+
+def _overlay_fields(data: dict) -> dict:
+    return {"description": data.get("description", ""), "values": data.get("values") or {},
+            "merge": data.get("merge") or {}}
+
+
+def _app_fields(data: dict) -> dict:
+    return {"name": data.get("name", "default"), "namespace": data.get("namespace"), "backend": data["backend"],
+            "profile": data.get("profile", "dev"), "overlays": list(data.get("overlays") or ()),
+            "values": data.get("values") or {}, "merge": data.get("merge") or {}, "waivers": data.get("waivers") or [],
+            "environments": {name: env or {} for name, env in (data.get("environments") or {}).items()},
+            "description": data.get("description", "")}
+
+
 def _unknown(kind: str, name: str, app_root: Path | None, doc: Document | None, path: tuple) -> InputError:
     known = ", ".join(available(kind, app_root)) or "none"
     message = f"unknown {kind[:-1]} {name!r}"
@@ -114,8 +142,8 @@ def load_profile(name: str, app_root: Path | None, *, referrer: Document | None 
     if found is None:
         raise _unknown("profiles", name, app_root, referrer, ref_path)
     path, builtin = found
-    doc = load_document(path, display_path(path, app_root))
-    return Profile(name, doc, builtin=builtin, **check_profile(doc))
+    doc = _checked("profile", load_document(path, display_path(path, app_root)), check_profile)
+    return Profile(name, doc, builtin=builtin, **_profile_fields(doc.data))
 
 
 def load_profile_chain(name: str, app_root: Path | None, *, referrer: Document | None = None,
@@ -145,8 +173,8 @@ def load_overlay(name: str, app_root: Path | None, *, referrer: Document | None 
     if found is None:
         raise _unknown("overlays", name, app_root, referrer, ref_path)
     path, builtin = found
-    doc = load_document(path, display_path(path, app_root))
-    return Overlay(name, doc, builtin=builtin, **check_overlay(doc))
+    doc = _checked("overlay", load_document(path, display_path(path, app_root)), check_overlay)
+    return Overlay(name, doc, builtin=builtin, **_overlay_fields(doc.data))
 
 
 def load_app(app_dir) -> App:
@@ -165,5 +193,5 @@ def load_app(app_dir) -> App:
         if not contained(str(path), root):
             raise InputError(f"{APP_FILE} is a symlink that leaves the app directory",
                              location=Location(APP_FILE))
-    doc = load_document(path, APP_FILE)
-    return App(root, doc, **check_app(doc))
+    doc = _checked("app", load_document(path, APP_FILE), check_app)
+    return App(root, doc, **_app_fields(doc.data))
