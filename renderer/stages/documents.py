@@ -6,6 +6,9 @@ the same display name and bytes are one parsed document wherever they sit
 own files are parsed once per process. What is parsed is never handed out:
 every :func:`load_document` returns a fresh copy of the data and marks, so a
 caller that changes what it got cannot change what the next caller gets.
+The copy is read back from :mod:`marshal` bytes kept at parse time: loaded
+YAML is plain dicts, lists and scalars, and that is twice as fast as a
+recursive copy (several times faster than :func:`copy.deepcopy`).
 """
 
 from __future__ import annotations
@@ -14,14 +17,13 @@ import marshal
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderer import context
+from renderer import context, paths
 from renderer.errors import InputError, Location
-from renderer.paths import format_path
 from renderer.stages import tree, yamlio
 from renderer.stages.filechecks import top_level_mapping
 
 _PARSED = "sources.parsed"
-"""The run's cache of parsed files: ``(display, bytes)`` -> ``(data, marks)``."""
+"""The run's cache of parsed files: ``(display, bytes)`` -> ``(marshalled data, marks, key)``."""
 _RUN_LIMIT = 4096
 """Parsed files one run remembers before starting over (a bound on memory, not on correctness)."""
 _BUILTIN: dict = {}
@@ -49,7 +51,7 @@ class Document:
         while probe not in self.marks and probe:
             probe = probe[:-1]
         line, column = self.marks.get(probe, (None, None))
-        return Location(self.display, line, column, format_path(key_path) or None)
+        return Location(self.display, line, column, paths.format_path(key_path) or None)
 
     def error(self, key_path: tuple, message: str, hint: str | None = None) -> InputError:
         """An :class:`InputError` located at ``key_path`` of this file."""
@@ -97,8 +99,6 @@ def _parse(raw: bytes, display: str) -> tuple:
     parsed = parsed_files.get(key)
     if parsed is None:
         data, marks = yamlio.load(raw, display)
-        # marshal writes plain dicts, lists and scalars (all loaded YAML holds) and reads them back
-        # about twice as fast as a recursive copy (copy.deepcopy is slower still)
         parsed = (marshal.dumps(top_level_mapping(data, display)), marks, key)
         if len(parsed_files) >= _RUN_LIMIT:
             parsed_files.clear()

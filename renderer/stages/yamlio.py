@@ -21,8 +21,8 @@ from __future__ import annotations
 import functools
 import os
 
+from renderer import paths
 from renderer.errors import InputError, Location
-from renderer.paths import format_path
 
 MAX_BYTES = 1024 * 1024
 """Largest file accepted (1 MiB): an EventBus layer is a few kilobytes."""
@@ -93,7 +93,7 @@ class _Builder:
 
     def sequence(self, node, path: Path_, depth: int) -> list:
         if node.tag != _SEQ:
-            _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=format_path(path) or None)
+            _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=paths.format_path(path) or None)
         out = []
         marks, build = self.marks, self.build
         for index, item in enumerate(node.value):
@@ -105,7 +105,7 @@ class _Builder:
 
     def mapping(self, node, path: Path_, depth: int) -> dict:
         if node.tag != _MAP:
-            _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=format_path(path) or None)
+            _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=paths.format_path(path) or None)
         out: dict = {}
         marks, build = self.marks, self.build
         for key_node, value_node in node.value:
@@ -116,7 +116,7 @@ class _Builder:
             if key in out:
                 first = marks.get(sub, (None,))[0]
                 _fail(self.source, key_node, f"duplicate key {key!r} (first set on line {first})",
-                      key=format_path(sub), hint="keep one of the two")
+                      key=paths.format_path(sub), hint="keep one of the two")
             mark = key_node.start_mark
             marks[sub] = (mark.line + 1, mark.column + 1)
             out[key] = build(value_node, sub, depth + 1)
@@ -126,15 +126,15 @@ class _Builder:
         scalar_key = key_node.id == "scalar"
         if scalar_key and key_node.tag == "tag:yaml.org,2002:merge":
             _fail(self.source, key_node, "merge keys ('<<') are not supported",
-                  key=format_path(path) or None, hint="write the keys out, or use a profile or overlay")
+                  key=paths.format_path(path) or None, hint="write the keys out, or use a profile or overlay")
         shown = key_node.value if scalar_key else "a collection"
-        _fail(self.source, key_node, f"key {shown!r} is not a string", key=format_path(path) or None,
+        _fail(self.source, key_node, f"key {shown!r} is not a string", key=paths.format_path(path) or None,
               hint=f'quote it: "{shown}"' if scalar_key else None)
 
     def scalar(self, node, path: Path_):
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            _fail(self.source, node, f"tag {tag!r} is not allowed", key=format_path(path) or None,
+            _fail(self.source, node, f"tag {tag!r} is not allowed", key=paths.format_path(path) or None,
                   hint="only plain strings, numbers, booleans and null are accepted")
         if tag == _TIMESTAMP:
             return node.value
