@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from renderer import context
 from renderer.pipeline import RenderRequest, render
 from renderer.stages import emit
 from tests.conftest import FIXTURE_APPS, ROOT, SHARED_UPSTREAM
@@ -250,8 +251,13 @@ def test_an_overlay_copied_into_many_apps_is_read_once_and_blamed_in_each(make_a
     overlay = "values:\n  jetstream:\n    nodeSelector:\n      topology.kubernetes.io/region: eu-west1\n"
     roots = [make_app(f"backend: jetstream\nnamespace: team-{n}\noverlays: [region]\n",
                       {"overlays/region.yaml": overlay}, name=f"app{n}") for n in range(2)]
-    first, second = (render(RenderRequest(root)) for root in roots)
-    assert first.overlays[0].doc is second.overlays[0].doc  # one document for the same name and bytes
+    with context.run():
+        first, second = (render(RenderRequest(root)) for root in roots)
+        # one parsed document for the same name and bytes; each render gets its own copy of it
+        assert [key for key in context.cache("sources.parsed") if key[0] == "overlays/region.yaml"] == [
+            first.overlays[0].doc.key]
+    assert first.overlays[0].doc.key == second.overlays[0].doc.key
+    assert first.overlays[0].doc.data is not second.overlays[0].doc.data
     for rendered in (first, second):
         assert rendered.manifest["spec"]["jetstream"]["nodeSelector"] == {
             "topology.kubernetes.io/region": "eu-west1"}

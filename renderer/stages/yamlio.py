@@ -1,10 +1,9 @@
-"""Safe YAML loading that remembers where every key came from.
+"""Safe YAML loading that remembers where every key came from: the one YAML reader of the renderer.
 
-Files in a repository are untrusted. Plain block YAML (what app files,
-profiles and overlays hold) is read by :mod:`renderer.stages.yamlfast`, exactly as
-PyYAML would read it but without importing it; anything else is composed into
-a node graph by PyYAML's safe (C, where present) composer, from which this
-module builds plain Python values itself. Either way it can:
+Files in a repository are untrusted. Every file is composed into a node
+graph by PyYAML's safe composer (libyaml's, the C one, where PyYAML was built
+with it; the pure-Python one otherwise, which reads the same), and this
+module builds plain Python values from the nodes itself. So it can:
 
 * record the 1-based line and column of every key and list item (``Marks``);
 * reject duplicate keys, non-string keys, merge keys and any tag beyond the
@@ -12,76 +11,18 @@ module builds plain Python values itself. Either way it can:
 * bound input size, nesting depth and alias expansion ("billion laughs").
 
 Timestamps are kept as the text the user wrote (``2026-12-31`` stays a string).
+Lines end where PyYAML and go-yaml (libyaml's rules, both) end them: at
+``\\n``, ``\\r``, and also U+0085, U+2028 and U+2029, so a key reviewers and
+Argo CD see is a key the renderer sees.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import re
-import sys
 
-
-class _LazyPattern:
-    """A regular expression compiled on first use."""
-
-    def __init__(self, compile_, pattern, flags):
-        self._source = (compile_, pattern, flags)
-        self._compiled = None
-
-    def __getattr__(self, name):
-        if self._compiled is None:
-            compile_, pattern, flags = self._source
-            self._compiled = compile_(pattern, flags)
-        return getattr(self._compiled, name)
-
-
-_YAML_READER_PATTERN = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD"
-
-
-def import_yaml_lean() -> None:
-    """Import PyYAML without compiling, at import, the one regex only its pure-Python reader uses.
-
-    ``yaml.reader`` compiles a Unicode character class of the whole of
-    Unicode when it is imported: about 6 ms, a twentieth of a cold render,
-    for a pattern the C (libyaml) loader the renderer uses never touches.
-    Here that one pattern is compiled on first use instead; every other
-    ``re.compile`` call during the import is unchanged, and nothing changes
-    once the import is done. Runs once, when PyYAML is first needed.
-    """
-    if "yaml" in sys.modules:
-        return
-
-    compile_ = re.compile
-
-    def lazy_compile(pattern, flags=0):
-        if isinstance(pattern, str) and pattern.startswith(_YAML_READER_PATTERN):
-            return _LazyPattern(compile_, pattern, flags)
-        return compile_(pattern, flags)
-
-    re.compile = lazy_compile
-    try:
-        import yaml  # noqa: F401
-    finally:
-        re.compile = compile_
-
-
-_PYYAML: list = []
-
-
-def _pyyaml():
-    """``(yaml, Loader, constructor)``: PyYAML, imported on first need (:mod:`renderer.stages.yamlfast` reads most files
-    without it), with its C composer where present (several times faster; the pure one behaves the same)."""
-    if not _PYYAML:
-        import_yaml_lean()
-        import yaml
-
-        loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-        _PYYAML.extend((yaml, loader, yaml.constructor.SafeConstructor()))
-    return _PYYAML
-
-
-from renderer.errors import InputError, Location  # noqa: E402
-from renderer.stages import yamlfast  # noqa: E402
+from renderer import paths
+from renderer.errors import InputError, Location
 
 MAX_BYTES = 1024 * 1024
 """Largest file accepted (1 MiB): an EventBus layer is a few kilobytes."""
@@ -94,14 +35,27 @@ Path_ = tuple  # a key path: str keys and int list indexes
 Marks = dict  # Path_ -> (line, column), both 1-based
 
 _STR = "tag:yaml.org,2002:str"
-_SCALAR_TAGS = {
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_SCALAR_TAGS = frozenset((
     _STR,
     "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:timestamp",
-}
+    _TIMESTAMP,
+))
+
+
+@functools.cache
+def _pyyaml():
+    """``(yaml, Loader, constructor)``: PyYAML, imported on first need, with its C composer where present
+    (several times faster than the pure-Python one, which reads the same)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+    return yaml, loader, yaml.constructor.SafeConstructor()
 
 
 def _fail(source: str, node, message: str, key: str | None = None, hint: str | None = None):
@@ -109,19 +63,11 @@ def _fail(source: str, node, message: str, key: str | None = None, hint: str | N
     raise InputError(message, location=Location(source, mark.line + 1, mark.column + 1, key), hint=hint)
 
 
-def format_path(path: Path_) -> str:
-    """Render a key path as users write it: ``jetstream.tolerations[0].key``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            text = str(part).replace(".", "\\.") if "." in str(part) else str(part)
-            out += ("." if out else "") + text
-    return out
-
-
 class _Builder:
+    """Plain values and marks from a composed node graph, within the limits."""
+
+    __slots__ = ("source", "marks", "count")
+
     def __init__(self, source: str):
         self.source = source
         self.marks: Marks = {}
@@ -136,46 +82,61 @@ class _Builder:
             _fail(self.source, node, f"nesting deeper than {MAX_DEPTH} levels (or a recursive alias)")
         kind = node.id  # "scalar", "sequence" or "mapping" (no import of PyYAML's node classes needed)
         if kind == "scalar":
+            if node.tag == _STR:
+                return node.value
             return self.scalar(node, path)
         if kind == "sequence":
-            if node.tag != "tag:yaml.org,2002:seq":
-                _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=format_path(path) or None)
-            out = []
-            for index, item in enumerate(node.value):
-                sub = path + (index,)
-                self.marks[sub] = (item.start_mark.line + 1, item.start_mark.column + 1)
-                out.append(self.build(item, sub, depth + 1))
-            return out
+            return self.sequence(node, path, depth)
         if kind == "mapping":
-            if node.tag != "tag:yaml.org,2002:map":
-                _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=format_path(path) or None)
-            out = {}
-            for key_node, value_node in node.value:
-                scalar_key = key_node.id == "scalar"
-                if not scalar_key or key_node.tag != _STR:
-                    if scalar_key and key_node.tag == "tag:yaml.org,2002:merge":
-                        _fail(self.source, key_node, "merge keys ('<<') are not supported",
-                              key=format_path(path) or None, hint="write the keys out, or use a profile or overlay")
-                    shown = key_node.value if scalar_key else "a collection"
-                    _fail(self.source, key_node, f"key {shown!r} is not a string", key=format_path(path) or None,
-                          hint=f'quote it: "{shown}"' if scalar_key else None)
-                key = key_node.value
-                sub = path + (key,)
-                if key in out:
-                    first = self.marks.get(sub, (None,))[0]
-                    _fail(self.source, key_node, f"duplicate key {key!r} (first set on line {first})",
-                          key=format_path(sub), hint="keep one of the two")
-                self.marks[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                out[key] = self.build(value_node, sub, depth + 1)
-            return out
+            return self.mapping(node, path, depth)
         _fail(self.source, node, "unsupported YAML node")  # pragma: no cover
+
+    def sequence(self, node, path: Path_, depth: int) -> list:
+        if node.tag != _SEQ:
+            _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=paths.format_path(path) or None)
+        out = []
+        marks, build = self.marks, self.build
+        for index, item in enumerate(node.value):
+            sub = path + (index,)
+            mark = item.start_mark
+            marks[sub] = (mark.line + 1, mark.column + 1)
+            out.append(build(item, sub, depth + 1))
+        return out
+
+    def mapping(self, node, path: Path_, depth: int) -> dict:
+        if node.tag != _MAP:
+            _fail(self.source, node, f"tag {node.tag!r} is not allowed", key=paths.format_path(path) or None)
+        out: dict = {}
+        marks, build = self.marks, self.build
+        for key_node, value_node in node.value:
+            if key_node.tag != _STR or key_node.id != "scalar":
+                self.bad_key(key_node, path)
+            key = key_node.value
+            sub = path + (key,)
+            if key in out:
+                first = marks.get(sub, (None,))[0]
+                _fail(self.source, key_node, f"duplicate key {key!r} (first set on line {first})",
+                      key=paths.format_path(sub), hint="keep one of the two")
+            mark = key_node.start_mark
+            marks[sub] = (mark.line + 1, mark.column + 1)
+            out[key] = build(value_node, sub, depth + 1)
+        return out
+
+    def bad_key(self, key_node, path: Path_):
+        scalar_key = key_node.id == "scalar"
+        if scalar_key and key_node.tag == "tag:yaml.org,2002:merge":
+            _fail(self.source, key_node, "merge keys ('<<') are not supported",
+                  key=paths.format_path(path) or None, hint="write the keys out, or use a profile or overlay")
+        shown = key_node.value if scalar_key else "a collection"
+        _fail(self.source, key_node, f"key {shown!r} is not a string", key=paths.format_path(path) or None,
+              hint=f'quote it: "{shown}"' if scalar_key else None)
 
     def scalar(self, node, path: Path_):
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            _fail(self.source, node, f"tag {tag!r} is not allowed", key=format_path(path) or None,
+            _fail(self.source, node, f"tag {tag!r} is not allowed", key=paths.format_path(path) or None,
                   hint="only plain strings, numbers, booleans and null are accepted")
-        if tag == _STR or tag == "tag:yaml.org,2002:timestamp":
+        if tag == _TIMESTAMP:
             return node.value
         yaml, _, constructor = _pyyaml()
         try:
@@ -198,14 +159,6 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 text (byte {exc.start})", location=Location(source)) from None
-    fast = yamlfast.parse(text)
-    if fast is not None:  # plain block YAML, read exactly as PyYAML would, about twice as fast
-        return fast
-    return load_composed(text, source)
-
-
-def load_composed(text: str, source: str) -> tuple[object, Marks]:
-    """:func:`load` through PyYAML's composer alone (the reference :mod:`renderer.stages.yamlfast` is held to)."""
     yaml, loader, _ = _pyyaml()
     try:
         node = yaml.compose(text, Loader=loader)
@@ -220,6 +173,8 @@ def load_composed(text: str, source: str) -> tuple[object, Marks]:
                                            mark.column + 1 if mark else None)) from None
     except yaml.YAMLError as exc:
         raise InputError(f"malformed YAML: {exc}", location=Location(source)) from None
+    except RecursionError:  # the pure-Python composer recurses once per level (libyaml stops at 1,000)
+        raise InputError("nesting too deep (or a recursive alias)", location=Location(source)) from None
     if node is None:
         return None, {}
     builder = _Builder(source)
@@ -268,7 +223,13 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not a valid value")
 
 
-_JSON = None  # the two decoders of load_structured, built on first use
+@functools.cache
+def _json_decoders():
+    """The two JSON decoders of :func:`load_structured` (keys may repeat / may not), built on first use."""
+    import json
+
+    return (json.JSONDecoder(parse_constant=_reject_constant),
+            json.JSONDecoder(object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant))
 
 
 def load_structured(text: str, source: str, unique_keys: bool = False) -> object:
@@ -282,14 +243,8 @@ def load_structured(text: str, source: str, unique_keys: bool = False) -> object
     a check per mapping.
     """
     if text.lstrip().startswith("{"):
-        import json
-
-        global _JSON
-        if _JSON is None:
-            _JSON = (json.JSONDecoder(parse_constant=_reject_constant),
-                     json.JSONDecoder(object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant))
         try:
-            return _JSON[0 if unique_keys else 1].decode(text)
+            return _json_decoders()[0 if unique_keys else 1].decode(text)
         except ValueError as exc:
             if "duplicate key" in str(exc) or "is not a valid value" in str(exc):
                 raise InputError(str(exc), location=Location(source)) from None
