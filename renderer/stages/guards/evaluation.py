@@ -32,13 +32,13 @@ def _origin_of(rendered, path: tuple) -> Origin | None:
 
 def config_of(profiles: list) -> dict:
     """:func:`resolve_config` of a profile chain, resolved once per run and copied for each caller."""
-    # keyed by each profile's name and file; the same documents (not just the same names) must be behind it
-    key = tuple((p.name, p.builtin, p.doc.display, str(p.doc.path)) for p in profiles)
+    # keyed by what each profile is made of: its name, and its file's display name and bytes (Document.key)
+    key = tuple((p.name, p.builtin, p.doc.key) for p in profiles)
     cache = context.cache("guards.config")
-    entry = cache.get(key)
-    if entry is None or any(doc is not p.doc for doc, p in zip(entry[1], profiles)):
-        entry = cache[key] = (resolve_config(profiles), [p.doc for p in profiles])
-    return {rule_id: rc.copy() for rule_id, rc in entry[0].items()}
+    config = cache.get(key)
+    if config is None:
+        config = cache[key] = resolve_config(profiles)
+    return {rule_id: rc.copy() for rule_id, rc in config.items()}
 
 
 def evaluate(rendered, today=None) -> Evaluation:
