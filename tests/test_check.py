@@ -259,7 +259,7 @@ def test_a_malformed_waiver_is_located_at_its_line(make_app, cli):
     result = cli("check", "--app", make_app(
         "backend: jetstream\nwaivers:\n  - rule: replica-count\n    owner: me\n    expires: 31.12.2026\n"))
     assert result.code == 2
-    assert "eventbus-render.yaml:5:5: waivers[0].expires: waiver expires '31.12.2026' is not a date" in result.err
+    assert "eventbus-render.yaml:5:5: waivers[0].expires: '31.12.2026' is not a date" in result.err
 
 
 @pytest.mark.parametrize("written", ['spec["jetstream"].version', 'spec["jetstream"]["version"]',

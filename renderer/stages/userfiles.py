@@ -273,7 +273,7 @@ def _guard(rule_id: str, module) -> dict:
     waivable["doc"] = always if mandatory else "Whether an app file may waive violations."
     fields = {"level": level, "waivable": waivable}
     fields.update((key, param_node(param)) for key, param in module.PARAMS.items())
-    return nullable({"type": "object", "fields": fields, "doc": module.DESCRIPTION})
+    return nullable({"type": "object", "fields": fields, "doc": module.DESCRIPTION, "noun": "setting"})
 
 
 def _rules_nodes(rules) -> tuple[dict, dict]:
@@ -282,7 +282,8 @@ def _rules_nodes(rules) -> tuple[dict, dict]:
         guards = {"type": "map", "values": nullable(_MAPPING)}
         rule = text(r"[\s\S]+", "a guard id", "name the guard the waiver is for, e.g. replica-count")
     else:
-        guards = {"type": "object", "fields": {rule_id: _guard(rule_id, module) for rule_id, module in rules.items()}}
+        guards = {"type": "object", "fields": {rule_id: _guard(rule_id, module) for rule_id, module in rules.items()},
+                  "noun": "guard"}
         rule = {"type": "string", "enum": list(rules)}
     guards["doc"] = "Guards this profile enables, with their level and parameters."
     waiver = {
@@ -292,6 +293,7 @@ def _rules_nodes(rules) -> tuple[dict, dict]:
                    "owner": NON_BLANK, "expires": DATE},
         # a waiver without a reason is the guard 'waiver''s finding, naming its owner, not a malformed file
         "required": ["rule", "owner", "expires"],
+        "noun": "waiver key",
     }
     return guards, waiver
 

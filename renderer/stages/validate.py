@@ -105,10 +105,11 @@ def _unknown_field(key, node: dict, path: tuple) -> SchemaProblem:
             path, f"unknown field '{key}' (the field is called '{right}')", f"rename '{key}' to '{right}'"
         )
     fields = node["fields"]
+    noun = node.get("noun", "field")  # what the keys of this object are: a guard, a setting, a waiver key
     guess = _closest(key, fields)
     if guess is not None:
-        return SchemaProblem(path, f"unknown field '{key}' (did you mean '{guess}'?)", f"rename it to '{guess}'")
-    return SchemaProblem(path, f"unknown field '{key}'", "remove it; allowed here: " + ", ".join(fields))
+        return SchemaProblem(path, f"unknown {noun} '{key}' (did you mean '{guess}'?)", f"rename it to '{guess}'")
+    return SchemaProblem(path, f"unknown {noun} '{key}'", "remove it; allowed here: " + ", ".join(fields))
 
 
 def _check_object(value, node, path, out):

@@ -23,20 +23,21 @@ def input_error(evaluate, profile_text: str, profile: str = "team", files: dict 
 
 
 @pytest.mark.parametrize("text, where, message, hint", [
-    ("guards:\n  replica-cont: {min: 3}\n", f"{PROFILE}:2:3", "unknown guard 'replica-cont'",
-     "did you mean 'replica-count'?"),
-    ("guards:\n  persistence: {minVolumeSiz: 20Gi}\n", f"{PROFILE}:2:17", "guard 'persistence' has no setting "
-     "'minVolumeSiz'", "did you mean 'minVolumeSize'?"),
-    ("guards:\n  replica-count: {min: three}\n", f"{PROFILE}:2:19", "guard 'replica-count': min: expected a "
-     "non-negative integer, got a string", None),
-    ("guards:\n  replica-count: {level: fatal}\n", f"{PROFILE}:2:19", "guard 'replica-count': level: expected one "
-     "of off, warning, error, got 'fatal'", None),
+    ("guards:\n  replica-cont: {min: 3}\n", f"{PROFILE}:2:3", "unknown guard 'replica-cont' (did you mean "
+     "'replica-count'?)", "rename it to 'replica-count'"),
+    ("guards:\n  persistence: {minVolumeSiz: 20Gi}\n", f"{PROFILE}:2:17", "guard 'persistence': minVolumeSiz: unknown "
+     "setting 'minVolumeSiz' (did you mean 'minVolumeSize'?)", "rename it to 'minVolumeSize'"),
+    ("guards:\n  replica-count: {min: three}\n", f"{PROFILE}:2:19", "guard 'replica-count': min: expected integer, "
+     "got string 'three'", None),
+    ("guards:\n  replica-count: {level: fatal}\n", f"{PROFILE}:2:19", "guard 'replica-count': level: 'fatal' is not "
+     "one of off, warning, error", "use one of off, warning, error"),
     ("guards:\n  persistence: {minVolumeSize: 20GB}\n", f"{PROFILE}:2:17", "guard 'persistence': minVolumeSize: "
-     "expected a Kubernetes quantity such as 20Gi, got '20GB'", None),
+     "'20GB' is not a valid Kubernetes quantity", "drop the 'B': '20G' (or '20Gi' for powers of 1024)"),
     ("guards:\n  zone-anti-affinity: {zones: always}\n", f"{PROFILE}:2:24", "guard 'zone-anti-affinity': zones: "
-     "expected one of none, preferred, required, got 'always'", None),
-    ("guards:\n  capacity: [3]\n", f"{PROFILE}:2:3", "guard 'capacity': expected a mapping of settings, got a list",
-     "e.g. {level: error}"),
+     "'always' is not one of none, preferred, required",
+     "use one of none, preferred, required"),
+    ("guards:\n  capacity: [3]\n", f"{PROFILE}:2:3", "guard 'capacity': expected object, got array",
+     None),
 ], ids=["unknown-rule", "unknown-setting", "ill-typed-parameter", "unknown-level", "bad-quantity", "bad-choice",
         "not-a-mapping"])
 def test_a_mistake_in_a_guards_block_is_an_input_error_at_its_line(evaluate, text, where, message, hint):

@@ -121,17 +121,18 @@ def test_the_controller_rules_can_never_be_waived(evaluate):
 
 
 @pytest.mark.parametrize("entry, where, message", [
-    (waiver(owners="x"), "eventbus-render.yaml:13:3", "unknown waiver key 'owners'"),
-    (waiver(owner=None), "eventbus-render.yaml:8:3", "waiver is missing 'owner'"),
-    (waiver(expires=None), "eventbus-render.yaml:8:3", "waiver is missing 'expires'"),
-    (waiver(rule="replica-cont"), "eventbus-render.yaml:8:3", "waiver names unknown guard 'replica-cont'"),
-    (waiver(expires="2026-13-01"), "eventbus-render.yaml:12:3", "waiver expires '2026-13-01' is not a date"),
-    (waiver(expires="30/06/2026"), "eventbus-render.yaml:12:3", "waiver expires '30/06/2026' is not a date"),
-    (waiver(expires=20260630), "eventbus-render.yaml:12:3", "waiver expires 20260630 is not a date"),
-    (waiver(path="jetstream.replicas"), "eventbus-render.yaml:9:3", "waiver path 'jetstream.replicas' is not a "
-                                                                    "manifest path"),
-    (waiver(owner=" "), "eventbus-render.yaml:11:3", "waiver owner is empty"),
-    ("replica-count", "eventbus-render.yaml:8:3", "expected a waiver mapping, got a string"),
+    (waiver(owners="x"), "eventbus-render.yaml:13:3", "unknown waiver key 'owners' (did you mean 'owner'?)"),
+    (waiver(owner=None), "eventbus-render.yaml:8:3", "missing required field 'owner'"),
+    (waiver(expires=None), "eventbus-render.yaml:8:3", "missing required field 'expires'"),
+    (waiver(rule="replica-cont"), "eventbus-render.yaml:8:3", "'replica-cont' is not one of "
+     "controller-rules, pinned-versions, replica-count, zone-anti-affinity, capacity, persistence, "
+     "external-credentials"),
+    (waiver(expires="2026-13-01"), "eventbus-render.yaml:12:3", "'2026-13-01' is not a date"),
+    (waiver(expires="30/06/2026"), "eventbus-render.yaml:12:3", "'30/06/2026' is not a date"),
+    (waiver(expires=20260630), "eventbus-render.yaml:12:3", "expected string, got integer 20260630"),
+    (waiver(path="jetstream.replicas"), "eventbus-render.yaml:9:3", "'jetstream.replicas' is not a manifest path"),
+    (waiver(owner=" "), "eventbus-render.yaml:11:3", "' ' is not the name of a person or team"),
+    ("replica-count", "eventbus-render.yaml:8:3", "expected object, got string 'replica-count'"),
 ], ids=["unknown-key", "no-owner", "no-expiry", "unknown-rule", "month-13", "not-iso", "a-number", "values-path",
         "blank-owner", "not-a-mapping"])
 def test_a_malformed_waiver_is_an_input_error_at_its_line(evaluate, entry, where, message):
