@@ -295,7 +295,7 @@ def test_the_table_of_invalid_documents_covers_every_kind_of_mistake():
      "'2026-13-45' is not a date"),
     ("backend: kafka\nvalues: {labels: {team: pay ments}}\n", "'pay ments' is not a valid Kubernetes label value"),
     ("backend: kafka\nname: Payments\n", "'Payments' is not a valid EventBus name"),
-    ("backend: kafka\nprofil: prod\n", "unknown field 'profil' (did you mean 'profile'?)"),
+    ("backend: kafka\nprofil: prod\n", "unknown key 'profil' (did you mean 'profile'?)"),
 ])
 def test_the_renderer_explains_each_mistake_in_one_sentence(text, message):
     assert [p.message for p in userfiles.check("app", load(text), guards.RULES)] == [message]
@@ -359,17 +359,7 @@ def test_label_keys_follow_the_kubernetes_rule(key, ok):
 
 
 
-# -- the renderer's own checks, until they call check() -------------------------------------------
-
-HAND_CHECKS_ACCEPT = {
-    "backend: kafka\nnamespace: ''\n": "the pipeline falls back to argo-events for an empty namespace",
-    "backend: kafka\nvalues: []\n": "sources reads values as `values or {}`",
-    "backend: kafka\nwaivers: {}\n": "sources reads waivers as `waivers or []`",
-    "backend: kafka\nenvironments: {dev: []}\n": "sources reads an environment as `env or {}`",
-    "merge: []\n": "sources reads merge as `merge or {}`",
-    "values: 0\n": "sources reads values as `values or {}`",
-}
-"""Invalid documents the hand-written checks of sources, guards and the pipeline let through today."""
+# -- the renderer: it checks every file with the same source -----------------------------------
 
 _PROFILE_APP = "backend: jetstream\nprofile: custom\nvalues: {kafka: {sasl: {userSecret: {key: user}}}}\n"
 
@@ -397,9 +387,7 @@ def renderer_accepts(root: Path, kind: str, text: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("kind, text, path", [
-    pytest.param(kind, text, path, marks=[pytest.mark.xfail(strict=True, reason=HAND_CHECKS_ACCEPT[text])]
-                 if text in HAND_CHECKS_ACCEPT else []) for kind, text, path in INVALID],
+@pytest.mark.parametrize("kind, text, path", INVALID,
     ids=[f"{k}:{t.splitlines()[-1].strip()[:60]}" for k, t, _ in INVALID])
 def test_the_renderer_rejects_each_invalid_document_too(tmp_path, kind, text, path):
     assert not renderer_accepts(tmp_path, kind, text)

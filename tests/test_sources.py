@@ -23,8 +23,10 @@ values:
       - key: dedicated
         value: events
 waivers:
-  - guard: replica-count
+  - rule: replica-count
     reason: a test
+    owner: team-orders
+    expires: 2030-01-01
 environments:
   prod:
     profile: prod

@@ -93,64 +93,59 @@ def check_overlay_list(doc, path: tuple, value) -> None:
         check_name(item, doc, path + (index,), "overlay")
 
 
+def _check(doc, kind: str) -> None:
+    """Every problem of ``doc`` as a file of ``kind``, from the one schema source, located at its key."""
+    from renderer.stages import userfiles
+    from renderer.stages.checks import raise_all
+
+    problems = userfiles.check(kind, _without_values(doc.data))
+    raise_all([doc.error(p.path, p.message, hint=p.fix or None) for p in problems])
+
+
+def _without_values(data: dict) -> dict:
+    """``data`` with each ``values`` mapping emptied: values are checked once merged, against the same schema
+    (:data:`renderer.stages.userfiles.VALUES`), where each is located at the layer that set it and one
+    environment's mistake fails that environment alone. A ``values`` that is not a mapping stays, to be
+    reported here."""
+    out = dict(data)
+    if isinstance(out.get("values"), dict):
+        out["values"] = {}
+    environments = out.get("environments")
+    if isinstance(environments, dict):
+        out["environments"] = {name: dict(env, values={}) if isinstance(env, dict) and isinstance(
+            env.get("values"), dict) else env for name, env in environments.items()}
+    return out
+
+
 def check_profile(doc) -> None:
     """Check a profile file: ``description``, ``extends``, ``values``, ``guards``, ``merge``."""
-    data = doc.data
-    check_keys(doc, data, PROFILE_KEYS)
-    expect(doc, ("description",), data.get("description", ""), str, "a string")
-    extends = data.get("extends")
-    if extends is not None:
+    extends = doc.data.get("extends")
+    if isinstance(extends, str):
         check_name(extends, doc, ("extends",), "profile")
-    expect(doc, ("values",), data.get("values") or {}, dict, "a mapping")
-    guards = data.get("guards")
-    if guards is not None:
-        expect(doc, ("guards",), guards, dict, "a mapping of guard ids to settings")
-    check_merge(doc, data)
+    _check(doc, "profile")
 
 
 def check_overlay(doc) -> None:
     """Check an overlay file: ``description``, ``values``, ``merge``."""
-    data = doc.data
-    check_keys(doc, data, OVERLAY_KEYS)
-    expect(doc, ("description",), data.get("description", ""), str, "a string")
-    expect(doc, ("values",), data.get("values") or {}, dict, "a mapping")
-    check_merge(doc, data)
+    _check(doc, "overlay")
 
 
 def check_app(doc) -> None:
     """Check an app file, its ``environments`` one by one."""
+    # names that would leave the app directory are refused first, with a message that says so
     data = doc.data
-    check_keys(doc, data, APP_KEYS)
-    expect(doc, ("description",), data.get("description", ""), str, "a string")
-    expect(doc, ("name",), data.get("name", "default"), str, "a string")
-    namespace = data.get("namespace")
-    if namespace is not None:
-        expect(doc, ("namespace",), namespace, str, "a string")
-    if "backend" not in data:
-        raise doc.error((), "missing required key 'backend'", hint=f"set backend: to one of {', '.join(BACKENDS)}")
-    backend = data["backend"]
-    if backend not in BACKENDS:
-        import difflib
+    _check_names(doc, (), data)
+    environments = data.get("environments")
+    for env_name, env in (environments.items() if isinstance(environments, dict) else ()):
+        if isinstance(env, dict):
+            _check_names(doc, ("environments", env_name), env)
+    _check(doc, "app")
 
-        close = difflib.get_close_matches(str(backend), BACKENDS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(BACKENDS)}"
-        raise doc.error(("backend",), f"unknown backend {backend!r}", hint=hint)
-    check_name(data.get("profile", "dev"), doc, ("profile",), "profile")
-    check_overlay_list(doc, ("overlays",), data.get("overlays"))
-    expect(doc, ("values",), data.get("values") or {}, dict, "a mapping")
-    check_merge(doc, data)
-    expect(doc, ("waivers",), data.get("waivers") or [], list, "a list of waivers")
-    environments = data.get("environments") or {}
-    expect(doc, ("environments",), environments, dict, "a mapping of environment names to settings")
-    for env_name, env in environments.items():
-        check_name(env_name, doc, ("environments", env_name), "environment")
-        env = env or {}
-        expect(doc, ("environments", env_name), env, dict, "a mapping")
-        check_keys(doc, env, ENVIRONMENT_KEYS, ("environments", env_name))
-        for key in ("name", "namespace", "description"):
-            if key in env:
-                expect(doc, ("environments", env_name, key), env[key], str, "a string")
-        if "profile" in env:
-            check_name(env["profile"], doc, ("environments", env_name, "profile"), "profile")
-        check_overlay_list(doc, ("environments", env_name, "overlays"), env.get("overlays"))
-        expect(doc, ("environments", env_name, "values"), env.get("values") or {}, dict, "a mapping")
+
+def _check_names(doc, where: tuple, data: dict) -> None:
+    if isinstance(data.get("profile"), str):
+        check_name(data["profile"], doc, where + ("profile",), "profile")
+    overlays = data.get("overlays")
+    for index, name in enumerate(overlays if isinstance(overlays, list) else ()):
+        if isinstance(name, str):
+            check_name(name, doc, where + ("overlays", index), "overlay")

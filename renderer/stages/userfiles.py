@@ -235,8 +235,10 @@ ENVIRONMENT = {
         "overlays": _overlay_names("Overlays applied after the app's own, in order."),
         "values": nullable(LAYER_VALUES),
     },
+    "noun": "key",
 }
-OVERLAY = {"type": "object", "fields": {"description": DESCRIPTION, "values": nullable(LAYER_VALUES), "merge": MERGE}}
+OVERLAY = {"type": "object", "fields": {"description": DESCRIPTION, "values": nullable(LAYER_VALUES), "merge": MERGE},
+           "noun": "key"}
 
 
 # -- guards and waivers, from the guard registry ------------------------------------------------
@@ -319,9 +321,11 @@ def _documents(rules) -> dict:
             "environments": environments,
         },
         "required": ["backend"],
+        "noun": "key",
     }
     profile = {"type": "object", "fields": {"description": DESCRIPTION, "extends": nullable(file_name(
-        "the parent profile")), "values": nullable(LAYER_VALUES), "guards": nullable(guards), "merge": MERGE}}
+        "the parent profile")), "values": nullable(LAYER_VALUES), "guards": nullable(guards), "merge": MERGE},
+               "noun": "key"}
     return {"app": app, "profile": profile, "overlay": OVERLAY, "environment": ENVIRONMENT, "waiver": waiver,
             "guards": guards, "values": LAYER_VALUES, "merge": MERGE}
 

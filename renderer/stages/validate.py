@@ -119,7 +119,7 @@ def _check_object(value, node, path, out):
     # Missing fields belong to the object itself, so they come before its children.
     for name in node.get("required", ()):
         if name not in value:
-            out.append(SchemaProblem(path, f"missing required field '{name}'", f"add '{name}'"))
+            out.append(SchemaProblem(path, f"missing required {node.get('noun', 'field')} '{name}'", f"add '{name}'"))
     fields = node["fields"]
     for key, child in value.items():
         sub = fields.get(key) if isinstance(key, str) else None

@@ -36,7 +36,7 @@ def input_error(evaluate, profile_text: str, profile: str = "team", files: dict 
     ("guards:\n  zone-anti-affinity: {zones: always}\n", f"{PROFILE}:2:24", "guard 'zone-anti-affinity': zones: "
      "'always' is not one of none, preferred, required",
      "use one of none, preferred, required"),
-    ("guards:\n  capacity: [3]\n", f"{PROFILE}:2:3", "guard 'capacity': expected object, got array",
+    ("guards:\n  capacity: [3]\n", f"{PROFILE}:2:3", "expected object, got array",
      None),
 ], ids=["unknown-rule", "unknown-setting", "ill-typed-parameter", "unknown-level", "bad-quantity", "bad-choice",
         "not-a-mapping"])

@@ -122,8 +122,8 @@ def test_the_controller_rules_can_never_be_waived(evaluate):
 
 @pytest.mark.parametrize("entry, where, message", [
     (waiver(owners="x"), "eventbus-render.yaml:13:3", "unknown waiver key 'owners' (did you mean 'owner'?)"),
-    (waiver(owner=None), "eventbus-render.yaml:8:3", "missing required field 'owner'"),
-    (waiver(expires=None), "eventbus-render.yaml:8:3", "missing required field 'expires'"),
+    (waiver(owner=None), "eventbus-render.yaml:8:3", "missing required waiver key 'owner'"),
+    (waiver(expires=None), "eventbus-render.yaml:8:3", "missing required waiver key 'expires'"),
     (waiver(rule="replica-cont"), "eventbus-render.yaml:8:3", "'replica-cont' is not one of "
      "controller-rules, pinned-versions, replica-count, zone-anti-affinity, capacity, persistence, "
      "external-credentials"),

@@ -103,7 +103,7 @@ def test_a_failing_environment_fails_the_whole_tree_and_lists_every_failure(repo
                                            "apps/orders [dev]:"]
     assert "apps/orders/eventbus-render.yaml:" in result.err
     assert "teams/a/b [*]:" in result.err
-    assert "did you mean 'jetstream'?" in result.err
+    assert "hint: use 'jetstream'" in result.err
     assert files_below(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out", "repo"]
 
