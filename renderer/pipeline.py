@@ -23,7 +23,6 @@ from renderer.stages import guards, sources, template, yamlio
 from renderer.stages import layers as layers_mod
 from renderer.stages.checks import (
     check_identity,
-    check_metadata_maps,
     manifest_origin,
     problem_error,
     raise_all,
@@ -158,7 +157,6 @@ def _render(request: RenderRequest) -> Rendered:
     else:
         checked = values
     errors = [problem_error(p, provenance.origin(p.path), p.path) for p in validate(checked, values_schema())]
-    errors.extend(check_metadata_maps(values, provenance))
     raise_all(errors)
 
     def origin_of(key: str) -> Location:

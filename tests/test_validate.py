@@ -843,6 +843,12 @@ def _instance(data, node, odds, depth=0):
         keys = data.draw(st.lists(st.sampled_from(["a", "b/c", 1] if slip() else ["a", "b/c"]), max_size=2,
                                   unique=True))
         return {key: _instance(data, node["values"], odds, depth + 1) for key in keys}
+    if kind == "keyed":  # a map whose keys are checked too (labels, annotations)
+        keys = data.draw(st.lists(st.sampled_from(["a", "example.com/b-c", "bad key!", 1] if slip() else
+                                                  ["a", "example.com/b-c"]), max_size=2, unique=True))
+        return {key: _instance(data, node["values"], odds, depth + 1) for key in keys}
+    if kind == "text":
+        return data.draw(st.from_regex(node["pattern"], fullmatch=True).filter(lambda s: len(s) < 64))
     if kind == "array":
         return [_instance(data, node["items"], odds, depth + 1) for _ in range(data.draw(st.integers(0, 2)))]
     if kind == "string":

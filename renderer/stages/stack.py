@@ -10,14 +10,13 @@ run, keyed by what the layers hold.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from renderer import context
 from renderer.errors import InputError, Location
 from renderer.paths import parse_path
 from renderer.stages import layers as layers_mod
-from renderer.stages import sources, spec, yamlio
+from renderer.stages import sources, spec, userfiles, yamlio
 from renderer.stages.validate import node_at, validate
 
 _DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
@@ -30,24 +29,9 @@ def backend_path(backend: str) -> tuple:
     return spec.BACKEND_PATHS[backend]
 
 
-@functools.cache
 def values_schema() -> dict:
-    """Schema of merged values: every backend section of the spec plus the renderer's conveniences.
-
-    Built from package constants once per process; nobody changes it.
-    """
-    spec_fields = spec.EVENTBUS["fields"]["spec"]["fields"]
-    string_map = {"type": "map", "values": {"type": "string"}}
-    spread_mode = {"type": "string", "enum": ["none", "preferred", "required"]}
-    weight = {"type": "integer", "minimum": 1, "maximum": 100}
-    fields = dict(spec_fields)
-    fields.update({
-        "labels": string_map,
-        "annotations": string_map,
-        "spread": {"type": "object", "fields": {"zones": spread_mode, "hosts": spread_mode,
-                                                 "zoneWeight": weight, "hostWeight": weight}},
-    })
-    return {"type": "object", "fields": fields}
+    """Schema of merged values: :data:`renderer.stages.userfiles.VALUES`, the one source of it."""
+    return userfiles.VALUES
 
 
 def defaults_layers(backend: str) -> list:
@@ -85,7 +69,7 @@ def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set
         value = None
     else:
         node = node_at(schema, tuple("*" if isinstance(p, int) else p for p in path))
-        stringly = node is not None and node.get("type") in ("string", "quantity", "duration")
+        stringly = node is not None and node.get("type") in ("string", "text", "quantity", "duration")
         if force_string or stringly:
             value = raw
         else:

@@ -278,13 +278,15 @@ def node_at(node, path):
         kind = node.get("type")
         if kind == "object":
             node = node["fields"].get(seg) if isinstance(seg, str) else None
-        elif kind == "map":
+        elif kind in ("map", "keyed"):
             node = node["values"] if isinstance(seg, str) else None
         elif kind == "array":
             ok = seg == "*" or (isinstance(seg, int) and not isinstance(seg, bool))
             node = node["items"] if ok else None
         elif kind == "any":
             continue
+        elif kind == "nullable":
+            node = node_at(node["node"], (seg,))
         else:
             return None
         if node is None:
