@@ -121,7 +121,7 @@ def test_a_duplicate_parameter_is_an_error(tmp_path):
 
 
 def test_an_internal_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys):
-    from renderer.argocd import adapter as argocd
+    from renderer.argocd import plugin as argocd
 
     def broken(cwd, environ):
         raise ZeroDivisionError("boom")
@@ -133,7 +133,7 @@ def test_an_internal_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys)
 
 
 def test_stray_prints_during_a_render_go_to_stderr_never_stdout(tmp_path, monkeypatch):
-    from renderer.argocd import adapter as argocd
+    from renderer.argocd import plugin as argocd
 
     def noisy(cwd, environ):
         print("debug output")
