@@ -15,10 +15,7 @@ answers with another version, times out, dies mid-request or returns an
 empty success. A render is pure, so running it again here is always safe.
 """
 
-from __future__ import annotations
-
 import os
-import socket
 import stat
 import sys
 
@@ -44,8 +41,6 @@ def request(path: str, argv: list, cwd: str, environ: dict, timeout: float | Non
     ``None`` means "run it here": the worker is absent, not ours, refused,
     too slow, of another version, or died before answering.
     """
-    from renderer import __version__
-
     try:
         info = os.stat(path)
     except (OSError, ValueError):
@@ -57,6 +52,10 @@ def request(path: str, argv: list, cwd: str, environ: dict, timeout: float | Non
             timeout = float(environ.get(protocol.TIMEOUT_ENV) or protocol.DEFAULT_TIMEOUT)
         except ValueError:
             timeout = protocol.DEFAULT_TIMEOUT
+    import socket  # only once a socket is there to talk to: a process without the worker never pays for it
+
+    from renderer import __version__
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)

@@ -21,7 +21,6 @@ no variable or parameter can weaken a guard.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -77,6 +76,8 @@ def read_env(environ, inputs: Inputs) -> None:
         name = key[len(ENV_PREFIX):]
         value = environ[key]
         if name not in ENV_SETTINGS:
+            import difflib
+
             close = difflib.get_close_matches(name, ENV_SETTINGS, n=1)
             inputs.warnings.append(
                 f"warning: ignoring {key}" + (f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else "")

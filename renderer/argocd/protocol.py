@@ -11,13 +11,10 @@ same click group as a process of its own would. Paths, arguments and
 environment variables cannot contain NUL; :func:`os.fsencode` keeps any bytes
 they hold. The format is NUL-separated bytes rather than JSON so that the
 client, which runs in a fresh process for every render, imports only ``os``
-and ``socket``.
+and, once there is a socket to talk to, ``socket``.
 """
 
-from __future__ import annotations
-
 import os
-import socket
 import sys
 
 PROTOCOL = 2
@@ -132,6 +129,8 @@ def write_message(sock, payload: bytes) -> None:
 
 def peer_uid(sock) -> int | None:
     """uid of the process at the other end of a Unix socket (``None`` where the OS cannot tell)."""
+    import socket
+
     option = getattr(socket, "SO_PEERCRED", None)
     if option is None:  # pragma: no cover - not Linux
         return None
