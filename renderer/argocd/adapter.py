@@ -98,6 +98,6 @@ def serve_command(socket_path, command):
 
     The sidecar runs: eventbus-render argocd serve -- /var/run/argocd/argocd-cmp-server
     """
-    from renderer.argocd import server
+    from renderer.argocd import sidecar
 
-    return server.serve_then_exec(_socket(socket_path), list(command))
+    return sidecar.serve_then_exec(_socket(socket_path), list(command))

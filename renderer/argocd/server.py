@@ -18,10 +18,11 @@ Security: the socket is created mode 0600 (umask, then chmod), both sides
 check the peer's uid (``SO_PEERCRED``) and the client checks the socket's
 owner before connecting. The default path is in the sidecar's private /tmp.
 
-Lifetime: after ``serve`` execs ``argocd-cmp-server``, the worker is that
-server's child. It asks the kernel for SIGTERM when its parent dies
-(``prctl(PR_SET_PDEATHSIG)`` on Linux) and also polls ``getppid()`` once a
-second, so it never outlives the sidecar's main process.
+Lifetime: given ``parent_pid`` (:mod:`renderer.argocd.sidecar`), the worker
+exits when that process is gone. Its children ask the kernel for SIGTERM
+when the worker dies (``prctl(PR_SET_PDEATHSIG)`` on Linux), and an idle one
+also checks ``getppid()`` once a second; a client whose child dies runs the
+command itself.
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
         log(f"error: cannot listen on {path}: {exc}")
         return 1
     inode = os.stat(path).st_ino
+    listener.setblocking(False)  # the spares wait in accept() with a timeout, so that they notice the worker going
     taken, taken_by_child = os.pipe()  # a spare writes its pid here once it has a connection
     idle: set = set()
 
@@ -252,7 +254,10 @@ def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
             # With no spare to take it, a connection is closed at once: the client runs the command itself.
             ready, _, _ = select.select([taken] if idle else [taken, listener], [], [], POLL_SECONDS)
             if listener in ready:
-                listener.accept()[0].close()
+                try:
+                    listener.accept()[0].close()
+                except OSError:  # taken by a spare after all, or gone
+                    pass
             if taken in ready:
                 idle.difference_update(int(pid) for pid in os.read(taken, 4096).split())
     finally:
@@ -292,11 +297,10 @@ def _spare(listener, taken_by_child: int, rehearsal: str | None) -> None:
         set_parent_death_signal(signal.SIGTERM)  # an idle spare goes when the worker goes
         if os.getppid() != parent:
             return
-        if rehearsal is not None:
-            cwd, environ = os.getcwd(), dict(os.environ)
-            execute(["argocd", "generate"], rehearsal, environ)
-            _restore(cwd, environ)
-        conn, _ = listener.accept()
+        _rehearse(rehearsal)
+        conn = _take(listener, parent)
+        if conn is None:
+            return
         os.write(taken_by_child, b"%d\n" % os.getpid())
         listener.close()
         conn.settimeout(CHILD_IO_TIMEOUT)
@@ -315,7 +319,30 @@ def _spare(listener, taken_by_child: int, rehearsal: str | None) -> None:
             os._exit(status)
 
 
-# -- the sidecar entrypoint -----------------------------------------------------------------------
+def _rehearse(app: str | None) -> None:
+    """Render ``app`` once and forget the result: the pages a render writes are this child's own afterwards."""
+    if app is None:
+        return
+    cwd, environ = os.getcwd(), dict(os.environ)
+    try:
+        execute(["argocd", "generate"], app, environ)
+    except Exception:  # best effort: a spare that could not rehearse still serves, only slower
+        pass
+    finally:
+        _restore(cwd, environ)
+
+
+def _take(listener, parent: int):
+    """Wait for a connection (``None`` once the worker is gone)."""
+    listener.settimeout(POLL_SECONDS)
+    while os.getppid() == parent:
+        try:
+            return listener.accept()[0]
+        except TimeoutError:
+            continue
+        except OSError:  # EMFILE and friends: try again shortly
+            time.sleep(0.05)
+    return None
 
 
 def set_parent_death_signal(signum: int) -> bool:
@@ -329,44 +356,3 @@ def set_parent_death_signal(signum: int) -> bool:
         return libc.prctl(1, signum, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return False
-
-
-def serve_then_exec(path: str, argv: list) -> int:
-    """Fork the worker into the background, then exec ``argv`` in this process (no shell).
-
-    Returns only when the exec fails.
-    """
-    if not argv:
-        sys.stderr.write("error: eventbus-render argocd serve needs a command after --\n")
-        return 2
-    parent = os.getpid()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        status = 0
-        try:
-            set_parent_death_signal(signal.SIGTERM)
-            if os.getppid() != parent:  # the parent died before prctl took effect
-                os._exit(0)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.close(devnull)
-            status = serve_forever(path, parent_pid=parent)
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 0
-        except BaseException as exc:
-            log(f"error: {type(exc).__name__}: {exc}")
-            status = 1
-        finally:
-            os._exit(status)
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as exc:
-        sys.stderr.write(f"error: cannot run {argv[0]}: {exc.strerror or exc}\n")
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
-        return 127
-    return 127  # pragma: no cover - execvp does not return

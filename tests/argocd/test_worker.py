@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -270,6 +271,30 @@ def test_a_stale_socket_is_replaced(socket_dir, tmp_path):
         process.terminate()
         process.wait(timeout=10)
     assert not path.exists()  # a stopped worker removes its socket
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_spares_are_replaced_and_every_child_goes_with_the_worker(worker, tmp_path, clientless):
+    from renderer.argocd.server import SPARES
+
+    path, process = worker
+
+    def live():
+        return [pid for pid in children(process.pid) if alive(pid)]
+
+    wait_for(lambda: len(live()) == SPARES, what="the spare children")
+    first = live()
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    served = generate(app, path, **clientless)
+    assert served.code == 0, served.err
+    wait_for(lambda: len(live()) == SPARES, what="new spare children")
+    second = live()
+    assert not set(first) & set(second)
+    process.terminate()
+    process.wait(timeout=10)
+    wait_for(lambda: not any(alive(pid) for pid in second), timeout=15, what="the spares to exit")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
