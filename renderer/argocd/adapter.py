@@ -37,8 +37,14 @@ def _refuse_arguments(ctx: click.Context) -> None:
 def _run_plugin_command(name: str) -> int:
     from renderer.argocd.client import write_result
     from renderer.argocd.plugin import run_command
+    from renderer.errors import InputError
 
-    return write_result(*run_command(name, os.getcwd(), dict(os.environ)))
+    try:
+        cwd = os.getcwd()
+    except OSError as exc:
+        raise InputError(f"cannot read the current directory ({exc.strerror})",
+                         hint="argocd-cmp-server runs the plugin in the Application's source directory") from None
+    return write_result(*run_command(name, cwd, dict(os.environ)))
 
 
 @click.group("argocd")

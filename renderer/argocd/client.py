@@ -29,7 +29,11 @@ def run_in_worker(argv: list) -> int | None:
     path = protocol.socket_path(os.environ)
     if not path:
         return None
-    result = request(path, argv, os.getcwd(), dict(os.environ))
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a directory removed under us: let the command say so itself
+        return None
+    result = request(path, argv, cwd, dict(os.environ))
     if result is None:
         return None
     return write_result(*result)
