@@ -162,9 +162,10 @@ def _restore(cwd: str, environ: dict) -> None:
 # first rehearses a render of a built-in app: its first run after the fork
 # pays for copying the pages it writes (Python writes reference counts all
 # over the heap), about ten times the cost of the render itself. It then
-# waits in accept(), serves the one request it gets, and exits; it tells the
-# worker when it has taken a connection, so that a new spare is forked while
-# it serves.
+# waits in accept(), serves the one request it gets, and exits. It tells the
+# worker when it has taken a connection and when it has answered: a new spare
+# is forked once no request is being served (its rehearsal would compete for
+# the CPU with the answer), or at once when no spare is left.
 
 
 SPARES = 2
@@ -226,8 +227,9 @@ def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
         return 1
     inode = os.stat(path).st_ino
     listener.setblocking(False)  # the spares wait in accept() with a timeout, so that they notice the worker going
-    taken, taken_by_child = os.pipe()  # a spare writes its pid here once it has a connection
+    news, news_from_child = os.pipe()  # children write b"taken PID" and b"done PID" lines here
     idle: set = set()
+    busy: set = set()
 
     def stop(signum, frame):
         raise SystemExit(0)
@@ -240,26 +242,32 @@ def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
             if parent_pid is not None and os.getppid() != parent_pid:
                 log("parent process is gone; exiting")
                 return 0
-            _reap(idle)
-            while len(idle) < SPARES:
+            _reap(idle, busy)
+            while len(idle) < SPARES and not (busy and idle):
                 try:
                     pid = os.fork()
                 except OSError as exc:
                     log(f"warning: fork failed ({exc}); clients run their commands themselves")
                     break
                 if pid == 0:
-                    os.close(taken)
-                    _spare(listener, taken_by_child, rehearsal)  # never returns
+                    os.close(news)
+                    _spare(listener, news_from_child, rehearsal)  # never returns
                 idle.add(pid)
             # With no spare to take it, a connection is closed at once: the client runs the command itself.
-            ready, _, _ = select.select([taken] if idle else [taken, listener], [], [], POLL_SECONDS)
+            ready, _, _ = select.select([news] if idle else [news, listener], [], [], POLL_SECONDS)
             if listener in ready:
                 try:
                     listener.accept()[0].close()
                 except OSError:  # taken by a spare after all, or gone
                     pass
-            if taken in ready:
-                idle.difference_update(int(pid) for pid in os.read(taken, 4096).split())
+            if news in ready:
+                for line in os.read(news, 4096).splitlines():
+                    what, _, pid = line.partition(b" ")
+                    idle.discard(int(pid))
+                    if what == b"taken":
+                        busy.add(int(pid))
+                    else:
+                        busy.discard(int(pid))
     finally:
         for pid in idle:
             try:
@@ -274,8 +282,8 @@ def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
             pass
 
 
-def _reap(idle: set) -> None:
-    """Collect the children that have exited; a spare that died idle no longer counts."""
+def _reap(idle: set, busy: set) -> None:
+    """Collect the children that have exited: they are neither spare nor serving any more."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -284,9 +292,10 @@ def _reap(idle: set) -> None:
         if pid == 0:
             return
         idle.discard(pid)
+        busy.discard(pid)
 
 
-def _spare(listener, taken_by_child: int, rehearsal: str | None) -> None:
+def _spare(listener, news: int, rehearsal: str | None) -> None:
     """A forked spare: rehearse, take one connection, serve it and exit (never returns)."""
     status = 0
     conn = None
@@ -301,7 +310,7 @@ def _spare(listener, taken_by_child: int, rehearsal: str | None) -> None:
         conn = _take(listener, parent)
         if conn is None:
             return
-        os.write(taken_by_child, b"%d\n" % os.getpid())
+        os.write(news, b"taken %d\n" % os.getpid())
         listener.close()
         conn.settimeout(CHILD_IO_TIMEOUT)
         uid = protocol.peer_uid(conn)
@@ -315,6 +324,7 @@ def _spare(listener, taken_by_child: int, rehearsal: str | None) -> None:
         try:
             if conn is not None:
                 conn.close()
+                os.write(news, b"done %d\n" % os.getpid())
         finally:
             os._exit(status)
 
