@@ -421,3 +421,28 @@ def test_dockerfile_launcher_is_the_one_the_benchmark_times():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     module, function = re.search(r'^eventbus-render = "([\w.]+):(\w+)"$', pyproject, re.M).groups()
     assert f"from {module} import {function}\n" in launcher and f"sys.exit({function}())" in launcher
+
+
+def _click_command(argv: list):
+    """The click command ``eventbus-render ARGV`` runs (its words up to the first option), or ``None``."""
+    from renderer.cli import cli
+
+    assert argv[0] == "eventbus-render", argv
+    command = cli
+    for word in argv[1:]:
+        if word.startswith("-") or not hasattr(command, "get_command"):
+            break
+        command = command.get_command(None, word)
+        if command is None:
+            return None
+    return command
+
+
+def test_every_shipped_command_line_is_a_command_of_the_one_click_group():
+    plugin = load_yaml(PLUGIN_FILE)["spec"]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    lines = [plugin["generate"]["command"], plugin["parameters"]["dynamic"]["command"], SIDECAR_COMMAND]
+    lines += [hook["entry"].split() for hook in hooks]
+    for argv in lines:
+        command = _click_command(argv)
+        assert command is not None and not hasattr(command, "get_command"), argv
