@@ -109,25 +109,20 @@ def warm(scratch: str) -> str:
 
     One ``argocd generate`` per backend and built-in profile, through the
     same path as a request, runs every lazy import on the way (click's
-    commands, loading, validation, guards, templates, the emitter). The apps
-    are written under ``scratch``; returns the one the children rehearse with.
+    commands, loading, validation, guards, the emitter) and compiles every
+    built-in template. The apps are written under ``scratch``; returns the
+    one the children rehearse with.
     """
     import pkgutil
 
     import renderer.stages.guards as guards
-    from renderer.stages import sources, template
+    from renderer.stages import sources
 
     for info in pkgutil.iter_modules(guards.__path__):
         try:
             __import__(f"renderer.stages.guards.{info.name}")
         except Exception as exc:  # the same error will show in each render, where it belongs
             log(f"warning: guard {info.name} did not import: {exc}")
-    env = template.environment(None)
-    for name in env.list_templates():
-        try:
-            env.get_template(name)
-        except Exception as exc:
-            log(f"warning: template {name} did not compile: {exc}")
     cwd, environ = os.getcwd(), dict(os.environ)
     apps = []
     try:
