@@ -40,10 +40,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 COPY --from=build /install /usr/local
 
-# pip's console-script launcher imports re (and with it enum) only to tidy
-# argv[0]: about a tenth of a warm render. Replace it by the three lines it
-# needs (benchmarks/bench_argocd.py times the same launcher).
-RUN printf '#!/usr/local/bin/python3\nimport sys\nfrom renderer.cli import main\nsys.exit(main())\n' \
+# pip's console-script launcher imports re only to tidy argv[0], before the
+# thin worker client runs. Replace it by the three lines it needs, calling the
+# package's console script (benchmarks/bench_argocd.py times the same launcher).
+RUN printf '#!/usr/local/bin/python3\nimport sys\nfrom renderer.__main__ import main\nsys.exit(main())\n' \
       > /usr/local/bin/eventbus-render
 
 # The official python images delete every .pyc to save space. Compile the

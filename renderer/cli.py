@@ -2,9 +2,14 @@
 
 Commands live in :mod:`renderer.commands` (and :mod:`renderer.argocd`) and
 are imported only when invoked (:class:`LazyGroup`), so a command never pays
-for importing the others. Every :class:`~renderer.errors.RendererError` is
-turned into a message on stderr and an exit code here; click's usage errors
-exit 2.
+for importing the others. Each command runs in a run of its own
+(:func:`renderer.context.run`). Every :class:`~renderer.errors.RendererError`
+is turned into a message on stderr and an exit code here; click's usage
+errors exit 2.
+
+The executable (:mod:`renderer.__main__`) calls :func:`main`, after offering
+``argocd generate`` and ``argocd parameters`` to the sidecar's render worker,
+whose children call :func:`main` in turn.
 """
 
 from __future__ import annotations
@@ -51,12 +56,14 @@ def cli():
 
 
 def main(argv=None) -> None:
-    """Entry point of ``eventbus-render``: run a command, map errors to exit codes."""
+    """Run one command line (``argv``, default ``sys.argv[1:]``) and exit with its code, errors mapped to codes."""
+    from renderer import context
     from renderer.errors import RendererError
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False)
+        with context.run():
+            result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False)
     except RendererError as exc:
         warn(error_message(exc))
         sys.exit(exc.exit_code)

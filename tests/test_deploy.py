@@ -123,7 +123,8 @@ def kustomize(directory: Path) -> list[dict]:
 
 def find(objects: list[dict], kind: str, name_prefix: str) -> dict:
     matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(name_prefix)]
-    assert len(matches) == 1, f"expected one {kind} named {name_prefix}*, got {[o['metadata']['name'] for o in matches]}"
+    names = [o["metadata"]["name"] for o in matches]
+    assert len(matches) == 1, f"expected one {kind} named {name_prefix}*, got {names}"
     return matches[0]
 
 
@@ -212,7 +213,8 @@ def test_plugin_yaml_uses_only_keys_argo_cd_reads():
         extra = set(command) - COMMAND_KEYS - ({"glob"} if where == "spec.discover.find" else set())
         assert not extra, f"{where}: unknown keys {extra}"
     for announcement in spec["parameters"]["static"]:
-        assert set(announcement) <= ANNOUNCEMENT_KEYS, f"{announcement['name']}: {set(announcement) - ANNOUNCEMENT_KEYS}"
+        extra = set(announcement) - ANNOUNCEMENT_KEYS
+        assert not extra, f"{announcement['name']}: {extra}"
 
 
 def test_plugin_generate_and_dynamic_commands():
@@ -415,5 +417,32 @@ def test_dockerfile_launcher_is_the_one_the_benchmark_times():
     bench = (ROOT / "benchmarks" / "bench_argocd.py").read_text(encoding="utf-8")
     lean = re.search(r'^LEAN_LAUNCHER = "(.*)"$', bench, re.M).group(1).encode().decode("unicode_escape")
     assert launcher == "#!/usr/local/bin/python3\n" + lean
-    # The launcher does what pip's does, minus the argv[0] tidying.
-    assert "from renderer.cli import main" in launcher and "sys.exit(main())" in launcher
+    # The launcher does what pip's does, minus the argv[0] tidying: it calls the package's console script.
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    module, function = re.search(r'^eventbus-render = "([\w.]+):(\w+)"$', pyproject, re.M).groups()
+    assert f"from {module} import {function}\n" in launcher and f"sys.exit({function}())" in launcher
+
+
+def _click_command(argv: list):
+    """The click command ``eventbus-render ARGV`` runs (its words up to the first option), or ``None``."""
+    from renderer.cli import cli
+
+    assert argv[0] == "eventbus-render", argv
+    command = cli
+    for word in argv[1:]:
+        if word.startswith("-") or not hasattr(command, "get_command"):
+            break
+        command = command.get_command(None, word)
+        if command is None:
+            return None
+    return command
+
+
+def test_every_shipped_command_line_is_a_command_of_the_one_click_group():
+    plugin = load_yaml(PLUGIN_FILE)["spec"]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    lines = [plugin["generate"]["command"], plugin["parameters"]["dynamic"]["command"], SIDECAR_COMMAND]
+    lines += [hook["entry"].split() for hook in hooks]
+    for argv in lines:
+        command = _click_command(argv)
+        assert command is not None and not hasattr(command, "get_command"), argv

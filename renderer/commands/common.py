@@ -38,14 +38,21 @@ def build_request(app_dir, profile, overlays, sets=(), set_strings=(), environme
                          set_strings=tuple(set_strings), environment=environment)
 
 
+def guard_report(rendered) -> str:
+    """The report of a render's non-failing guard findings (warnings, waived violations); empty when none."""
+    evaluation = getattr(rendered, "evaluation", None)
+    if evaluation is None or not evaluation.findings:
+        return ""
+    from renderer.stages import guards
+
+    return guards.format_report(evaluation)
+
+
 def report_warnings(rendered) -> None:
     """Print non-failing guard findings (warnings, waived violations) to stderr."""
-    evaluation = getattr(rendered, "evaluation", None)
-    if evaluation is not None and evaluation.findings:
-        from renderer.stages import guards
-
-        warn(guards.format_report(evaluation))
-
+    report = guard_report(rendered)
+    if report:
+        warn(report)
 
 
 app_option = click.option("--app", "app_dir", default=".", show_default=True, metavar="DIR",

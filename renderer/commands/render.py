@@ -1,4 +1,8 @@
-"""The ``render`` and ``list`` commands: one app's EventBus (or, with ``--all``, a whole repository's), and what an app can use."""
+"""The ``render`` and ``list`` commands.
+
+``render``: one app's EventBus (or, with ``--all``, a whole repository's);
+``list``: the profiles, overlays and backends an app can use.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from renderer.errors import RendererError
 
 def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), environment=None, output_dir=None,
                fmt="yaml", render_all=False, root=".") -> None:
-    """The ``render`` command, once its options are parsed (by click, or by :func:`parse_render_args`)."""
+    """The ``render`` command, once click has parsed its options."""
     from renderer.pipeline import output_filename, render
     from renderer.stages import emit
 

@@ -105,6 +105,24 @@ def test_generate_in_a_directory_without_an_app_file_fails_instead_of_printing_n
     assert "no eventbus-render.yaml" in result.err
 
 
+def test_generate_in_a_directory_removed_under_it_fails_with_one_message(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.argocd.helpers import EVENTBUS_RENDER
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); os.execv(sys.argv[2], sys.argv[2:])"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
+    env["EVENTBUS_RENDER_SOCKET"] = ""
+    result = subprocess.run([sys.executable, "-c", script, str(gone), str(EVENTBUS_RENDER), "argocd", "generate"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "cannot read the current directory" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_malformed_parameters_json_is_an_input_error(tmp_path):
     app = write_app(tmp_path / "app")
     result = run_cli("argocd", "generate", cwd=app, env={"ARGOCD_APP_PARAMETERS": "[{"})
@@ -121,7 +139,7 @@ def test_a_duplicate_parameter_is_an_error(tmp_path):
 
 
 def test_an_internal_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys):
-    from renderer.argocd import adapter as argocd
+    from renderer.argocd import plugin as argocd
 
     def broken(cwd, environ):
         raise ZeroDivisionError("boom")
@@ -133,7 +151,7 @@ def test_an_internal_error_is_one_line_and_exit_3(tmp_path, monkeypatch, capsys)
 
 
 def test_stray_prints_during_a_render_go_to_stderr_never_stdout(tmp_path, monkeypatch):
-    from renderer.argocd import adapter as argocd
+    from renderer.argocd import plugin as argocd
 
     def noisy(cwd, environ):
         print("debug output")

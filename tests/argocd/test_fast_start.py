@@ -1,11 +1,14 @@
-"""Start-up of the per-render commands: no click, a thin worker client, built-in templates compiled once."""
+"""Start-up of the per-render commands: a thin worker client, built-in templates compiled once."""
 
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,78 +18,106 @@ from tests.argocd.helpers import ROOT, run_cli, write_app
 PROBE = """\
 import sys
 before = set(sys.modules)
-from renderer.cli import main
+from renderer.__main__ import main
+sys.argv[0] = "eventbus-render"
 try:
-    main(sys.argv[1:])
+    main()
 except SystemExit:
     pass
 sys.stderr.write("\\nMODULES " + " ".join(sorted(set(sys.modules) - before)) + "\\n")
 """
 
 
-def new_modules(cwd: Path, *args: str, **env) -> set:
+def probe(cwd: Path, *args: str, **env) -> tuple[subprocess.CompletedProcess, set]:
+    """Run the executable's entry point on ``args``: the process and the modules it imported."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
     full.update(env)
     result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, env=full, capture_output=True,
                             text=True, timeout=120)
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("MODULES ")][-1]
-    return set(line.split()[1:])
+    return result, set(line.split()[1:])
 
 
-def test_argocd_generate_never_imports_click(tmp_path):
-    app = write_app(tmp_path / "app")
-    modules = new_modules(app, "argocd", "generate", EVENTBUS_RENDER_SOCKET="", XDG_CACHE_HOME=str(tmp_path))
-    assert "jinja2" in modules  # it did render in-process
-    assert not {m for m in modules if m == "click" or m.startswith("click.")}
+def top_level(modules: set) -> set:
+    return {name.split(".")[0] for name in modules}
 
 
-def test_a_changed_input_is_rendered_again(tmp_path):
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    app = write_app(tmp_path / "app")
-    run_cli("argocd", "generate", cwd=app, env=env)
-    (app / "eventbus-render.yaml").write_text((app / "eventbus-render.yaml").read_text().replace(
-        "team: payments", "team: orders"))
-    result = run_cli("argocd", "generate", cwd=app, env=env)
-    assert "team: orders" in result.out and "payments" not in result.out
+class FakeWorker:
+    """A socket that answers every request with a fixed reply (``---\\nkind: X\\n``) and records the requests."""
 
+    REPLY_BODY = b"---\nkind: X\n"
 
-def test_argocd_parameters_never_imports_click_or_jinja(tmp_path):
-    app = write_app(tmp_path / "app")
-    modules = new_modules(app, "argocd", "parameters", EVENTBUS_RENDER_SOCKET="")
-    assert not {m for m in modules if m.split(".")[0] in ("click", "jinja2")}
+    def __init__(self):
+        self.directory = tempfile.mkdtemp(prefix="ebw-")  # Unix socket paths are short; tmp_path may not be
+        self.path = os.path.join(self.directory, "fake.sock")
+        self.requests: list = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(self.path)
+        self.server.listen(4)
+        self.server.settimeout(30)
+        self.thread = threading.Thread(target=self._answer, daemon=True)
+        self.thread.start()
 
-
-def test_the_worker_client_imports_no_render_code(tmp_path):
-    import socket
-    import tempfile
-    import threading
-
-    directory = tempfile.mkdtemp(prefix="ebw-")
-    path = os.path.join(directory, "fake.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def answer():
-        conn, _ = server.accept()
+    def _answer(self):
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
         size = int.from_bytes(conn.recv(4), "big")
-        while size > 0:
-            size -= len(conn.recv(size))
-        body = b"---\nkind: X\n"
-        reply = b"0\0%d\0" % len(body) + b"0\0" + body
+        data = b""
+        while len(data) < size:
+            data += conn.recv(size - len(data))
+        self.requests.append(data)
+        reply = b"0\0%d\0" % len(self.REPLY_BODY) + b"0\0" + self.REPLY_BODY
         conn.sendall(len(reply).to_bytes(4, "big") + reply)
         conn.close()
 
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    try:
-        modules = new_modules(tmp_path, "argocd", "generate", EVENTBUS_RENDER_SOCKET=path)
-    finally:
-        thread.join(timeout=10)
-        server.close()
-        os.unlink(path)
-        os.rmdir(directory)
-    assert modules <= {"renderer", "renderer.cli", "renderer.argocd", "renderer.argocd.adapter", "renderer.argocd.worker", "_socket", "gc"}, modules
+    def close(self):
+        self.server.close()
+        self.thread.join(timeout=10)
+        os.unlink(self.path)
+        os.rmdir(self.directory)
+
+
+@pytest.fixture
+def fake_worker():
+    worker = FakeWorker()
+    yield worker
+    worker.close()
+
+
+def test_the_worker_client_imports_neither_click_nor_render_code(tmp_path, fake_worker):
+    result, modules = probe(tmp_path, "argocd", "generate", EVENTBUS_RENDER_SOCKET=fake_worker.path)
+    assert result.stdout == "---\nkind: X\n"  # the worker's answer, written as it came
+    assert fake_worker.requests and b"\0argocd\0generate" in fake_worker.requests[0]
+    ours = {m for m in modules if m.split(".")[0] == "renderer"}
+    assert ours <= {"renderer", "renderer.__main__", "renderer.argocd", "renderer.argocd.client",
+                    "renderer.argocd.protocol"}, ours
+    assert not top_level(modules) & {"click", "jinja2", "yaml", "deepmerge", "json", "re"}, modules
+
+
+def test_commands_other_than_generate_and_parameters_never_go_to_the_worker(tmp_path, fake_worker):
+    app = write_app(tmp_path / "app")
+    result, modules = probe(app, "render", "--app", ".", EVENTBUS_RENDER_SOCKET=fake_worker.path)
+    assert result.returncode == 0, result.stderr
+    assert "kind: EventBus" in result.stdout and not fake_worker.requests
+    assert "click" in top_level(modules)
+
+
+def test_without_a_worker_generate_renders_in_process_through_click(tmp_path):
+    app = write_app(tmp_path / "app")
+    result, modules = probe(app, "argocd", "generate", EVENTBUS_RENDER_SOCKET="")
+    assert result.returncode == 0, result.stderr
+    assert "kind: EventBus" in result.stdout
+    assert {"click", "jinja2"} <= top_level(modules)
+
+
+def test_argocd_parameters_never_imports_jinja(tmp_path):
+    app = write_app(tmp_path / "app")
+    result, modules = probe(app, "argocd", "parameters", EVENTBUS_RENDER_SOCKET="")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("[")
+    assert "jinja2" not in top_level(modules)
 
 
 def test_apps_without_templates_share_one_template_environment(tmp_path):
@@ -148,3 +179,13 @@ def test_a_cache_folder_others_can_write_to_is_not_used(tmp_path, cache_home):
     result = run_cli("argocd", "generate", cwd=write_app(tmp_path / "app"), env={"XDG_CACHE_HOME": str(cache_home)})
     assert result.code == 0, result.err
     assert cache_files(cache_home) == []
+
+
+def test_a_changed_input_is_rendered_again(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    app = write_app(tmp_path / "app")
+    run_cli("argocd", "generate", cwd=app, env=env)
+    (app / "eventbus-render.yaml").write_text((app / "eventbus-render.yaml").read_text().replace(
+        "team: payments", "team: orders"))
+    result = run_cli("argocd", "generate", cwd=app, env=env)
+    assert "team: orders" in result.out and "payments" not in result.out

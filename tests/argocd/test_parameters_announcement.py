@@ -31,7 +31,7 @@ def static() -> list:
 
 
 def test_the_static_announcements_are_the_parameters_generate_accepts():
-    from renderer.argocd.adapter import PARAMETERS
+    from renderer.argocd.inputs import PARAMETERS
 
     assert {p["name"]: p.get("collectionType", "string") for p in static()} == PARAMETERS
 

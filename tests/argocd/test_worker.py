@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -19,8 +20,10 @@ import pytest
 from tests.argocd.helpers import EVENTBUS_RENDER, run_cli, write_app
 
 pytestmark = [
-    pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX"), reason="needs fork and Unix sockets"),
-    pytest.mark.skipif(not EVENTBUS_RENDER.exists(), reason=f"eventbus-render is not installed next to {sys.executable}"),
+    pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX"),
+                       reason="needs fork and Unix sockets"),
+    pytest.mark.skipif(not EVENTBUS_RENDER.exists(),
+                       reason=f"eventbus-render is not installed next to {sys.executable}"),
 ]
 
 PROD = "backend: jetstream\nprofile: prod\nname: {name}\nvalues:\n  labels:\n    team: {name}\n"
@@ -78,6 +81,25 @@ def generate(app: Path, sock, **env):
     return run_cli("argocd", "generate", cwd=app, env={"EVENTBUS_RENDER_SOCKET": str(sock), **env})
 
 
+@pytest.fixture
+def clientless(tmp_path) -> dict:
+    """An environment in which the client process cannot import click: only the worker can have answered."""
+    poison = tmp_path / "poison" / "click"
+    poison.mkdir(parents=True)
+    (poison / "__init__.py").write_text("raise ImportError('the client imported click')\n", encoding="utf-8")
+    return {"PYTHONPATH": str(poison.parent)}
+
+
+def test_generate_is_run_by_the_worker_not_by_the_client(worker, tmp_path, clientless):
+    path, _ = worker
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    served = generate(app, path, **clientless)
+    assert served.code == 0, served.err
+    assert "kind: EventBus" in served.out
+    alone = generate(app, "", **clientless)  # the control: without the worker the client needs click
+    assert alone.code != 0 and "the client imported click" in alone.err
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -108,49 +130,72 @@ def test_the_socket_is_private_to_the_user(worker):
     assert info.st_uid == os.geteuid()
 
 
-def test_the_worker_renders_exactly_what_an_in_process_generate_renders(worker, tmp_path):
+def test_the_worker_renders_exactly_what_an_in_process_generate_renders(worker, tmp_path, clientless):
     path, _ = worker
     app = write_app(tmp_path / "app", PROD.format(name="payments"))
     params = json.dumps([{"name": "values", "map": {"jetstream.replicas": "5"}}])
-    via_worker = generate(app, path, ARGOCD_APP_PARAMETERS=params, ARGOCD_ENV_FOO="x")
+    via_worker = generate(app, path, ARGOCD_APP_PARAMETERS=params, ARGOCD_ENV_FOO="x", **clientless)
     in_process = generate(app, "", ARGOCD_APP_PARAMETERS=params, ARGOCD_ENV_FOO="x")
     assert via_worker.code == in_process.code == 0, via_worker.err
     assert (via_worker.out, via_worker.err) == (in_process.out, in_process.err)
     assert "replicas: 5" in via_worker.out
 
 
-def test_the_worker_reports_errors_exactly_as_in_process(worker, tmp_path):
+def test_the_worker_reports_errors_exactly_as_in_process(worker, tmp_path, clientless):
     path, _ = worker
     app = write_app(tmp_path / "app", PROD.format(name="payments"))
     params = json.dumps([{"name": "values", "map": {"jetstream.replicas": "1"}}])
-    via_worker = generate(app, path, ARGOCD_APP_PARAMETERS=params)
+    via_worker = generate(app, path, ARGOCD_APP_PARAMETERS=params, **clientless)
     in_process = generate(app, "", ARGOCD_APP_PARAMETERS=params)
     assert (via_worker.code, via_worker.out) == (1, "")
     assert via_worker.err == in_process.err
     assert "error[replica-count]" in via_worker.err
 
 
-def test_each_request_uses_the_callers_directory_and_environment(worker, tmp_path):
+def test_the_worker_parses_the_command_line_exactly_as_in_process(worker, tmp_path, clientless):
+    path, _ = worker
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    for args in (["--help"], ["--profile", "prod"], ["extra"]):
+        via_worker = run_cli("argocd", "generate", *args, cwd=app,
+                             env={"EVENTBUS_RENDER_SOCKET": str(path), **clientless})
+        in_process = run_cli("argocd", "generate", *args, cwd=app)
+        assert (via_worker.code, via_worker.out, via_worker.err) == (in_process.code, in_process.out,
+                                                                      in_process.err), args
+    assert via_worker.code == 2 and "takes no arguments" in via_worker.err
+
+
+def test_the_worker_announces_parameters_exactly_as_in_process(worker, tmp_path, clientless):
+    path, _ = worker
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    via_worker = run_cli("argocd", "parameters", cwd=app, env={"EVENTBUS_RENDER_SOCKET": str(path), **clientless})
+    in_process = run_cli("argocd", "parameters", cwd=app)
+    assert via_worker.code == 0, via_worker.err
+    assert (via_worker.out, via_worker.err) == (in_process.out, in_process.err)
+    assert [p["name"] for p in json.loads(via_worker.out)] == ["profile", "overlays"]
+
+
+def test_each_request_uses_the_callers_directory_and_environment(worker, tmp_path, clientless):
     path, _ = worker
     first = write_app(tmp_path / "first", PROD.format(name="first"))
     second = write_app(tmp_path / "second", PROD.format(name="second"))
-    a = generate(first, path, ARGOCD_APP_NAMESPACE="ns-a")
-    b = generate(second, path, ARGOCD_APP_NAMESPACE="ns-b", ARGOCD_ENV_NAME="renamed")
+    a = generate(first, path, ARGOCD_APP_NAMESPACE="ns-a", **clientless)
+    b = generate(second, path, ARGOCD_APP_NAMESPACE="ns-b", ARGOCD_ENV_NAME="renamed", **clientless)
     assert "name: first" in a.out and "namespace: ns-a" in a.out
     assert "name: renamed" in b.out and "namespace: ns-b" in b.out
     # Nothing leaks from one request into the next.
-    again = generate(first, path, ARGOCD_APP_NAMESPACE="ns-a")
+    again = generate(first, path, ARGOCD_APP_NAMESPACE="ns-a", **clientless)
     assert again.out == a.out
 
 
-def test_concurrent_generates_do_not_interfere(worker, tmp_path):
+def test_concurrent_generates_do_not_interfere(worker, tmp_path, clientless):
     path, _ = worker
     apps = [write_app(tmp_path / f"app{i}", PROD.format(name=f"bus{i}")) for i in range(8)]
 
     def one(i):
         replicas = 3 if i % 2 else 5
         params = json.dumps([{"name": "values", "map": {"jetstream.replicas": str(replicas)}}])
-        return i, replicas, generate(apps[i], path, ARGOCD_APP_PARAMETERS=params, ARGOCD_APP_NAMESPACE=f"ns{i}")
+        return i, replicas, generate(apps[i], path, ARGOCD_APP_PARAMETERS=params, ARGOCD_APP_NAMESPACE=f"ns{i}",
+                                     **clientless)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(one, range(8)))
@@ -226,6 +271,30 @@ def test_a_stale_socket_is_replaced(socket_dir, tmp_path):
         process.terminate()
         process.wait(timeout=10)
     assert not path.exists()  # a stopped worker removes its socket
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_spares_are_replaced_and_every_child_goes_with_the_worker(worker, tmp_path, clientless):
+    from renderer.argocd.server import SPARES
+
+    path, process = worker
+
+    def live():
+        return [pid for pid in children(process.pid) if alive(pid)]
+
+    wait_for(lambda: len(live()) == SPARES, what="the spare children")
+    first = live()
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    served = generate(app, path, **clientless)
+    assert served.code == 0, served.err
+    wait_for(lambda: len(live()) == SPARES, what="new spare children")
+    second = live()
+    assert not set(first) & set(second)
+    process.terminate()
+    process.wait(timeout=10)
+    wait_for(lambda: not any(alive(pid) for pid in second), timeout=15, what="the spares to exit")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

@@ -1,0 +1,166 @@
+"""The plugin's two commands as Argo CD runs them: ``generate`` and the dynamic ``parameters`` announcement.
+
+``argocd-cmp-server`` runs them with no shell, in the Application's source
+directory inside a fresh copy of the repository, with the sidecar's own
+environment plus the variables Argo CD builds for the request
+(:mod:`renderer.argocd.inputs`). ``generate`` prints exactly what
+``eventbus-render render`` prints: the manifests on stdout, diagnostics on
+stderr, and on any error one message on stderr, an empty stdout and a
+non-zero exit code (2: bad input, 1: a guard violation, 3: a bug). It never
+exits 0 with an empty stdout, which Argo CD would read as "no objects" and
+prune the EventBus.
+
+Each command is a function of the directory and the environment returning
+``(exit code, stdout, stderr)``: :func:`run_command` runs one and never
+raises, so the click commands (:mod:`renderer.argocd.adapter`) and the
+worker's children run the very same code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+EXIT_INTERNAL = 3
+"""Exit code of an unexpected failure (a bug); input errors exit 2, guard violations 1."""
+
+
+def _lines(messages: list) -> str:
+    return "".join(line + "\n" for line in messages)
+
+
+def generate(cwd, environ) -> tuple[int, str, str]:
+    """Render the app directory ``cwd`` as Argo CD asks: ``(exit code, stdout, stderr)``.
+
+    stdout is the YAML stream ``eventbus-render render`` prints, or empty on
+    any error. It is never empty with exit code 0.
+    """
+    from renderer.argocd import inputs as inputs_mod
+    from renderer.commands.common import guard_report
+    from renderer.errors import InputError
+    from renderer.pipeline import render
+    from renderer.stages import emit
+
+    inputs = inputs_mod.read_inputs(environ)
+    rendered = render(inputs_mod.build_request(cwd, environ, inputs))
+    text = emit.yaml_stream([rendered.manifest])
+    if not text.strip():  # pragma: no cover - render always yields one object
+        raise InputError("the app directory rendered no objects; refusing to print nothing "
+                         "(Argo CD would prune everything)")
+    err = list(inputs.warnings)
+    report = guard_report(rendered)
+    if report:
+        err.append(report.rstrip("\n"))
+    return 0, text, _lines(err)
+
+
+def announcement(cwd, environ) -> tuple[int, str, str]:
+    """The dynamic parameters announcement (a JSON array) for the app directory ``cwd``.
+
+    It lists the profiles, overlays and environments the app directory can
+    use, with the values in force when the parameter is not set. Problems
+    with the app file are reported on stderr but do not fail the
+    announcement: ``generate`` reports them, and the Parameters tab must
+    stay usable to fix a parameter.
+    """
+    import json
+    from pathlib import Path
+
+    from renderer.argocd.inputs import Inputs, read_inputs
+    from renderer.commands.common import error_message
+    from renderer.errors import RendererError
+    from renderer.stages import sources
+
+    root = Path(cwd)
+    err = []
+    try:
+        inputs = read_inputs(environ, strict=False)
+    except RendererError as exc:
+        inputs = Inputs()
+        err.append(error_message(exc))
+    app = None
+    try:
+        app = sources.load_app(root)
+    except RendererError as exc:
+        err.append(error_message(exc))
+    profiles = sources.available("profiles", root)
+    overlays = sources.available("overlays", root)
+
+    def listing(entries: dict) -> str:
+        return ", ".join(f"{name}{'' if builtin else ' (app)'}" for name, (_, builtin) in entries.items()) or "none"
+
+    environment = inputs.value("environment")
+    env_entry = (app.environments.get(environment) or {}) if app is not None and environment else {}
+    profile = inputs.value("profile") or env_entry.get("profile") or (app.profile if app else None)
+    out = []
+    if app is not None and app.environments:
+        out.append({
+            "name": "environment",
+            "title": "Environment",
+            "tooltip": "Entry of the app file's environments to render: " + ", ".join(app.environments) + ".",
+            "collectionType": "string",
+            "string": environment or "",
+        })
+    out.append({
+        "name": "profile",
+        "title": "Profile",
+        "tooltip": f"Profile to render. Available here: {listing(profiles)}."
+                   + (f" Without this parameter: {profile}." if profile else ""),
+        "collectionType": "string",
+        "string": profile or "",
+    })
+    applied = list(app.overlays) + list(env_entry.get("overlays") or []) if app is not None else []
+    out.append({
+        "name": "overlays",
+        "title": "Overlays",
+        "tooltip": "Overlays applied after "
+                   + (f"the app file's ({', '.join(applied)})" if applied else "the app file's")
+                   + f", in order; later ones win. Available here: {listing(overlays)}.",
+        "collectionType": "array",
+        "array": list(inputs.overlays),
+    })
+    return 0, json.dumps(out, indent=2) + "\n", _lines(err)
+
+
+COMMANDS = {"generate": generate, "parameters": announcement}
+
+
+def run_command(command: str, cwd, environ) -> tuple[int, str, str]:
+    """Run one plugin command in one run (:func:`renderer.context.run`); never raises (but on exit signals).
+
+    Whatever the render code might write to stdout or stderr by accident is
+    captured and returned as stderr: stdout carries only the result.
+    """
+    import gc
+    import io
+
+    from renderer import context
+    from renderer.commands.common import error_message
+    from renderer.errors import RendererError
+
+    saved = sys.stdout, sys.stderr
+    stray = io.StringIO()
+    sys.stdout = sys.stderr = stray
+    # One render, then the process ends (or the worker's child exits): collecting cycles only costs time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            with context.run():
+                code, out, err = COMMANDS[command](cwd, environ)
+        except RendererError as exc:
+            code, out, err = exc.exit_code, "", error_message(exc) + "\n"
+        except RecursionError:
+            code, out, err = 2, "", "error: input nested too deeply\n"
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a bug: still one clear line, never a partial result
+            code, out, err = EXIT_INTERNAL, "", (f"error: internal error in eventbus-render {command}: "
+                                                 f"{type(exc).__name__}: {exc}\n")
+    finally:
+        sys.stdout, sys.stderr = saved
+        if collecting:
+            gc.enable()
+    extra = stray.getvalue()
+    if extra:
+        err = extra + ("" if extra.endswith("\n") else "\n") + err
+    return code, out, err
