@@ -46,7 +46,6 @@ PARAMETERS_JSON = "ARGOCD_APP_PARAMETERS"
 _ARTICLE = {"string": "a", "array": "an", "map": "a"}
 _PARAM_STRINGS = {"PROFILE": "profile", "ENVIRONMENT": "environment", "NAME": "name", "NAMESPACE": "namespace"}
 _PARAM_OVERLAY = re.compile(r"OVERLAYS_(0|[1-9][0-9]*)")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 @dataclass(slots=True)
@@ -272,11 +271,13 @@ def check_names(inputs: Inputs, app_root: Path) -> None:
         if sources.find_named(folder, name, app_root) is None:
             known = ", ".join(sources.available(folder, app_root)) or "none"
             raise InputError(f"{where}: unknown {kind} {name!r}", hint=f"known {folder}: {known}")
-    for key, what in (("name", "EventBus name"), ("namespace", "namespace")):
+    from renderer.stages import userfiles
+    from renderer.stages.validate import validate
+
+    for key, node in (("name", userfiles.EVENTBUS_NAME), ("namespace", userfiles.NAMESPACE)):
         entry = inputs.settings.get(key)
-        if entry and (not _DNS_LABEL.fullmatch(entry[0]) or len(entry[0]) > 63):
-            raise InputError(f"{entry[1]}: {entry[0]!r} is not a valid {what}",
-                             hint="use lower-case letters, digits and '-', at most 63 characters")
+        for problem in validate(entry[0], node) if entry else ():
+            raise InputError(f"{entry[1]}: {problem.message}", hint=problem.fix or None)
 
 
 def build_request(app_dir, environ, inputs: Inputs | None = None):
