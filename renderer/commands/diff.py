@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -645,7 +645,7 @@ def _render_both_chunk(base_root: str | None, head_root: str | None, chunk: list
         reused, read = {}, {}
         for entry, rendered in base_kept if render_base else ():
             if _same_inputs(Path(base_root) / app, Path(head_root) / app, rendered, read):
-                reused[entry.environment] = entry.replace()
+                reused[entry.environment] = replace(entry)
         kept = []
         entries, failures = review.render_app(Path(head_root), app, options, keep=kept, skip=frozenset(reused))
         head_entries.extend(reused.values())

@@ -11,6 +11,7 @@ is double-quoted with every non-printable character escaped. Keys are sorted
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -188,15 +189,57 @@ def to_json(objects: list) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+_TEMPORARY = itertools.count()
+"""Numbers of this process's temporary files (with the process id, unique among concurrent writers)."""
+
+
+def write_file(path, text: str | bytes, *, mode: int | None = None) -> Path:
+    """Write ``text`` to the file ``path`` atomically; every file the tool writes goes through here.
+
+    The data goes to a new temporary file in the same folder (``.<name>.<pid>-<n>.tmp``),
+    which is then renamed over ``path``: a reader sees the old file or the
+    new one, never part of one, and a failure leaves no temporary file
+    behind. The folder must exist. The file's permissions follow the umask
+    (``0o666`` masked), or are exactly ``mode`` when given. Nothing is
+    fsynced: every file written is output the tool can write again, and a
+    rendered tree of thousands of files would pay one disk flush per file.
+    A symlink at ``path`` is replaced, never followed.
+    """
+    path = Path(path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        temp = path.with_name(f".{path.name}.{os.getpid()}-{next(_TEMPORARY)}.tmp")
+        try:
+            fd = os.open(temp, flags, 0o666)
+            break
+        except FileExistsError:  # left by a writer that was killed: take the next number
+            continue
+    try:
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
 def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
-    """Write ``files`` (relative path -> text) under ``directory`` atomically per file.
+    """Write ``files`` (relative path -> text) under ``directory``, each with :func:`write_file`, mode 0644.
 
     Everything is rendered before this is called, so an error never leaves a
-    half-written tree; each file goes to a temporary name first and is renamed
-    into place, so readers never see a partial file.
+    half-written tree, and readers never see a partial file.
     """
-    import tempfile
-
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise InputError(f"output path {str(directory)!r} exists and is not a directory")
@@ -204,15 +247,5 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
     for relative in sorted(files):
         target = directory / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=".eventbus-render-", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(files[relative])
-            os.chmod(temp, 0o644)
-            os.replace(temp, target)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
-        written.append(target)
+        written.append(write_file(target, files[relative], mode=0o644))
     return written
