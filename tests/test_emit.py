@@ -144,3 +144,17 @@ def test_write_file_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
     assert outside.read_text() == "keep\n"
     assert not (tmp_path / "out" / "a.yaml").is_symlink()
     assert (tmp_path / "out" / "a.yaml").read_text() == "new\n"
+
+
+def test_what_the_writer_remembers_of_names_belongs_to_the_run():
+    from renderer import context
+
+    doc = {"metadata": {"name": "orders", "labels": {"team": "payments"}}}
+    with context.run():
+        first = emit.to_yaml(doc)
+        assert context.cache("emit")  # the run remembers the written forms
+        assert emit.to_yaml(doc) == first
+    with context.run():
+        assert context.cache("emit") == {}  # a new run starts from nothing
+        assert emit.to_yaml(doc) == first
+    assert emit.to_yaml(doc) == first  # and outside a run nothing is kept

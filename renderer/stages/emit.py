@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from renderer import context
 from renderer.errors import InputError
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
@@ -39,14 +40,10 @@ def quote(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, json.dumps(text, ensure_ascii=False))
 
 
-_STRINGS: dict = {}
-"""Written form of short strings already seen (labels, keys and names repeat across objects)."""
-
-
-def scalar(value) -> str:
-    """One scalar as YAML text."""
-    if value.__class__ is str:
-        text = _STRINGS.get(value)
+def scalar(value, strings: dict | None = None) -> str:
+    """One scalar as YAML text; ``strings`` remembers the written form of short strings (of one run)."""
+    if strings is not None and value.__class__ is str:
+        text = strings.get(value)
         if text is not None:
             return text
     if value is None:
@@ -69,8 +66,8 @@ def scalar(value) -> str:
         return mantissa + (("e" + exponent) if e else "")
     if isinstance(value, str):  # not seen before (the cache is checked first)
         text = value if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED else quote(value)
-        if len(_STRINGS) < 65536 and len(value) < 256:
-            _STRINGS[value] = text
+        if strings is not None and len(strings) < 65536 and len(value) < 256:
+            strings[value] = text
         return text
     raise TypeError(f"cannot emit {type(value).__name__}")  # pragma: no cover - values come from YAML
 
@@ -92,60 +89,78 @@ def _sorted_items(mapping: dict, rank: dict | None = None):
     return sorted(mapping.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
-_HEADS: list = [{} for _ in range(64)]
-"""Per indentation, ``<pad>key:`` as written for keys seen before (a few dozen keys make up every manifest)."""
+class _Memo:
+    """What one run's writer remembers (:func:`renderer.context.cache`): a few dozen keys and the same
+    labels and names make up every manifest, so their written forms are worked out once per run."""
+
+    __slots__ = ("strings", "heads")
+
+    def __init__(self):
+        self.strings: dict = {}  # string -> its written form (short strings only)
+        self.heads: dict = {}  # indentation -> {key: "<pad>key:"}
 
 
-def _head(indent: int, key) -> str:
-    written = " " * indent + scalar(key) + ":"
-    if indent < 64 and key.__class__ is str and len(key) < 256 and len(_HEADS[indent]) < 4096:
-        _HEADS[indent][key] = written
+def _memo() -> _Memo:
+    cache = context.cache("emit")
+    memo = cache.get("memo")
+    if memo is None:
+        memo = cache["memo"] = _Memo()
+    return memo
+
+
+def _head(heads: dict, indent: int, key, strings: dict) -> str:
+    written = " " * indent + scalar(key, strings) + ":"
+    if key.__class__ is str and len(key) < 256 and len(heads) < 4096:
+        heads[key] = written
     return written
 
 
-def _emit(value, indent: int, out: list, rank: dict | None = None) -> None:
+def _emit(value, indent: int, out: list, memo: _Memo, rank: dict | None = None) -> None:
     if value.__class__ is dict:
-        heads = _HEADS[indent] if indent < 64 else {}
+        strings = memo.strings
+        heads = memo.heads.get(indent)
+        if heads is None:
+            heads = memo.heads[indent] = {}
         items = sorted(value.items()) if rank is None else _sorted_items(value, rank)
         for key, sub in items:
             head = heads.get(key) if key.__class__ is str else None
             if head is None:
-                head = _head(indent, key)
+                head = _head(heads, indent, key, strings)
             cls = sub.__class__
             if cls is str:
                 if "\n" not in sub:
-                    text = _STRINGS.get(sub)
-                    out.append(f"{head} {text if text is not None else scalar(sub)}")
+                    text = strings.get(sub)
+                    out.append(f"{head} {text if text is not None else scalar(sub, strings)}")
                     continue
-                _emit_member(head, sub, indent, out)
+                _emit_member(head, sub, indent, out, memo)
             elif cls is dict or cls is list:
                 if rank is _TOP_RANK and key == "metadata" and cls is dict and sub:
                     out.append(head)
-                    _emit(sub, indent + 2, out, _META_RANK)
+                    _emit(sub, indent + 2, out, memo, _META_RANK)
                     continue
-                _emit_member(head, sub, indent, out)
+                _emit_member(head, sub, indent, out, memo)
             else:
-                out.append(f"{head} {scalar(sub)}")
+                out.append(f"{head} {scalar(sub, strings)}")
     elif isinstance(value, list):
         dash = " " * indent + "-"
         for item in value:
-            _emit_member(dash, item, indent, out, in_list=True)
+            _emit_member(dash, item, indent, out, memo, in_list=True)
 
 
-def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False) -> None:
+def _emit_member(head: str, value, indent: int, out: list, memo: _Memo, in_list: bool = False) -> None:
     cls = value.__class__
     if cls is dict and value:
         if in_list:
             # first key on the dash line, the rest aligned under it
             start = len(out)
-            _emit(value, indent + 2, out)
+            _emit(value, indent + 2, out, memo)
             out[start] = head + " " + out[start].lstrip(" ")
         else:
             out.append(head)
-            _emit(value, indent + 2, out)
+            _emit(value, indent + 2, out, memo)
     elif cls is list and value:
         out.append(head)
-        _emit(value, indent + 2 if in_list else indent, out)
+        _emit(value, indent + 2 if in_list else indent, out, memo)
     elif cls is dict:
         out.append(head + " {}")
     elif cls is list:
@@ -157,13 +172,13 @@ def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False
         for line in value.rstrip("\n").split("\n") if chomp == "" else value.split("\n"):
             out.append(body_pad + line if line else "")
     else:
-        out.append(f"{head} {scalar(value)}")
+        out.append(f"{head} {scalar(value, memo.strings)}")
 
 
 def to_yaml(obj: dict) -> str:
     """One object as a YAML document (no leading ``---``), ending in a newline."""
     out: list = []
-    _emit(obj, 0, out, _TOP_RANK)
+    _emit(obj, 0, out, _memo(), _TOP_RANK)
     return "\n".join(out) + "\n"
 
 

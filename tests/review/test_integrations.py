@@ -83,6 +83,19 @@ def test_check_all_takes_no_per_app_choices(tree, cli):
     assert result.code == 2 and result.out == "" and "--all and FILEs take only" in result.err
 
 
+def test_checking_changed_apps_runs_the_check_itself_not_the_command_line(tree):
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from renderer.commands.check import check_many\n"
+             "code, text = check_many(sys.argv[1], ['apps/a', 'apps/b'], 'text')\n"
+             "print(code, 'renderer.cli' in sys.modules, text.count('guards: no violations'))\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(tree)], capture_output=True, text=True, cwd=ROOT,
+                            check=True)
+    assert result.stdout.split() == ["0", "False", "4"]
+
+
 def test_the_tree_hook_renders_into_the_folder_it_names(tree, cli):
     entry = shlex.split(hook("eventbus-render-tree")["entry"])
     assert entry[:3] == ["eventbus-render", "render", "--all"]
