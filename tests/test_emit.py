@@ -158,3 +158,9 @@ def test_what_the_writer_remembers_of_names_belongs_to_the_run():
         assert context.cache("emit") == {}  # a new run starts from nothing
         assert emit.to_yaml(doc) == first
     assert emit.to_yaml(doc) == first  # and outside a run nothing is kept
+
+
+def test_write_file_of_a_bare_name_writes_in_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert emit.write_file("a.yaml", "x\n") == "a.yaml"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"] and (tmp_path / "a.yaml").read_text() == "x\n"

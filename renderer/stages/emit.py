@@ -206,9 +206,10 @@ def to_json(objects: list) -> str:
 
 _TEMPORARY = itertools.count()
 """Numbers of this process's temporary files (with the process id, unique among concurrent writers)."""
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_file(path, text: str | bytes, *, mode: int | None = None) -> Path:
+def write_file(path, text: str | bytes, *, mode: int | None = None) -> str:
     """Write ``text`` to the file ``path`` atomically; every file the tool writes goes through here.
 
     The data goes to a new temporary file in the same folder (``.<name>.<pid>-<n>.tmp``),
@@ -218,15 +219,16 @@ def write_file(path, text: str | bytes, *, mode: int | None = None) -> Path:
     (``0o666`` masked), or are exactly ``mode`` when given. Nothing is
     fsynced: every file written is output the tool can write again, and a
     rendered tree of thousands of files would pay one disk flush per file.
-    A symlink at ``path`` is replaced, never followed.
+    A symlink at ``path`` is replaced, never followed. Returns ``path`` as a string.
     """
-    path = Path(path)
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    path = os.fspath(path)
+    folder, _, name = path.rpartition(os.sep)
+    data = text.encode("utf-8") if text.__class__ is str else text
+    prefix = f"{folder}{os.sep if folder or path.startswith(os.sep) else ''}.{name}.{os.getpid()}-"
     while True:
-        temp = path.with_name(f".{path.name}.{os.getpid()}-{next(_TEMPORARY)}.tmp")
+        temp = f"{prefix}{next(_TEMPORARY)}.tmp"
         try:
-            fd = os.open(temp, flags, 0o666)
+            fd = os.open(temp, _CREATE, 0o666)
             break
         except FileExistsError:  # left by a writer that was killed: take the next number
             continue
@@ -262,5 +264,6 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
     for relative in sorted(files):
         target = directory / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        written.append(write_file(target, files[relative], mode=0o644))
+        write_file(target, files[relative], mode=0o644)
+        written.append(target)
     return written
