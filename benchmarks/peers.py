@@ -126,8 +126,7 @@ class CommandFailed(RuntimeError):
 def run_once(cmd, env=None, cwd=None) -> tuple[float, str, str]:
     """Run ``cmd`` once: ``(wall seconds, stdout, stderr)``; raises :class:`CommandFailed` on a non-zero exit."""
     start = time.perf_counter()
-    result = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise CommandFailed(cmd, result.returncode, result.stderr.decode(errors="replace"))

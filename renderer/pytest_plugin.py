@@ -97,12 +97,11 @@ class EventBusRenderer:
 
     def all(self, root=".", *, fmt: str = "yaml") -> dict:
         """Every environment of every app below ``root``, as ``render --all`` writes them: file -> text."""
-        from renderer.commands import bulk as review
+        from renderer.commands.bulk import Options, RenderAllError, render_root
 
-        tree = review.render_root(self._path(root), review.Options(fmt=fmt, today=self.today), jobs=1)
+        tree = render_root(self._path(root), Options(fmt=fmt, today=self.today), jobs=1)
         if tree.failures:
-            error = review.RenderAllError(tree.failures, len(tree.entries) + len(tree.failures),
-                                          "the tree does not render")
+            error = RenderAllError(tree.failures, len(tree.entries) + len(tree.failures), "the tree does not render")
             pytest.fail(f"eventbus-render: {root}:\n{error.render()}", pytrace=False)
         return {entry.file: entry.text for entry in tree.entries}
 

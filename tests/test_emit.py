@@ -104,3 +104,63 @@ def test_write_tree_replaces_files_atomically_and_leaves_no_temporary_files(tmp_
     emit.write_tree(tmp_path / "out", {"ns/a.yaml": "two\n"})
     assert (tmp_path / "out/ns/a.yaml").read_text() == "two\n"
     assert sorted(p.name for p in (tmp_path / "out/ns").iterdir()) == ["a.yaml"]
+
+
+def test_write_file_replaces_a_file_whole_and_leaves_nothing_beside_it(tmp_path):
+    target = tmp_path / "a.yaml"
+    emit.write_file(target, "one\n")
+    emit.write_file(target, b"two\n")
+    assert target.read_bytes() == b"two\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"]
+
+
+def test_write_file_follows_the_umask_unless_given_a_mode(tmp_path):
+    import os
+
+    previous = os.umask(0o027)
+    try:
+        emit.write_file(tmp_path / "masked", "x")
+        emit.write_file(tmp_path / "exact", "x", mode=0o644)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "masked").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "exact").stat().st_mode & 0o777 == 0o644
+
+
+def test_write_file_that_cannot_rename_leaves_the_target_and_no_temporary_file(tmp_path):
+    (tmp_path / "taken" / "inside").mkdir(parents=True)  # a folder in the way: the rename fails
+    with pytest.raises(OSError):
+        emit.write_file(tmp_path / "taken", "x")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+    assert (tmp_path / "taken" / "inside").is_dir()
+
+
+def test_write_file_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("keep\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.yaml").symlink_to(outside)
+    emit.write_file(tmp_path / "out" / "a.yaml", "new\n")
+    assert outside.read_text() == "keep\n"
+    assert not (tmp_path / "out" / "a.yaml").is_symlink()
+    assert (tmp_path / "out" / "a.yaml").read_text() == "new\n"
+
+
+def test_what_the_writer_remembers_of_names_belongs_to_the_run():
+    from renderer import context
+
+    doc = {"metadata": {"name": "orders", "labels": {"team": "payments"}}}
+    with context.run():
+        first = emit.to_yaml(doc)
+        assert context.cache("emit")  # the run remembers the written forms
+        assert emit.to_yaml(doc) == first
+    with context.run():
+        assert context.cache("emit") == {}  # a new run starts from nothing
+        assert emit.to_yaml(doc) == first
+    assert emit.to_yaml(doc) == first  # and outside a run nothing is kept
+
+
+def test_write_file_of_a_bare_name_writes_in_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert emit.write_file("a.yaml", "x\n") == "a.yaml"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"] and (tmp_path / "a.yaml").read_text() == "x\n"

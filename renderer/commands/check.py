@@ -39,11 +39,8 @@ def check_command(app_dir, profile, overlays, sets, set_strings, environment, fm
     """
     from pathlib import Path
 
-    from renderer.pipeline import render
-    from renderer.stages import guards
-
     if check_all or files:
-        from renderer.commands.bulk import changed_apps, check_many, discover
+        from renderer.commands.discovery import changed_apps, discover
         from renderer.errors import UsageError
 
         if fmt == "json" or profile or overlays or sets or set_strings or environment or strict:
@@ -56,23 +53,122 @@ def check_command(app_dir, profile, overlays, sets, set_strings, environment, fm
         return code
 
     request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
+    code, text = check_app(request, fmt, strict=strict, repo_root=Path(repo_root) if repo_root else None)
+    emit_text(text)
+    return code
+
+
+def check_app(request, fmt: str = "text", *, strict: bool = False, repo_root=None) -> tuple[int, str]:
+    """Render ``request`` (a :class:`~renderer.pipeline.RenderRequest`) and run its guards.
+
+    Returns the exit code (1 when an error-severity violation remains, or a
+    warning with ``strict``; else 0) and the report in ``fmt`` (text, json or
+    sarif). Bad input raises :class:`~renderer.errors.RendererError`.
+    """
+    from renderer import context
+    from renderer.pipeline import render
+    from renderer.stages import guards
+
     request.run_guards = False
-    rendered = render(request)
-    evaluation = guards.evaluate(rendered)
-    if fmt == "json":
-        from renderer.stages.guards.report import as_json
+    with context.run():
+        rendered = render(request)
+        evaluation = guards.evaluate(rendered)
+        if fmt == "json":
+            from renderer.stages.guards.report import as_json
 
-        emit_text(as_json(evaluation, rendered))
-    elif fmt == "sarif":
-        from renderer.stages.guards.report import as_sarif
+            text = as_json(evaluation, rendered)
+        elif fmt == "sarif":
+            from renderer.stages.guards.report import as_sarif
 
-        emit_text(as_sarif(evaluation, rendered, Path(repo_root) if repo_root else None))
-    elif evaluation.findings:
-        emit_text(guards.format_report(evaluation) + "\n")
-    else:
-        emit_text(f"guards: no violations (profile '{evaluation.profile}', backend {rendered.backend})\n")
+            text = as_sarif(evaluation, rendered, repo_root)
+        elif evaluation.findings:
+            text = guards.format_report(evaluation) + "\n"
+        else:
+            text = f"guards: no violations (profile '{evaluation.profile}', backend {rendered.backend})\n"
     failed = evaluation.errors or (strict and evaluation.warnings)
-    return 1 if failed else 0
+    return (1 if failed else 0), text
+
+
+# -- many apps (pre-commit, CI) -----------------------------------------------------------------
+
+EMPTY_SARIF = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+               "runs": [{"tool": {"driver": {"name": "eventbus-render", "rules": []}}, "results": []}]}
+
+
+def check_targets(root, apps: list) -> list:
+    """``(app directory, environment or None)`` for every environment of ``apps`` (relative to ``root``)."""
+    from pathlib import Path
+
+    from renderer.errors import RendererError
+    from renderer.stages import sources
+
+    targets = []
+    for app in apps:
+        app_dir = Path(root) / app
+        try:
+            names = sorted(sources.load_app(app_dir).environments)
+        except RendererError:
+            names = []  # checking it reports why the app file does not load
+        targets.extend((app_dir, name) for name in names or [None])
+    return targets
+
+
+def merge_sarif(logs: list) -> dict:
+    """One SARIF log with one run holding the results of ``logs`` (``(label, log)`` pairs, same rule table)."""
+    import json
+
+    merged = None
+    for label, log in logs:
+        for run in log.get("runs", []):
+            for result in run.get("results", []):
+                message = result.setdefault("message", {})
+                message["text"] = f"[{label}] {message.get('text', '')}"
+            if merged is None:
+                merged = json.loads(json.dumps(log))
+                merged["runs"] = [run]
+            else:
+                merged["runs"][0].setdefault("results", []).extend(run.get("results", []))
+    return merged or json.loads(json.dumps(EMPTY_SARIF))
+
+
+def check_many(root, apps: list, fmt: str) -> tuple[int, str]:
+    """Check every environment of ``apps`` (below ``root``): the worst exit code and the combined report.
+
+    Each app is checked with its own profile, overlays and environments. A
+    text report has one ``== app [environment] ==`` section per check; a
+    SARIF report is one log whose results name their app and environment.
+    An app that does not render is reported on stderr, as ``check`` of that
+    app alone reports it, and counts with its exit code (2).
+    """
+    import json
+    from pathlib import Path
+
+    from renderer import context
+    from renderer.commands.common import error_message, warn
+    from renderer.commands.tree import DEFAULT_ENVIRONMENT
+    from renderer.errors import RendererError
+
+    root = Path(root)
+    worst, texts, logs = 0, [], []
+    with context.run():
+        for app_dir, environment in check_targets(root, apps):
+            label = app_dir.relative_to(root).as_posix() or "."
+            label = label if label != "." else str(root)
+            label += f" [{environment or DEFAULT_ENVIRONMENT}]"
+            try:
+                code, out = check_app(build_request(app_dir, None, (), environment=environment), fmt)
+            except RendererError as exc:
+                warn(error_message(exc))
+                code, out = exc.exit_code, ""
+            worst = max(worst, code)
+            if fmt == "sarif":
+                if out.strip():
+                    logs.append((label, json.loads(out)))
+            else:
+                texts.append(f"== {label} ==\n{out}")
+    if fmt == "sarif":
+        return worst, json.dumps(merge_sarif(logs), indent=2, ensure_ascii=False) + "\n"
+    return worst, "".join(texts)
 
 
 @click.command("guards")

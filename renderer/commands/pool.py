@@ -1,30 +1,18 @@
-"""Run a function over chunks of work in forked processes, the calling process among them.
+"""Run a function over chunks of work in worker processes forked from this one.
 
 Bulk commands (``render --all``, ``diff``) render hundreds of independent
-apps. :func:`run` forks ``jobs - 1`` children that inherit everything the
-caller has loaded (modules, compiled templates, parsed profiles) and then
-takes work alongside them: chunk numbers wait in a pipe, and each process
-reads the next one when it is free, so a slow chunk never holds the others
-up. Nothing but chunk numbers goes to the children; each child sends back
-one pickle of its results when the queue is empty. Results come back in
-chunk order whoever computed them.
+apps. :func:`run` hands the chunks to a :class:`concurrent.futures.ProcessPoolExecutor`
+whose workers are forked, so they inherit everything the caller has
+loaded (modules, compiled templates, parsed profiles, the run's caches)
+instead of importing and parsing it again. Each worker takes the next chunk
+when it is free, so a slow chunk never holds the others up; results come
+back in chunk order whoever computed them.
 
-This costs a fork per child and one pickle per child, against the
-interpreter, thread and queue machinery of ``concurrent.futures``, which a
-command that lives a fraction of a second notices. Forking is only safe on
-Linux without threads, which is where the command line runs; callers fall
-back to one process elsewhere.
+Forking is only safe on Linux, which is where the command line runs;
+callers fall back to one process elsewhere (:func:`renderer.commands.bulk.default_jobs`).
 """
 
 from __future__ import annotations
-
-import os
-import pickle
-import struct
-
-_TICKET = struct.Struct("<I")
-MAX_CHUNKS = 8192
-"""Most chunks one run may queue: every ticket must fit in the pipe before the children start."""
 
 
 class paused_gc:
@@ -53,112 +41,43 @@ class paused_gc:
 
 
 class WorkerFailed(RuntimeError):
-    """A child process died or raised: the bulk run cannot be trusted."""
+    """A worker process died or raised: the bulk run cannot be trusted."""
 
 
 def run(function, chunks: list, arguments, jobs: int) -> list:
-    """``[function(*arguments(chunk)) for chunk in chunks]``, computed by ``jobs`` processes.
+    """``[function(*arguments(chunk)) for chunk in chunks]``, computed by ``jobs`` forked worker processes.
 
-    Exceptions raised in this process propagate (after the children are
-    stopped); one raised in a child becomes :class:`WorkerFailed` carrying its
-    traceback text.
+    ``function`` must be a module-level function and its arguments and
+    results picklable: they travel between the processes. An exception
+    raised in this process (by ``arguments``) propagates once the workers
+    are stopped; one raised in a worker becomes :class:`WorkerFailed`
+    carrying the worker's traceback; a worker that dies (killed, crashed)
+    is a :class:`WorkerFailed` too, and the run ends instead of waiting
+    for its results.
     """
-    if len(chunks) > MAX_CHUNKS:
-        raise ValueError(f"at most {MAX_CHUNKS} chunks, got {len(chunks)}")
     jobs = max(1, min(jobs, len(chunks)))
-    tickets_read, tickets_write = os.pipe()
+    if jobs == 1:
+        return [function(*arguments(chunk)) for chunk in chunks]
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
     try:
-        os.write(tickets_write, b"".join(_TICKET.pack(index) for index in range(len(chunks))))
+        futures = [executor.submit(function, *arguments(chunk)) for chunk in chunks]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                _raise_failure(future.exception())
+        return [future.result() for future in futures]
     finally:
-        os.close(tickets_write)  # readers see end of file once the queue is empty
-    children: list = []  # (pid, read end of its result pipe)
-    results: dict = {}
-    try:
-        for _ in range(jobs - 1):
-            result_read, result_write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the child (coverage does not follow forks)
-                os.close(result_read)
-                for _, other in children:
-                    os.close(other)
-                _child(function, chunks, arguments, tickets_read, result_write)
-            os.close(result_write)
-            children.append((pid, result_read))
-        results.update(_work(function, chunks, arguments, tickets_read))
-        while children:
-            pid, result_read = children.pop(0)
-            results.update(_collect(pid, result_read))
-    finally:
-        os.close(tickets_read)
-        for pid, result_read in children:  # only when this process failed: stop the others
-            _stop(pid, result_read)
-    return [results[index] for index in range(len(chunks))]
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _work(function, chunks: list, arguments, tickets: int) -> list:
-    done = []
-    while True:
-        ticket = os.read(tickets, _TICKET.size)
-        if len(ticket) < _TICKET.size:
-            return done
-        index = _TICKET.unpack(ticket)[0]
-        done.append((index, function(*arguments(chunks[index]))))
+def _raise_failure(exc: BaseException):
+    from concurrent.futures.process import BrokenProcessPool
 
-
-def _child(function, chunks, arguments, tickets: int, out: int) -> None:  # pragma: no cover - in the child
-    status = 0
-    try:
-        payload = pickle.dumps(("ok", _work(function, chunks, arguments, tickets)), pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:
-        import traceback
-
-        status = 1
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        payload = pickle.dumps(("error", text), pickle.HIGHEST_PROTOCOL)
-    try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(out, view):]
-        os.close(out)
-    finally:
-        os._exit(status)  # no atexit handlers, no flushing of the parent's inherited buffers
-
-
-def _collect(pid: int, result_read: int) -> list:
-    parts = []
-    try:
-        while True:
-            part = os.read(result_read, 1 << 20)
-            if not part:
-                break
-            parts.append(part)
-    finally:
-        os.close(result_read)
-    _, status = os.waitpid(pid, 0)
-    try:
-        kind, value = pickle.loads(b"".join(parts))
-    except Exception:
-        raise WorkerFailed(f"a worker process died ({_describe(status)})") from None
-    if kind != "ok":
-        raise WorkerFailed(f"a worker process failed:\n{value}")
-    return value
-
-
-def _stop(pid: int, result_read: int) -> None:
-    import signal
-
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except OSError:
-        pass
-    os.close(result_read)
-
-
-def _describe(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"killed by signal {os.WTERMSIG(status)}"
-    return f"exit status {os.waitstatus_to_exitcode(status)}"
+    if isinstance(exc, BrokenProcessPool):
+        raise WorkerFailed("a worker process died before returning its results (killed, or out of memory)")
+    # the worker's traceback, as text, is the cause concurrent.futures gives the exception
+    detail = str(exc.__cause__ or "").strip() or f"{type(exc).__name__}: {exc}"
+    raise WorkerFailed(f"a worker process failed:\n{detail}")

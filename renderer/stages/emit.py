@@ -11,11 +11,13 @@ is double-quoted with every non-printable character escaped. Keys are sorted
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 from pathlib import Path
 
+from renderer import context
 from renderer.errors import InputError
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
@@ -38,14 +40,10 @@ def quote(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, json.dumps(text, ensure_ascii=False))
 
 
-_STRINGS: dict = {}
-"""Written form of short strings already seen (labels, keys and names repeat across objects)."""
-
-
-def scalar(value) -> str:
-    """One scalar as YAML text."""
-    if value.__class__ is str:
-        text = _STRINGS.get(value)
+def scalar(value, strings: dict | None = None) -> str:
+    """One scalar as YAML text; ``strings`` remembers the written form of short strings (of one run)."""
+    if strings is not None and value.__class__ is str:
+        text = strings.get(value)
         if text is not None:
             return text
     if value is None:
@@ -68,8 +66,8 @@ def scalar(value) -> str:
         return mantissa + (("e" + exponent) if e else "")
     if isinstance(value, str):  # not seen before (the cache is checked first)
         text = value if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED else quote(value)
-        if len(_STRINGS) < 65536 and len(value) < 256:
-            _STRINGS[value] = text
+        if strings is not None and len(strings) < 65536 and len(value) < 256:
+            strings[value] = text
         return text
     raise TypeError(f"cannot emit {type(value).__name__}")  # pragma: no cover - values come from YAML
 
@@ -91,60 +89,78 @@ def _sorted_items(mapping: dict, rank: dict | None = None):
     return sorted(mapping.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
-_HEADS: list = [{} for _ in range(64)]
-"""Per indentation, ``<pad>key:`` as written for keys seen before (a few dozen keys make up every manifest)."""
+class _Memo:
+    """What one run's writer remembers (:func:`renderer.context.cache`): a few dozen keys and the same
+    labels and names make up every manifest, so their written forms are worked out once per run."""
+
+    __slots__ = ("strings", "heads")
+
+    def __init__(self):
+        self.strings: dict = {}  # string -> its written form (short strings only)
+        self.heads: dict = {}  # indentation -> {key: "<pad>key:"}
 
 
-def _head(indent: int, key) -> str:
-    written = " " * indent + scalar(key) + ":"
-    if indent < 64 and key.__class__ is str and len(key) < 256 and len(_HEADS[indent]) < 4096:
-        _HEADS[indent][key] = written
+def _memo() -> _Memo:
+    cache = context.cache("emit")
+    memo = cache.get("memo")
+    if memo is None:
+        memo = cache["memo"] = _Memo()
+    return memo
+
+
+def _head(heads: dict, indent: int, key, strings: dict) -> str:
+    written = " " * indent + scalar(key, strings) + ":"
+    if key.__class__ is str and len(key) < 256 and len(heads) < 4096:
+        heads[key] = written
     return written
 
 
-def _emit(value, indent: int, out: list, rank: dict | None = None) -> None:
+def _emit(value, indent: int, out: list, memo: _Memo, rank: dict | None = None) -> None:
     if value.__class__ is dict:
-        heads = _HEADS[indent] if indent < 64 else {}
+        strings = memo.strings
+        heads = memo.heads.get(indent)
+        if heads is None:
+            heads = memo.heads[indent] = {}
         items = sorted(value.items()) if rank is None else _sorted_items(value, rank)
         for key, sub in items:
             head = heads.get(key) if key.__class__ is str else None
             if head is None:
-                head = _head(indent, key)
+                head = _head(heads, indent, key, strings)
             cls = sub.__class__
             if cls is str:
                 if "\n" not in sub:
-                    text = _STRINGS.get(sub)
-                    out.append(f"{head} {text if text is not None else scalar(sub)}")
+                    text = strings.get(sub)
+                    out.append(f"{head} {text if text is not None else scalar(sub, strings)}")
                     continue
-                _emit_member(head, sub, indent, out)
+                _emit_member(head, sub, indent, out, memo)
             elif cls is dict or cls is list:
                 if rank is _TOP_RANK and key == "metadata" and cls is dict and sub:
                     out.append(head)
-                    _emit(sub, indent + 2, out, _META_RANK)
+                    _emit(sub, indent + 2, out, memo, _META_RANK)
                     continue
-                _emit_member(head, sub, indent, out)
+                _emit_member(head, sub, indent, out, memo)
             else:
-                out.append(f"{head} {scalar(sub)}")
+                out.append(f"{head} {scalar(sub, strings)}")
     elif isinstance(value, list):
         dash = " " * indent + "-"
         for item in value:
-            _emit_member(dash, item, indent, out, in_list=True)
+            _emit_member(dash, item, indent, out, memo, in_list=True)
 
 
-def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False) -> None:
+def _emit_member(head: str, value, indent: int, out: list, memo: _Memo, in_list: bool = False) -> None:
     cls = value.__class__
     if cls is dict and value:
         if in_list:
             # first key on the dash line, the rest aligned under it
             start = len(out)
-            _emit(value, indent + 2, out)
+            _emit(value, indent + 2, out, memo)
             out[start] = head + " " + out[start].lstrip(" ")
         else:
             out.append(head)
-            _emit(value, indent + 2, out)
+            _emit(value, indent + 2, out, memo)
     elif cls is list and value:
         out.append(head)
-        _emit(value, indent + 2 if in_list else indent, out)
+        _emit(value, indent + 2 if in_list else indent, out, memo)
     elif cls is dict:
         out.append(head + " {}")
     elif cls is list:
@@ -156,13 +172,13 @@ def _emit_member(head: str, value, indent: int, out: list, in_list: bool = False
         for line in value.rstrip("\n").split("\n") if chomp == "" else value.split("\n"):
             out.append(body_pad + line if line else "")
     else:
-        out.append(f"{head} {scalar(value)}")
+        out.append(f"{head} {scalar(value, memo.strings)}")
 
 
 def to_yaml(obj: dict) -> str:
     """One object as a YAML document (no leading ``---``), ending in a newline."""
     out: list = []
-    _emit(obj, 0, out, _TOP_RANK)
+    _emit(obj, 0, out, _memo(), _TOP_RANK)
     return "\n".join(out) + "\n"
 
 
@@ -188,15 +204,59 @@ def to_json(objects: list) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+_TEMPORARY = itertools.count()
+"""Numbers of this process's temporary files (with the process id, unique among concurrent writers)."""
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_file(path, text: str | bytes, *, mode: int | None = None) -> str:
+    """Write ``text`` to the file ``path`` atomically; every file the tool writes goes through here.
+
+    The data goes to a new temporary file in the same folder (``.<name>.<pid>-<n>.tmp``),
+    which is then renamed over ``path``: a reader sees the old file or the
+    new one, never part of one, and a failure leaves no temporary file
+    behind. The folder must exist. The file's permissions follow the umask
+    (``0o666`` masked), or are exactly ``mode`` when given. Nothing is
+    fsynced: every file written is output the tool can write again, and a
+    rendered tree of thousands of files would pay one disk flush per file.
+    A symlink at ``path`` is replaced, never followed. Returns ``path`` as a string.
+    """
+    path = os.fspath(path)
+    folder, _, name = path.rpartition(os.sep)
+    data = text.encode("utf-8") if text.__class__ is str else text
+    prefix = f"{folder}{os.sep if folder or path.startswith(os.sep) else ''}.{name}.{os.getpid()}-"
+    while True:
+        temp = f"{prefix}{next(_TEMPORARY)}.tmp"
+        try:
+            fd = os.open(temp, _CREATE, 0o666)
+            break
+        except FileExistsError:  # left by a writer that was killed: take the next number
+            continue
+    try:
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
 def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
-    """Write ``files`` (relative path -> text) under ``directory`` atomically per file.
+    """Write ``files`` (relative path -> text) under ``directory``, each with :func:`write_file`, mode 0644.
 
     Everything is rendered before this is called, so an error never leaves a
-    half-written tree; each file goes to a temporary name first and is renamed
-    into place, so readers never see a partial file.
+    half-written tree, and readers never see a partial file.
     """
-    import tempfile
-
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise InputError(f"output path {str(directory)!r} exists and is not a directory")
@@ -204,15 +264,6 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
     for relative in sorted(files):
         target = directory / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=".eventbus-render-", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(files[relative])
-            os.chmod(temp, 0o644)
-            os.replace(temp, target)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        write_file(target, files[relative], mode=0o644)
         written.append(target)
     return written

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from renderer.commands import bulk as review
+from renderer.commands.tree import INDEX_FILE
 from tests.review.helpers import app_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +83,17 @@ def test_check_all_takes_no_per_app_choices(tree, cli):
     assert result.code == 2 and result.out == "" and "--all and FILEs take only" in result.err
 
 
-def test_the_module_entry_point_still_checks_changed_apps(tree, capsys):
-    assert review.main(["check", "--root", str(tree), "apps/a/eventbus-render.yaml"]) == 0
+def test_checking_changed_apps_runs_the_check_itself_not_the_command_line(tree):
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from renderer.commands.check import check_many\n"
+             "code, text = check_many(sys.argv[1], ['apps/a', 'apps/b'], 'text')\n"
+             "print(code, 'renderer.cli' in sys.modules, text.count('guards: no violations'))\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(tree)], capture_output=True, text=True, cwd=ROOT,
+                            check=True)
+    assert result.stdout.split() == ["0", "False", "4"]
 
 
 def test_the_tree_hook_renders_into_the_folder_it_names(tree, cli):
@@ -93,7 +102,7 @@ def test_the_tree_hook_renders_into_the_folder_it_names(tree, cli):
     args = [tree / a if a == "rendered" else a for a in hook("eventbus-render-tree")["args"]]
     result = cli(*entry[1:], "--root", tree, *args)
     assert result.code == 0, result.err
-    assert (tree / "rendered" / review.INDEX_FILE).is_file()
+    assert (tree / "rendered" / INDEX_FILE).is_file()
 
 
 def test_ci_check_merges_every_environment_into_one_sarif_run(tree, cli):
@@ -121,7 +130,7 @@ def _run_lines(job: str) -> list:
     lines = []
     for step in WORKFLOW["jobs"][job]["steps"]:
         for line in step.get("run", "").splitlines():
-            if line.startswith(("eventbus-render ", "python -m renderer.commands.bulk")):
+            if line.startswith("eventbus-render "):
                 lines.append(line)
     return lines
 

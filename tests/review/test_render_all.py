@@ -184,6 +184,12 @@ def test_worker_processes_render_the_same_tree(repo, tmp_path, monkeypatch):
     assert files_below(tmp_path / "parallel") == files_below(tmp_path / "serial")
 
 
+def test_an_unexpected_error_while_rendering_names_the_app(repo):
+    # overlays must be a sequence of names: None is a caller's bug, not a user's mistake
+    with pytest.raises(review.AppCrashed, match="rendering app apps/orders failed: TypeError"):
+        review.render_root(repo, review.Options(overlays=None), jobs=1)
+
+
 def test_files_map_to_the_app_directories_that_hold_them(repo):
     files = ["apps/orders/profiles/small.yaml", "apps/orders/eventbus-render.yaml", "teams/a/b/templates/x.j2",
              "README.md", "../elsewhere/eventbus-render.yaml", "apps/payments"]

@@ -1,0 +1,200 @@
+"""A rendered tree: the records of ``render --all`` and ``diff``, and the index file that describes a tree on disk.
+
+A tree is every object rendered below a root (one :class:`Entry` each,
+sorted by environment, namespace and name) and every render that failed
+(one :class:`Failure` each). Written to disk by ``render --all -o DIR``, it
+is laid out as ``<environment>/<namespace>/eventbus-<name>.yaml`` beside
+:data:`INDEX_FILE`, which records for every object the app directory that
+produced it and its guard findings (``diff --against`` reads it back with
+:func:`read_index`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer.errors import InputError, RendererError
+
+INDEX_FILE = ".eventbus-render-index.json"
+INDEX_FORMAT = 1
+DEFAULT_ENVIRONMENT = "default"
+"""Environment name of apps whose app file lists no ``environments``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The command line's choices, applied to every render."""
+
+    profile: str | None = None
+    overlays: tuple = ()
+    sets: tuple = ()
+    set_strings: tuple = ()
+    fmt: str = "yaml"
+    today: object = None
+
+
+@dataclass(slots=True)
+class Entry:
+    """One rendered object of a tree.
+
+    ``index_line`` is the entry's line of :data:`INDEX_FILE` when a worker
+    wrote the object (and so encoded its line while the others render too).
+    """
+
+    environment: str
+    namespace: str
+    name: str
+    app: str
+    backend: str
+    profile: str
+    overlays: tuple
+    file: str
+    text: str = ""
+    findings: tuple = ()
+    index_line: str = field(default="", repr=False, compare=False)
+
+    @property
+    def key(self) -> tuple:
+        """``(environment, namespace, name)``: what identifies the object in a cluster."""
+        return (self.environment, self.namespace, self.name)
+
+    @property
+    def ident(self) -> str:
+        """``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+    def index_record(self) -> dict:
+        """The entry as recorded in :data:`INDEX_FILE`."""
+        return {"environment": self.environment, "namespace": self.namespace, "name": self.name,
+                "file": self.file, "app": self.app, "backend": self.backend, "profile": self.profile,
+                "overlays": list(self.overlays), "findings": [dict(f) for f in self.findings]}
+
+
+@dataclass(slots=True)
+class Failure:
+    """One render that failed: which app and environment, the message, and its exit code."""
+
+    app: str
+    environment: str
+    message: str
+    exit_code: int = 2
+
+
+@dataclass(slots=True)
+class Tree:
+    """Every object rendered below a root (sorted by environment, namespace, name) and every failure."""
+
+    entries: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+    apps: int = 0
+
+    @property
+    def environments(self) -> list:
+        """Names of the environments rendered, sorted."""
+        return sorted({e.environment for e in self.entries})
+
+
+class RenderAllError(RendererError):
+    """Some renders of a tree failed: every failure, then what was (not) written."""
+
+    def __init__(self, failures: list, total: int, outcome: str, title: str = ""):
+        self.failures = list(failures)
+        count = len(self.failures)
+        head = title or f"{count} of {total} render{'s' if total != 1 else ''} failed"
+        super().__init__(f"{head}; {outcome}")
+        self.exit_code = 2 if any(f.exit_code != 1 for f in self.failures) else 1
+
+    def render(self) -> str:
+        lines = ["error: " + self.message]
+        for failure in self.failures:
+            lines.append(f"{failure.app} [{failure.environment}]:")
+            lines.extend("  " + line for line in failure.message.rstrip("\n").splitlines())
+        return "\n".join(lines)
+
+
+def finding_record(finding) -> dict:
+    """A guard finding as plain, comparable data: rule, level, path (as :func:`paths.format_path` prints it),
+    message, waived."""
+    from renderer.paths import format_path
+
+    path = getattr(finding, "path", None)
+    if isinstance(path, (tuple, list)):
+        path = format_path(tuple(path))
+    return {"rule": str(getattr(finding, "rule", "") or ""), "level": str(getattr(finding, "level", "") or ""),
+            "path": str(path or ""), "message": str(getattr(finding, "message", finding)),
+            "waived": bool(getattr(finding, "waived", False))}
+
+
+def sorted_findings(findings) -> tuple:
+    """:func:`finding_record` of each finding, in a stable order."""
+    records = [finding_record(f) for f in findings or ()]
+    return tuple(sorted(records, key=lambda r: (r["rule"], r["path"], r["level"], r["message"], r["waived"])))
+
+
+def findings_report(tree: Tree) -> list:
+    """One stderr line per guard finding of the tree (warnings and waived violations)."""
+    lines = []
+    for entry in tree.entries:
+        for f in entry.findings:
+            head = f"{'waived' if f.get('waived') else f.get('level')}[{f.get('rule')}]"
+            where = f" {f['path']}:" if f.get("path") else ""
+            lines.append(f"{entry.app} [{entry.environment}] {entry.ident}: {head}{where} {f.get('message')}")
+    return lines
+
+
+def stream_text(tree: Tree, fmt: str) -> str:
+    """The tree as one stream on stdout: YAML documents, or one JSON object or ``List``."""
+    if fmt == "json":
+        from renderer.stages import emit
+
+        objects = [json.loads(e.text) for e in tree.entries]
+        return emit.to_json(objects) if len(objects) != 1 else tree.entries[0].text
+    return "".join("---\n" + e.text for e in tree.entries)
+
+
+# -- the index file -----------------------------------------------------------------------------
+
+INDEX_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+"""Encodes one entry's line of the index (:meth:`Entry.index_record`)."""
+
+
+def index_document(tree: Tree, fmt: str) -> str:
+    """Text of :data:`INDEX_FILE` for ``tree``: JSON with one object per line, so its diffs read well."""
+    head = json.dumps({"generator": "eventbus-render", "format": INDEX_FORMAT, "output": fmt})[:-1]
+    records = ",\n".join(["  " + (e.index_line or INDEX_ENCODER.encode(e.index_record())) for e in tree.entries])
+    return f'{head}, "objects": [\n{records}\n]}}\n' if records else f'{head}, "objects": []}}\n'
+
+
+def read_index(directory: Path) -> tuple[str, list]:
+    """Read a rendered tree written by ``render --all``: ``(format, entries with their text)``."""
+    directory = Path(directory)
+    index = directory / INDEX_FILE
+    if not directory.is_dir() or not index.is_file():
+        raise InputError(f"{str(directory)!r} is not a tree written by render --all (it has no {INDEX_FILE})",
+                         hint="write one with: eventbus-render render --all -o DIR")
+    try:
+        doc = json.loads(index.read_text(encoding="utf-8"))
+        fmt = doc["output"]
+        records = doc["objects"]
+        if doc.get("format") != INDEX_FORMAT or fmt not in ("yaml", "json"):
+            raise ValueError("unsupported index format")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read {INDEX_FILE}: {exc}", hint="render the tree again with render --all") \
+            from None
+    entries = []
+    real = directory.resolve()
+    for record in records:
+        try:
+            path = (directory / record["file"]).resolve()
+            path.relative_to(real)
+            text = path.read_text(encoding="utf-8")
+            entries.append(Entry(record["environment"], record["namespace"], record["name"], record["app"],
+                                 record["backend"], record["profile"], tuple(record["overlays"]), record["file"],
+                                 text, tuple(record.get("findings") or ())))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"rendered tree {str(directory)!r} is incomplete: {exc}",
+                             hint="render the tree again with render --all") from None
+    entries.sort(key=lambda e: e.key)
+    return fmt, entries
