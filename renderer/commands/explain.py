@@ -78,7 +78,9 @@ def value_at(values, path: tuple):
     """``(True, value)`` at ``path`` of ``values``, or ``(False, None)``."""
     node = values
     for part in path:
-        if isinstance(node, dict) and isinstance(part, str) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_mapping = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_mapping or in_list:
             node = node[part]
         else:
             return False, None
