@@ -44,8 +44,6 @@ SELECTOR_KEYS = ("controller", "eventbus-name")
 ANNOTATION_PREFIX = "eventbus-render/"
 MANAGED_BY = "eventbus-render"
 
-manifest_to_values_path = manifest_to_values
-
 
 @dataclass(slots=True)
 class RenderRequest:

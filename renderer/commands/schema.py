@@ -23,6 +23,8 @@ from pathlib import Path
 
 import click
 
+from renderer.stages import emit
+
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 KINDS = {"app": "app.schema.json", "profile": "profile.schema.json", "overlay": "overlay.schema.json"}
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -171,7 +173,7 @@ def write_all(directory: Path = SCHEMA_DIR) -> list:
     written = []
     for kind, filename in KINDS.items():
         path = Path(directory) / filename
-        path.write_text(dumps(generate(kind)), encoding="utf-8")
+        emit.write_file(path, dumps(generate(kind)).encode("utf-8"))
         written.append(path)
     return written
 

@@ -22,7 +22,6 @@ __all__ = [
     "validate_eventbus",
     "register",
     "node_at",
-    "format_path",
     "is_quantity",
     "parse_quantity",
     "is_duration",

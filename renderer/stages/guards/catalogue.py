@@ -13,7 +13,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from renderer.stages import guards, sources
+from renderer.stages import emit, guards, sources
 
 BUILTIN_PROFILES = ("dev", "staging", "prod")
 README_START = "<!-- guards:start -->"
@@ -137,7 +137,7 @@ def write(root: Path = CHECKOUT) -> list[Path]:
     written = []
     docs = root / "docs" / "guards.md"
     docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(generate(1), encoding="utf-8")
+    emit.write_file(docs, generate(1).encode("utf-8"))
     written.append(docs)
     readme = root / "README.md"
     if readme.is_file():
@@ -145,7 +145,7 @@ def write(root: Path = CHECKOUT) -> list[Path]:
         if readme_block(text) is not None:
             head, rest = text.split(README_START, 1)
             _, tail = rest.split(README_END, 1)
-            readme.write_text(f"{head}{README_START}\n{generate(2)}{README_END}{tail}", encoding="utf-8")
+            emit.write_file(readme, f"{head}{README_START}\n{generate(2)}{README_END}{tail}".encode())
             written.append(readme)
     return written
 
