@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.argocd.helpers import ROOT, run_cli, write_app
+from tests.argocd.helpers import ROOT, FakeWorker, run_cli, write_app
 
 PROBE = """\
 import sys
@@ -42,43 +39,6 @@ def top_level(modules: set) -> set:
     return {name.split(".")[0] for name in modules}
 
 
-class FakeWorker:
-    """A socket that answers every request with a fixed reply (``---\\nkind: X\\n``) and records the requests."""
-
-    REPLY_BODY = b"---\nkind: X\n"
-
-    def __init__(self):
-        self.directory = tempfile.mkdtemp(prefix="ebw-")  # Unix socket paths are short; tmp_path may not be
-        self.path = os.path.join(self.directory, "fake.sock")
-        self.requests: list = []
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(self.path)
-        self.server.listen(4)
-        self.server.settimeout(30)
-        self.thread = threading.Thread(target=self._answer, daemon=True)
-        self.thread.start()
-
-    def _answer(self):
-        try:
-            conn, _ = self.server.accept()
-        except OSError:
-            return
-        size = int.from_bytes(conn.recv(4), "big")
-        data = b""
-        while len(data) < size:
-            data += conn.recv(size - len(data))
-        self.requests.append(data)
-        reply = b"0\0%d\0" % len(self.REPLY_BODY) + b"0\0" + self.REPLY_BODY
-        conn.sendall(len(reply).to_bytes(4, "big") + reply)
-        conn.close()
-
-    def close(self):
-        self.server.close()
-        self.thread.join(timeout=10)
-        os.unlink(self.path)
-        os.rmdir(self.directory)
-
-
 @pytest.fixture
 def fake_worker():
     worker = FakeWorker()
@@ -86,19 +46,19 @@ def fake_worker():
     worker.close()
 
 
-def test_the_worker_client_imports_neither_click_nor_render_code(tmp_path, fake_worker):
-    result, modules = probe(tmp_path, "argocd", "generate", EVENTBUS_RENDER_SOCKET=fake_worker.path)
+def test_the_worker_client_imports_neither_click_nor_render_code_nor_socket(tmp_path, fake_worker):
+    result, modules = probe(tmp_path, "argocd", "generate", EVENTBUS_RENDER_WORKER=str(fake_worker.path))
     assert result.stdout == "---\nkind: X\n"  # the worker's answer, written as it came
     assert fake_worker.requests and b"\0argocd\0generate" in fake_worker.requests[0]
     ours = {m for m in modules if m.split(".")[0] == "renderer"}
     assert ours <= {"renderer", "renderer.__main__", "renderer.argocd", "renderer.argocd.client",
                     "renderer.argocd.protocol"}, ours
-    assert not top_level(modules) & {"click", "jinja2", "yaml", "deepmerge", "json", "re"}, modules
+    assert not top_level(modules) & {"click", "jinja2", "yaml", "deepmerge", "json", "re", "socket"}, modules
 
 
 def test_commands_other_than_generate_and_parameters_never_go_to_the_worker(tmp_path, fake_worker):
     app = write_app(tmp_path / "app")
-    result, modules = probe(app, "render", "--app", ".", EVENTBUS_RENDER_SOCKET=fake_worker.path)
+    result, modules = probe(app, "render", "--app", ".", EVENTBUS_RENDER_WORKER=str(fake_worker.path))
     assert result.returncode == 0, result.stderr
     assert "kind: EventBus" in result.stdout and not fake_worker.requests
     assert "click" in top_level(modules)
@@ -106,7 +66,7 @@ def test_commands_other_than_generate_and_parameters_never_go_to_the_worker(tmp_
 
 def test_without_a_worker_generate_renders_in_process_through_click(tmp_path):
     app = write_app(tmp_path / "app")
-    result, modules = probe(app, "argocd", "generate", EVENTBUS_RENDER_SOCKET="")
+    result, modules = probe(app, "argocd", "generate", EVENTBUS_RENDER_WORKER="")
     assert result.returncode == 0, result.stderr
     assert "kind: EventBus" in result.stdout
     assert {"click", "jinja2"} <= top_level(modules)
@@ -114,7 +74,7 @@ def test_without_a_worker_generate_renders_in_process_through_click(tmp_path):
 
 def test_argocd_parameters_never_imports_jinja(tmp_path):
     app = write_app(tmp_path / "app")
-    result, modules = probe(app, "argocd", "parameters", EVENTBUS_RENDER_SOCKET="")
+    result, modules = probe(app, "argocd", "parameters", EVENTBUS_RENDER_WORKER="")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("[")
     assert "jinja2" not in top_level(modules)
