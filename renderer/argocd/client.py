@@ -58,6 +58,8 @@ def request(directory: str, argv: list, cwd: str, environ: dict, timeout: float 
             timeout = float(environ.get(protocol.TIMEOUT_ENV) or protocol.DEFAULT_TIMEOUT)
         except ValueError:
             timeout = protocol.DEFAULT_TIMEOUT
+        if not 0 <= timeout <= protocol.MAX_TIMEOUT:  # also NaN
+            timeout = protocol.DEFAULT_TIMEOUT
     try:
         if not protocol.private(os.lstat(directory), stat.S_ISDIR):
             return None

@@ -55,6 +55,8 @@ DEFAULT_TIMEOUT = 20.0
 
 Argo CD's deadline (60 s by default) covers the git checkout, discovery and
 generate together, so a stuck worker must leave time for the fallback."""
+MAX_TIMEOUT = 3600.0
+"""A larger (or a negative, or a NaN) timeout is taken as a mistake: the default applies."""
 
 WORKER_COMMANDS = (("argocd", "generate"), ("argocd", "parameters"))
 """The commands the worker runs: the two that argocd-cmp-server starts a process for on every request."""

@@ -178,6 +178,14 @@ def test_each_request_uses_the_callers_directory_and_environment(worker, tmp_pat
     assert again.out == a.out
 
 
+def test_a_worker_timeout_that_is_no_number_of_seconds_means_the_default(worker, tmp_path, clientless):
+    path, _ = worker
+    app = write_app(tmp_path / "app", PROD.format(name="payments"))
+    for value in ("nan", "inf", "-1", "soon"):
+        served = generate(app, path, EVENTBUS_RENDER_WORKER_TIMEOUT=value, **clientless)
+        assert served.code == 0 and "kind: EventBus" in served.out, (value, served.err)
+
+
 def test_concurrent_generates_do_not_interfere(worker, tmp_path, clientless):
     path, _ = worker
     apps = [write_app(tmp_path / f"app{i}", PROD.format(name=f"bus{i}")) for i in range(8)]
@@ -196,15 +204,14 @@ def test_concurrent_generates_do_not_interfere(worker, tmp_path, clientless):
         assert f"replicas: {replicas}\n" in result.out
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_killed_worker_does_not_fail_a_render(worker, tmp_path):
     path, process = worker
     app = write_app(tmp_path / "app", PROD.format(name="payments"))
     expected = generate(app, "")
-    spares = children(process.pid)
     process.kill()
     process.wait(timeout=10)
-    wait_for(lambda: not any(alive(pid) for pid in spares), timeout=15, what="the spares to exit")
+    wait_for(lambda: not worker_ready(path), timeout=15, what="the spares to exit")  # PR_SET_PDEATHSIG
     assert (path / "requests").exists()  # SIGKILL leaves the FIFO behind, read by nobody
     result = generate(app, path)
     assert (result.code, result.out, result.err) == (expected.code, expected.out, expected.err)
