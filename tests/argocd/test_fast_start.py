@@ -10,29 +10,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.argocd.helpers import ROOT, FakeWorker, run_cli, write_app
+from tests.argocd.helpers import EVENTBUS_RENDER, ROOT, FakeWorker, run_cli, write_app
 
 PROBE = """\
 import sys
-before = set(sys.modules)
+sys.stderr.write("\\nPROBE START\\n")
+sys.stderr.flush()
 from renderer.__main__ import main
 sys.argv[0] = "eventbus-render"
-try:
-    main()
-except SystemExit:
-    pass
-sys.stderr.write("\\nMODULES " + " ".join(sorted(set(sys.modules) - before)) + "\\n")
+main()
 """
 
 
 def probe(cwd: Path, *args: str, **env) -> tuple[subprocess.CompletedProcess, set]:
-    """Run the executable's entry point on ``args``: the process and the modules it imported."""
+    """Run the executable's entry point on ``args``: the process and the modules it imported.
+
+    The modules are those ``-X importtime`` reports after the probe starts
+    (the entry point may end the process without returning).
+    """
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
     full.update(env)
-    result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, env=full, capture_output=True,
-                            text=True, timeout=120)
-    line = [ln for ln in result.stderr.splitlines() if ln.startswith("MODULES ")][-1]
-    return result, set(line.split()[1:])
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", PROBE, *args], cwd=cwd, env=full,
+                            capture_output=True, text=True, timeout=120)
+    lines = result.stderr.splitlines()
+    after = lines[lines.index("PROBE START") + 1:]
+    modules = {line.rsplit("|", 1)[1].strip() for line in after
+               if line.startswith("import time:") and not line.endswith("imported package")}
+    result.stderr = "\n".join(line for line in after if not line.startswith("import time:"))
+    return result, modules
 
 
 def top_level(modules: set) -> set:
@@ -51,6 +56,7 @@ def test_the_worker_client_imports_neither_click_nor_render_code_nor_socket(tmp_
     assert result.stdout == "---\nkind: X\n"  # the worker's answer, written as it came
     assert fake_worker.requests and b"\0argocd\0generate" in fake_worker.requests[0]
     ours = {m for m in modules if m.split(".")[0] == "renderer"}
+    assert "renderer.argocd.client" in ours
     assert ours <= {"renderer", "renderer.__main__", "renderer.argocd", "renderer.argocd.client",
                     "renderer.argocd.protocol"}, ours
     assert not top_level(modules) & {"click", "jinja2", "yaml", "deepmerge", "json", "re", "socket"}, modules
@@ -149,3 +155,23 @@ def test_a_changed_input_is_rendered_again(tmp_path):
         "team: payments", "team: orders"))
     result = run_cli("argocd", "generate", cwd=app, env=env)
     assert "team: orders" in result.out and "payments" not in result.out
+
+
+def test_a_per_render_command_writes_all_its_output_to_a_file_and_exits_with_its_code(tmp_path, fake_worker):
+    # The process ends without the interpreter's teardown: what it wrote must already be flushed.
+    app = write_app(tmp_path / "app")
+    piped = run_cli("argocd", "generate", cwd=app)
+    for env, expected in (({"EVENTBUS_RENDER_WORKER": ""}, piped.out),
+                          ({"EVENTBUS_RENDER_WORKER": str(fake_worker.path)}, FakeWorker.REPLY_BODY.decode())):
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
+        full.update(env)
+        with open(tmp_path / "out.yaml", "wb") as out, open(tmp_path / "err.txt", "wb") as err:
+            code = subprocess.run([str(EVENTBUS_RENDER), "argocd", "generate"], cwd=app, env=full, stdout=out,
+                                  stderr=err, timeout=120).returncode
+        assert code == 0, (tmp_path / "err.txt").read_text()
+        assert (tmp_path / "out.yaml").read_text() == expected
+    (app / "eventbus-render.yaml").write_text("backend: nats\nprofile: nope\n")
+    with open(tmp_path / "err.txt", "wb") as err:
+        failed = subprocess.run([str(EVENTBUS_RENDER), "argocd", "generate"], cwd=app, stdout=subprocess.DEVNULL,
+                                stderr=err, env={**os.environ, "EVENTBUS_RENDER_WORKER": ""}, timeout=120)
+    assert failed.returncode == 2 and "error" in (tmp_path / "err.txt").read_text()
