@@ -11,8 +11,8 @@ A per-render command (``argocd generate`` or ``argocd parameters``) ends its
 process at once (:func:`os._exit`) when it is done, instead of tearing the
 interpreter down: by then everything is written and flushed, nothing is left
 to clean up (no exit handler, no thread, no temporary file), and the
-teardown of the modules a render imports takes about a tenth of a cold
-render (a third of a warm one).
+teardown of the modules a render imports took about 10 ms of a cold render
+(80 ms), and 1-3 ms of a warm one (13 ms).
 """
 
 import os
