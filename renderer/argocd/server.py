@@ -165,8 +165,9 @@ def _restore(cwd: str, environ: dict) -> None:
 # answered: a new spare is forked REFILL_DELAY seconds after the last answer
 # once no request is being served (its rehearsal would compete for the CPU
 # with the answer and with the client that is still writing it out), or at
-# once when no spare is left. While no spare is idle, the worker itself reads the FIFO and
-# answers each request with FALLBACK: the client runs the command itself.
+# once when no spare is left. While no spare is idle, the worker itself reads
+# the FIFO and answers each request with FALLBACK: the client runs the
+# command itself.
 
 
 SPARES = 2
@@ -292,7 +293,8 @@ def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None) -> 
             return
         taken = True
         os.write(news, b"taken %d\n" % os.getpid())
-        os.close(directory.requests)  # a worker started after this one is gone must not wait for this child
+        # Once the worker is gone, its FIFO must read as unserved and its lock as free, even while this renders.
+        os.close(directory.requests)
         os.close(directory.lock)
         reply = workerdir.open_reply(directory.path, name)
         if reply is None:  # the client is gone, or the folder is not ours
