@@ -10,9 +10,10 @@
 #   command: [eventbus-render, argocd, serve, --, /var/run/argocd/argocd-cmp-server]
 #
 # `eventbus-render argocd serve` starts the pre-forked render worker in the
-# background on /tmp/eventbus-render.sock (EVENTBUS_RENDER_SOCKET; empty
-# disables it). It then exec()s the command after `--`; the worker exits
-# when that process does (PR_SET_PDEATHSIG). argocd-cmp-server is copied into the shared var-files volume by the
+# background, serving from the private directory /tmp/eventbus-render-worker
+# (EVENTBUS_RENDER_WORKER; empty disables it). It then exec()s the command
+# after `--`; the worker exits when that process does (PR_SET_PDEATHSIG).
+# argocd-cmp-server is copied into the shared var-files volume by the
 # repo-server's init container, so the image does not contain it. No shell or
 # entrypoint script is involved, and nothing from the repository has to be
 # executable. Argo CD hands repo files to plugins as 0644.

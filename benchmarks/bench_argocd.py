@@ -125,12 +125,12 @@ def differences(a, b, path="") -> list:
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
-def start_worker(bin_dir: Path, socket_path: str, env: dict) -> subprocess.Popen:
-    worker = subprocess.Popen([str(bin_dir / "eventbus-render"), "argocd", "worker", "--socket", socket_path],
+def start_worker(bin_dir: Path, directory: str, env: dict) -> subprocess.Popen:
+    worker = subprocess.Popen([str(bin_dir / "eventbus-render"), "argocd", "worker", "--dir", directory],
                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not os.path.exists(socket_path):
+    while not os.path.exists(os.path.join(directory, "requests")):  # made once the worker is warm
         if worker.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"bench_argocd: the worker did not start:\n{worker.stderr.read().decode()}")
         time.sleep(0.05)
@@ -167,9 +167,9 @@ def main(argv=None) -> int:
                     "ARGOCD_APP_PROJECT_NAME": "default", "ARGOCD_APP_REVISION": "0" * 40,
                     "ARGOCD_APP_SOURCE_PATH": "apps/payments", "ARGOCD_APP_PARAMETERS": "null",
                     "KUBE_VERSION": "1.33.0"}
-        socket_path = str(scratch / "worker.sock")
-        cold_env = dict(base_env, EVENTBUS_RENDER_SOCKET="")
-        warm_env = dict(base_env, EVENTBUS_RENDER_SOCKET=socket_path)
+        worker_dir = str(scratch / "worker")
+        cold_env = dict(base_env, EVENTBUS_RENDER_WORKER="")
+        warm_env = dict(base_env, EVENTBUS_RENDER_WORKER=worker_dir)
         helm_env = dict(base_env, HELM_CACHE_HOME=str(helm_home / "cache"),
                         HELM_CONFIG_HOME=str(helm_home / "config"), HELM_DATA_HOME=str(helm_home / "data"))
         caches = scratch / "caches"
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
                                           "-f", str(FIXTURES / "helm" / "eventbus" / "values-prod.yaml"),
                                           "--namespace", "payments"], None, helm_env)
 
-        worker = start_worker(bin_dir, socket_path, base_env)
+        worker = start_worker(bin_dir, worker_dir, base_env)
         try:
             # Same object from every tool?
             python = bin_dir / "python"

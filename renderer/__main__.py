@@ -6,22 +6,49 @@ line is offered, unparsed, to the sidecar's pre-forked worker
 (:mod:`renderer.argocd.client`), which runs it through :func:`renderer.cli.main`
 exactly as this process would. Every other command line, and these ones when
 no worker answers, run here through :func:`renderer.cli.main`.
+
+A per-render command (``argocd generate`` or ``argocd parameters``) ends its
+process at once (:func:`os._exit`) when it is done, instead of tearing the
+interpreter down: by then everything is written and flushed, nothing is left
+to clean up (no exit handler, no thread, no temporary file), and the
+teardown of the modules a render imports took about 10 ms of a cold render
+(80 ms), and 1-3 ms of a warm one (13 ms).
 """
 
+import os
 import sys
 
 
 def main() -> None:
     """Entry point of ``eventbus-render``: the worker's answer if it gives one, else :func:`renderer.cli.main`."""
     from renderer.argocd.client import run_in_worker
+    from renderer.argocd.protocol import served_by_worker
 
     args = sys.argv[1:]
     code = run_in_worker(args)
     if code is not None:
-        sys.exit(code)
+        _end(code)
     from renderer.cli import main as run_here
 
-    run_here(args)
+    if not served_by_worker(args):
+        run_here(args)
+        return
+    try:
+        run_here(args)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            _end(exc.code or 0)
+        raise
+
+
+def _end(code: int) -> None:
+    """Flush stdout and stderr and end the process with ``code``, skipping the interpreter's teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # no stream (a closed descriptor), a closed pipe
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

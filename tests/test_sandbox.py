@@ -177,7 +177,7 @@ APP_FILE = "backend: jetstream\nprofile: prod\nvalues:\n  labels:\n    team: pay
 
 def run_fresh(app: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     """``eventbus-render ARGS`` in a new process with exactly ``env`` (plus PATH and the worker off)."""
-    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EVENTBUS_RENDER_SOCKET": ""}
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EVENTBUS_RENDER_WORKER": ""}
     full.update(env)
     return subprocess.run([sys.executable, "-m", "renderer", *args], cwd=app, env=full, capture_output=True,
                           text=True, timeout=120)

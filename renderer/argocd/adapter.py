@@ -58,9 +58,9 @@ def generate_command(ctx):
     """Render the current app directory as Argo CD asks (plugin generate).
 
     Reads ARGOCD_ENV_* variables and plugin parameters, prints the manifests.
-    The executable hands this command to the sidecar's render worker when its
-    socket answers (EVENTBUS_RENDER_SOCKET, default /tmp/eventbus-render.sock;
-    empty to disable), else it renders in-process.
+    The executable hands this command to the sidecar's render worker when one
+    serves from its directory (EVENTBUS_RENDER_WORKER, default
+    /tmp/eventbus-render-worker; empty to disable), else it renders in-process.
     """
     _refuse_arguments(ctx)
     return _run_plugin_command("generate")
@@ -78,32 +78,32 @@ def parameters_command(ctx):
     return _run_plugin_command("parameters")
 
 
-def _socket(path):
-    return path or protocol.socket_path(os.environ) or protocol.DEFAULT_SOCKET
+def _directory(path):
+    return path or protocol.worker_dir(os.environ) or protocol.DEFAULT_DIR
 
 
-socket_option = click.option("--socket", "socket_path", metavar="PATH", default=None,
-                             help=f"Unix socket of the worker [default: ${protocol.SOCKET_ENV} or "
-                                  f"{protocol.DEFAULT_SOCKET}].")
+dir_option = click.option("--dir", "directory", metavar="DIR", default=None,
+                          help=f"Directory the worker serves from, made mode 0700 if absent [default: "
+                               f"${protocol.DIR_ENV} or {protocol.DEFAULT_DIR}].")
 
 
 @argocd_group.command("worker")
-@socket_option
-def worker_command(socket_path):
+@dir_option
+def worker_command(directory):
     """Run the pre-forked render worker in the foreground."""
     from renderer.argocd import server
 
-    return server.serve_forever(_socket(socket_path))
+    return server.serve_forever(_directory(directory))
 
 
 @argocd_group.command("serve", context_settings={"ignore_unknown_options": True})
-@socket_option
+@dir_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def serve_command(socket_path, command):
+def serve_command(directory, command):
     """Start the worker in the background, then exec COMMAND (no shell).
 
     The sidecar runs: eventbus-render argocd serve -- /var/run/argocd/argocd-cmp-server
     """
     from renderer.argocd import sidecar
 
-    return sidecar.serve_then_exec(_socket(socket_path), list(command))
+    return sidecar.serve_then_exec(_directory(directory), list(command))

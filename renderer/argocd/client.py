@@ -9,16 +9,24 @@ the command exactly as :func:`renderer.cli.main` would here. This module and
 :mod:`renderer.argocd.protocol` are all that process imports when the worker
 answers.
 
+The transport is files and FIFOs in the worker's private directory
+(:mod:`renderer.argocd.protocol`): they need only :mod:`os`, where a socket
+would cost this process the import of :mod:`socket`.
+
 The client never depends on the worker: the command runs in this process
-when the socket is absent, refuses the connection, belongs to another user,
-answers with another version, times out, dies mid-request or returns an
-empty success. A render is pure, so running it again here is always safe.
+when the worker's directory or FIFO is absent, belongs to another user or is
+open to others' writes, nobody reads the FIFO (the worker is gone), or the
+worker answers with another version, takes longer than the timeout, dies
+mid-request or returns an empty success. A render is pure, so running it
+again here is always safe.
 """
 
 import os
 import stat
 import sys
+import time
 
+from renderer import __version__
 from renderer.argocd import protocol
 
 
@@ -26,60 +34,86 @@ def run_in_worker(argv: list) -> int | None:
     """Run ``argv`` in the worker and write its result: the exit code, or ``None`` to run it here instead."""
     if not protocol.served_by_worker(argv):
         return None
-    path = protocol.socket_path(os.environ)
-    if not path:
+    directory = protocol.worker_dir(os.environ)
+    if not directory:
         return None
     try:
         cwd = os.getcwd()
     except OSError:  # a directory removed under us: let the command say so itself
         return None
-    result = request(path, argv, cwd, dict(os.environ))
+    result = request(directory, argv, cwd, dict(os.environ))
     if result is None:
         return None
     return write_result(*result)
 
 
-def request(path: str, argv: list, cwd: str, environ: dict, timeout: float | None = None):
-    """Ask the worker at ``path`` to run ``argv``: ``(exit, stdout, stderr)``, or ``None``.
+def request(directory: str, argv: list, cwd: str, environ: dict, timeout: float | None = None):
+    """Ask the worker serving from ``directory`` to run ``argv``: ``(exit, stdout, stderr)``, or ``None``.
 
     ``None`` means "run it here": the worker is absent, not ours, refused,
     too slow, of another version, or died before answering.
     """
-    try:
-        info = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.geteuid():
-        return None
     if timeout is None:
         try:
             timeout = float(environ.get(protocol.TIMEOUT_ENV) or protocol.DEFAULT_TIMEOUT)
         except ValueError:
             timeout = protocol.DEFAULT_TIMEOUT
-    import socket  # only once a socket is there to talk to: a process without the worker never pays for it
-
-    from renderer import __version__
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if not 0 <= timeout <= protocol.MAX_TIMEOUT:  # also NaN
+            timeout = protocol.DEFAULT_TIMEOUT
     try:
-        sock.settimeout(timeout)
-        sock.connect(path)
-        uid = protocol.peer_uid(sock)
-        if uid is not None and uid != os.geteuid():
+        if not protocol.private(os.lstat(directory), stat.S_ISDIR):
             return None
-        protocol.write_message(sock, protocol.encode_request(__version__, cwd, argv, environ))
-        reply = protocol.read_message(sock)
-    except (OSError, EOFError, ValueError):
+        # ENXIO when no process has the FIFO open for reading: the worker is gone (or never was).
+        requests = os.open(os.path.join(directory, protocol.REQUESTS), _OPEN_FLAGS | os.O_WRONLY)
+    except (OSError, ValueError):
         return None
+    name = protocol.new_name()
+    result = None
+    try:
+        if protocol.private(os.fstat(requests), stat.S_ISFIFO):
+            payload = protocol.encode_request(__version__, cwd, argv, environ)
+            reply = _exchange(directory, name, requests, payload, time.monotonic() + timeout)
+            result = None if reply is None else protocol.decode_reply(reply)
+    except OSError:
+        pass
     finally:
-        sock.close()
-    result = protocol.decode_reply(reply)
+        os.close(requests)
     if result is None:
+        protocol.remove_request(directory, name)  # on success the worker's child has removed it
         return None
     code, out, err = result
     if code == 0 and not out.strip():
         return None  # never pass on an empty success: run it here and report what happens
     return result
+
+
+_OPEN_FLAGS = os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _exchange(directory: str, name: str, requests: int, payload: bytes, deadline: float) -> bytes | None:
+    """Make the request folder ``name`` holding ``payload`` and a reply FIFO, name it to the worker, read the reply."""
+    folder = os.path.join(directory, name)
+    os.mkdir(folder, 0o700)
+    fd = os.open(os.path.join(folder, protocol.REQUEST), os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    reply_path = os.path.join(folder, protocol.REPLY)
+    os.mkfifo(reply_path, 0o600)
+    # Open the reply before naming the request: the worker's child opens it to write without waiting.
+    reply = os.open(reply_path, _OPEN_FLAGS | os.O_RDONLY)
+    try:
+        try:
+            if os.write(requests, protocol.encode_record(name)) != protocol.RECORD:
+                return None
+        except BlockingIOError:  # the worker's FIFO is full: it is not keeping up
+            return None
+        return protocol.read_to_end(reply, deadline)
+    finally:
+        os.close(reply)
 
 
 def write_result(code: int, out: str, err: str) -> int:

@@ -1,52 +1,121 @@
-"""What the render worker and its client say to each other over the worker's Unix socket.
+"""What the render worker and its client say to each other, and where.
 
-A message is a 4-byte big-endian length and that many bytes::
+The worker serves from a directory of its own (``DEFAULT_DIR``, mode 0700,
+owned by the sidecar's user)::
+
+    DIR/requests       the worker's FIFO: one RECORD-byte record per request, naming its folder
+    DIR/worker.lock    locked (flock) by the running worker: one worker per directory
+    DIR/NAME/          one request: a folder the client makes (0700)
+    DIR/NAME/request   the request, a file the client writes
+    DIR/NAME/reply     a FIFO the client reads the reply from
+
+The messages::
 
     request:  MAGIC NUL version NUL cwd NUL argc NUL argv[0] ... NUL argv[argc-1] (NUL NAME=VALUE)*
     reply:    exit NUL len(stdout) NUL len(stderr) NUL stdout stderr   (UTF-8)
               or FALLBACK: "run it yourself"
 
+Files and FIFOs need nothing but :mod:`os`: the client, a fresh process for
+every render, does not pay for importing :mod:`socket`. A write of at most
+``PIPE_BUF`` bytes to a FIFO is atomic, and every record has the same size,
+so any number of clients can write to the worker's FIFO and any number of
+its children can read from it, one whole record each. Only the directory's
+owner (and root) can reach anything in it: the filesystem's permissions do
+what a socket's peer credentials did, and both sides check who owns what
+they open (:func:`private`).
+
 The request carries the command line unparsed: the worker parses it with the
 same click group as a process of its own would. Paths, arguments and
 environment variables cannot contain NUL; :func:`os.fsencode` keeps any bytes
-they hold. The format is NUL-separated bytes rather than JSON so that the
-client, which runs in a fresh process for every render, imports only ``os``
-and, once there is a socket to talk to, ``socket``.
+they hold.
 """
 
 import os
-import sys
+import stat
 
-PROTOCOL = 2
+PROTOCOL = 3
 MAGIC = b"eventbus-render-worker/%d" % PROTOCOL
 FALLBACK = b"fallback"
 MAX_MESSAGE = 64 * 1024 * 1024
 
-DEFAULT_SOCKET = "/tmp/eventbus-render.sock"
-SOCKET_ENV = "EVENTBUS_RENDER_SOCKET"
-"""Socket path; empty disables the worker (the command runs in its own process)."""
+REQUESTS = "requests"
+LOCK = "worker.lock"
+REQUEST = "request"
+REPLY = "reply"
+HEX = b"0123456789abcdef"
+RECORD = 64
+"""Bytes in a record of the worker's FIFO (at most PIPE_BUF, 512 on every POSIX system, so writes are atomic)."""
+
+DEFAULT_DIR = "/tmp/eventbus-render-worker"
+DIR_ENV = "EVENTBUS_RENDER_WORKER"
+"""The worker's directory; empty disables the worker (the command runs in its own process)."""
 TIMEOUT_ENV = "EVENTBUS_RENDER_WORKER_TIMEOUT"
 DEFAULT_TIMEOUT = 20.0
 """Seconds the client waits for the worker's answer before running the command itself.
 
 Argo CD's deadline (60 s by default) covers the git checkout, discovery and
 generate together, so a stuck worker must leave time for the fallback."""
+MAX_TIMEOUT = 3600.0
+"""A larger (or a negative, or a NaN) timeout is taken as a mistake: the default applies."""
 
 WORKER_COMMANDS = (("argocd", "generate"), ("argocd", "parameters"))
 """The commands the worker runs: the two that argocd-cmp-server starts a process for on every request."""
 
 
-def socket_path(environ) -> str | None:
-    """The worker socket named by ``environ`` (``None``: the worker is disabled)."""
-    value = environ.get(SOCKET_ENV)
+def worker_dir(environ) -> str | None:
+    """The worker directory named by ``environ`` (``None``: the worker is disabled)."""
+    value = environ.get(DIR_ENV)
     if value is None:
-        return DEFAULT_SOCKET
+        return DEFAULT_DIR
     return value or None
 
 
 def served_by_worker(argv) -> bool:
     """Whether the command line ``argv`` names a command the worker runs (its options are the worker's to parse)."""
     return tuple(argv[:2]) in WORKER_COMMANDS
+
+
+def private(info: os.stat_result, is_kind) -> bool:
+    """Whether ``info`` is of the kind ``is_kind`` (``stat.S_ISDIR``...), this user's, and closed to others' writes."""
+    return is_kind(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def new_name() -> str:
+    """A fresh request folder name: ``r``, the client's pid, a dash and 16 random hex digits."""
+    return f"r{os.getpid()}-{os.urandom(8).hex()}"
+
+
+def encode_record(name: str) -> bytes:
+    """The record of the worker's FIFO that names the request folder ``name``."""
+    return name.encode("ascii").ljust(RECORD - 1) + b"\n"
+
+
+def decode_record(data: bytes) -> str | None:
+    """The request folder a record names (``None`` for anything that is not a record of a request folder)."""
+    if len(data) != RECORD or not data.endswith(b"\n"):
+        return None
+    name = data.rstrip(b" \n")
+    pid, dash, token = name[1:].partition(b"-")
+    if not name.startswith(b"r") or not pid.isdigit() or not dash or len(token) != 16 or token.strip(HEX):
+        return None
+    return name.decode("ascii")
+
+
+def client_pid(name: str) -> int | None:
+    """The pid of the client that made the request folder ``name`` (``None``: not a request folder's name)."""
+    pid, dash, _ = name[1:].partition("-")
+    return int(pid) if name.startswith("r") and dash and pid.isdigit() else None
+
+
+def remove_request(directory: str, name: str) -> None:
+    """Remove the request folder ``name`` and what the protocol puts in it (whatever of them is there)."""
+    folder = os.path.join(directory, name)
+    for remove, path in ((os.unlink, os.path.join(folder, REQUEST)), (os.unlink, os.path.join(folder, REPLY)),
+                         (os.rmdir, folder)):
+        try:
+            remove(path)
+        except OSError:
+            pass
 
 
 def encode_request(version: str, cwd: str, argv: list, environ: dict) -> bytes:
@@ -86,7 +155,7 @@ def encode_reply(code: int, out: str, err: str) -> bytes:
 
 
 def decode_reply(data: bytes):
-    """``(exit, stdout, stderr)``, or ``None`` for a fallback or a malformed reply."""
+    """``(exit, stdout, stderr)``, or ``None`` for a fallback, a malformed or a cut-off reply."""
     parts = data.split(b"\0", 3)
     if len(parts) != 4:
         return None
@@ -103,36 +172,52 @@ def decode_reply(data: bytes):
         return None
 
 
-def _recv_exact(sock, size: int) -> bytes:
+# -- bounded I/O on FIFOs (non-blocking file descriptors) ---------------------------------------------
+
+
+def read_to_end(fd: int, deadline: float) -> bytes | None:
+    """Everything the writer of the FIFO ``fd`` writes until it closes it; ``None`` when ``deadline`` passes first.
+
+    ``deadline`` is a :func:`time.monotonic` time. Linux reports nothing on a
+    FIFO whose writer has not opened it yet, so this waits for the writer too.
+    """
+    import select
+    import time
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     chunks = []
-    while size:
-        chunk = sock.recv(min(size, 1 << 20))
+    size = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            return None
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            continue
         if not chunk:
-            raise EOFError("connection closed")
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_MESSAGE:
+            return None
         chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
 
 
-def read_message(sock) -> bytes:
-    """One length-prefixed message from ``sock``."""
-    size = int.from_bytes(_recv_exact(sock, 4), "big")
-    if size > MAX_MESSAGE:
-        raise ValueError(f"message of {size} bytes is too large")
-    return _recv_exact(sock, size)
+def write_all(fd: int, data: bytes, deadline: float) -> None:
+    """Write ``data`` to the FIFO ``fd``; :class:`TimeoutError` once ``deadline`` passes with bytes unwritten."""
+    import select
+    import time
 
-
-def write_message(sock, payload: bytes) -> None:
-    """Send ``payload`` as one length-prefixed message."""
-    sock.sendall(len(payload).to_bytes(4, "big") + payload)
-
-
-def peer_uid(sock) -> int | None:
-    """uid of the process at the other end of a Unix socket (``None`` where the OS cannot tell)."""
-    import socket
-
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:  # pragma: no cover - not Linux
-        return None
-    data = sock.getsockopt(socket.SOL_SOCKET, option, 12)  # struct ucred: pid, uid, gid
-    return int.from_bytes(data[4:8], sys.byteorder)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+            continue
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            raise TimeoutError("the reader of the reply does not read")

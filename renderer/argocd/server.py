@@ -5,18 +5,23 @@ render. Most of its time goes to importing click and the render pipeline
 (Jinja2, PyYAML, the schema, the guards) and compiling the templates. The
 worker pays that once: the sidecar's entrypoint (``eventbus-render argocd
 serve -- CMD``) starts it in the background; it imports and warms
-everything, then listens on a Unix socket. Its children, forked ahead of
-the requests, each take one connection: they receive a command line
-(:mod:`renderer.argocd.protocol`), the caller's directory and environment,
-enter that directory, take that environment, run the command line through
-:func:`renderer.cli.main` exactly as the caller's own process would, send
-back the exit code, stdout and stderr, and exit. Children share nothing
+everything, then serves from a private directory (a FIFO in it names each
+request: :mod:`renderer.argocd.protocol`). Its children, forked ahead of
+the requests, each take one request: they read a command line, the
+caller's directory and environment, enter that directory, take that
+environment, run the command line through :func:`renderer.cli.main` exactly
+as the caller's own process would, write back the exit code, stdout and
+stderr, and exit. Children share nothing
 that one render could change for another: concurrent renders are separate
 processes.
 
-Security: the socket is created mode 0600 (umask, then chmod), both sides
-check the peer's uid (``SO_PEERCRED``) and the client checks the socket's
-owner before connecting. The default path is in the sidecar's private /tmp.
+Security: the directory is made mode 0700 and the FIFO 0600, so only the
+sidecar's user (and root) can name a request; the worker refuses a
+directory that is not this user's or that others can write to, and reads or
+answers a request only when its folder and files are this user's
+(:mod:`renderer.argocd.workerdir`); the client checks the directory and the
+FIFO the same way before writing. The default directory is in the
+sidecar's private /tmp.
 
 Lifetime: given ``parent_pid`` (:mod:`renderer.argocd.sidecar`), the worker
 exits when that process is gone. Its children ask the kernel for SIGTERM
@@ -32,13 +37,11 @@ import io
 import os
 import select
 import signal
-import socket
-import stat
 import sys
 import tempfile
 import time
 
-from renderer.argocd import protocol
+from renderer.argocd import protocol, workerdir
 
 POLL_SECONDS = 1.0
 CHILD_IO_TIMEOUT = 30.0
@@ -157,88 +160,76 @@ def _restore(cwd: str, environ: dict) -> None:
 # first rehearses a render of a built-in app: its first run after the fork
 # pays for copying the pages it writes (Python writes reference counts all
 # over the heap), about ten times the cost of the render itself. It then
-# waits in accept(), serves the one request it gets, and exits. It tells the
-# worker when it has taken a connection and when it has answered: a new spare
-# is forked once no request is being served (its rehearsal would compete for
-# the CPU with the answer), or at once when no spare is left.
+# waits on the worker's FIFO, takes the one request it reads, serves it and
+# exits. It tells the worker when it has taken a request and when it has
+# answered: a new spare is forked REFILL_DELAY seconds after the last answer
+# once no request is being served (its rehearsal would compete for the CPU
+# with the answer and with the client that is still writing it out), or at
+# once when no spare is left. While no spare is idle, the worker itself reads
+# the FIFO and answers each request with FALLBACK: the client runs the
+# command itself.
 
 
 SPARES = 2
-
-
-def _bind(path: str) -> socket.socket:
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        info = None
-    if info is not None:
-        if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.geteuid():
-            raise OSError(f"{path} exists and is not this user's socket; refusing to replace it")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.settimeout(1.0)
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # stale: nobody is listening
-        else:
-            raise OSError(f"another worker is already listening on {path}")
-        finally:
-            probe.close()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    previous = os.umask(0o177)
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(previous)
-    os.chmod(path, 0o600)
-    listener.listen(128)
-    return listener
+REFILL_DELAY = 0.1
+SWEEP_SECONDS = 60.0
 
 
 def serve_forever(path: str, parent_pid: int | None = None) -> int:
-    """Warm up, listen on ``path`` and keep spare children serving one request each until stopped.
+    """Warm up, serve from the directory ``path`` and keep spare children serving one request each until stopped.
 
     ``parent_pid``: exit when the parent process is gone.
     """
     import shutil
 
+    try:
+        directory = workerdir.claim(path)
+    except OSError as exc:
+        log(f"error: cannot serve from {path}: {exc}")
+        return 1
     scratch = tempfile.mkdtemp(prefix="eventbus-render-worker-")
     try:
-        return _serve(path, parent_pid, scratch)
+        return _serve(directory, parent_pid, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        workerdir.sweep(path)
+        workerdir.release(directory)
 
 
-def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
+def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str) -> int:
     rehearsal = None
     try:
         rehearsal = warm(scratch)
     except Exception as exc:  # the children still run every command, only slower
         log(f"warning: warm-up failed: {type(exc).__name__}: {exc}")
+    workerdir.sweep(directory.path)
     try:
-        listener = _bind(path)
+        requests = workerdir.open_requests(directory)
     except OSError as exc:
-        log(f"error: cannot listen on {path}: {exc}")
+        log(f"error: cannot make {directory.fifo}: {exc}")
         return 1
-    inode = os.stat(path).st_ino
-    listener.setblocking(False)  # the spares wait in accept() with a timeout, so that they notice the worker going
     news, news_from_child = os.pipe()  # children write b"taken PID" and b"done PID" lines here
     idle: set = set()
     busy: set = set()
+    swept = calm = time.monotonic()
 
     def stop(signum, frame):
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log(f"listening on {path}")
+    log(f"serving from {directory.path}")
     try:
         while True:
             if parent_pid is not None and os.getppid() != parent_pid:
                 log("parent process is gone; exiting")
                 return 0
             _reap(idle, busy)
-            while len(idle) < SPARES and not (busy and idle):
+            if time.monotonic() - swept > SWEEP_SECONDS:
+                workerdir.sweep(directory.path)
+                swept = time.monotonic()
+            refill = not idle or (not busy and time.monotonic() >= calm)
+            while refill and len(idle) < SPARES:
                 try:
                     pid = os.fork()
                 except OSError as exc:
@@ -246,15 +237,15 @@ def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
                     break
                 if pid == 0:
                     os.close(news)
-                    _spare(listener, news_from_child, rehearsal)  # never returns
+                    _spare(directory, news_from_child, rehearsal)  # never returns
                 idle.add(pid)
-            # With no spare to take it, a connection is closed at once: the client runs the command itself.
-            ready, _, _ = select.select([news] if idle else [news, listener], [], [], POLL_SECONDS)
-            if listener in ready:
-                try:
-                    listener.accept()[0].close()
-                except OSError:  # taken by a spare after all, or gone
-                    pass
+            wait = POLL_SECONDS
+            if idle and not busy and len(idle) < SPARES:  # refill once calm
+                wait = min(wait, max(calm - time.monotonic(), 0.0))
+            ready, _, _ = select.select([news] if idle else [news, requests], [], [], wait)
+            if requests in ready:  # no spare to take it: the client runs the command itself
+                while (name := workerdir.take(requests)) is not None:
+                    workerdir.answer(directory.path, name, protocol.FALLBACK, 1.0)
             if news in ready:
                 for line in os.read(news, 4096).splitlines():
                     what, _, pid = line.partition(b" ")
@@ -263,18 +254,13 @@ def _serve(path: str, parent_pid: int | None, scratch: str) -> int:
                         busy.add(int(pid))
                     else:
                         busy.discard(int(pid))
+                        calm = time.monotonic() + REFILL_DELAY
     finally:
         for pid in idle:
             try:
                 os.kill(pid, signal.SIGTERM)
             except OSError:
                 pass
-        listener.close()
-        try:
-            if os.stat(path).st_ino == inode:
-                os.unlink(path)
-        except OSError:
-            pass
 
 
 def _reap(idle: set, busy: set) -> None:
@@ -290,10 +276,10 @@ def _reap(idle: set, busy: set) -> None:
         busy.discard(pid)
 
 
-def _spare(listener, news: int, rehearsal: str | None) -> None:
-    """A forked spare: rehearse, take one connection, serve it and exit (never returns)."""
+def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None) -> None:
+    """A forked spare: rehearse, take one request, serve it and exit (never returns)."""
     status = 0
-    conn = None
+    taken = False
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
@@ -302,23 +288,30 @@ def _spare(listener, news: int, rehearsal: str | None) -> None:
         if os.getppid() != parent:
             return
         _rehearse(rehearsal)
-        conn = _take(listener, parent)
-        if conn is None:
+        name = _take(directory.requests, parent)
+        if name is None:
             return
+        taken = True
         os.write(news, b"taken %d\n" % os.getpid())
-        listener.close()
-        conn.settimeout(CHILD_IO_TIMEOUT)
-        uid = protocol.peer_uid(conn)
-        if uid is not None and uid != os.geteuid():
+        # Once the worker is gone, its FIFO must read as unserved and its lock as free, even while this renders.
+        os.close(directory.requests)
+        os.close(directory.lock)
+        reply = workerdir.open_reply(directory.path, name)
+        if reply is None:  # the client is gone, or the folder is not ours
             return
-        reply = handle(protocol.decode_request(protocol.read_message(conn)))
-        protocol.write_message(conn, protocol.FALLBACK if reply is None else protocol.encode_reply(*reply))
+        try:
+            request = workerdir.read_request(directory.path, name)
+            protocol.remove_request(directory.path, name)  # the client holds the reply open: it needs no names
+            result = None if request is None else handle(protocol.decode_request(request))
+            payload = protocol.FALLBACK if result is None else protocol.encode_reply(*result)
+            protocol.write_all(reply, payload, time.monotonic() + CHILD_IO_TIMEOUT)
+        finally:
+            os.close(reply)
     except BaseException:
-        status = 1  # the client sees a closed connection and runs the command itself
+        status = 1  # the client reads a cut-off reply (or none) and runs the command itself
     finally:
         try:
-            if conn is not None:
-                conn.close()
+            if taken:
                 os.write(news, b"done %d\n" % os.getpid())
         finally:
             os._exit(status)
@@ -337,16 +330,15 @@ def _rehearse(app: str | None) -> None:
         _restore(cwd, environ)
 
 
-def _take(listener, parent: int):
-    """Wait for a connection (``None`` once the worker is gone)."""
-    listener.settimeout(POLL_SECONDS)
+def _take(requests: int, parent: int) -> str | None:
+    """Wait for a request on the worker's FIFO and take it: its folder's name (``None`` once the worker is gone)."""
+    poller = select.poll()
+    poller.register(requests, select.POLLIN)
     while os.getppid() == parent:
-        try:
-            return listener.accept()[0]
-        except TimeoutError:
-            continue
-        except OSError:  # EMFILE and friends: try again shortly
-            time.sleep(0.05)
+        if poller.poll(POLL_SECONDS * 1000):
+            name = workerdir.take(requests)  # None: another spare was quicker
+            if name is not None:
+                return name
     return None
 
 

@@ -19,7 +19,7 @@ from renderer.argocd import server
 
 
 def serve_then_exec(path: str, argv: list) -> int:
-    """Fork the worker into the background, then exec ``argv`` in this process (no shell).
+    """Fork the worker (serving from the directory ``path``) into the background, then exec ``argv`` here (no shell).
 
     Returns only when the exec fails.
     """

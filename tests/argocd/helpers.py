@@ -12,10 +12,13 @@ where the tool is absent (it lives beside the repository, in ../shared).
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +87,10 @@ def sidecar_path() -> str:
 def run_sim(repo: Path, path: str, *args: str, sidecar_env: dict | None = None, timeout: float = 120) -> SimResult:
     """Run the real plugin.yaml on ``repo``/``path`` through the simulator.
 
-    The worker is disabled (``EVENTBUS_RENDER_SOCKET=``) unless ``sidecar_env``
-    names a socket, so that no worker left running on this machine answers.
+    The worker is disabled (``EVENTBUS_RENDER_WORKER=``) unless ``sidecar_env``
+    names a worker directory, so that no worker left running on this machine answers.
     """
-    env = {"PATH": sidecar_path(), "EVENTBUS_RENDER_SOCKET": ""}
+    env = {"PATH": sidecar_path(), "EVENTBUS_RENDER_WORKER": ""}
     env.update(sidecar_env or {})
     argv = [sys.executable, str(SIM), "--plugin", str(PLUGIN), "--repo", str(repo), "--path", path,
             "--revision", "0123456789abcdef0123456789abcdef01234567", "--repo-url", "https://git.example/repo.git"]
@@ -98,9 +101,9 @@ def run_sim(repo: Path, path: str, *args: str, sidecar_env: dict | None = None, 
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> Cli:
-    """``eventbus-render ARGS`` as a subprocess (worker disabled unless ``env`` names a socket)."""
+    """``eventbus-render ARGS`` as a subprocess (worker disabled unless ``env`` names its directory)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
-    full["EVENTBUS_RENDER_SOCKET"] = ""
+    full["EVENTBUS_RENDER_WORKER"] = ""
     full.update(env or {})
     result = subprocess.run([str(EVENTBUS_RENDER), *args], cwd=cwd, env=full, capture_output=True, text=True,
                             timeout=timeout)
@@ -109,3 +112,66 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 
 def which(name: str) -> str | None:
     return shutil.which(name)
+
+
+def worker_ready(directory: Path) -> bool:
+    """Whether a process reads the FIFO of the worker directory ``directory`` (opening it to write succeeds)."""
+    try:
+        fd = os.open(directory / "requests", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+class FakeWorker:
+    """A worker directory whose FIFO a thread reads, recording each request and answering as ``behaviour`` says.
+
+    The layout is the protocol's: ``DIR/requests`` (64-byte records naming a
+    request folder), ``DIR/NAME/request`` and the FIFO ``DIR/NAME/reply``.
+    ``behaviour``: ``answer`` (exit 0 with ``REPLY_BODY`` on stdout), ``close``
+    (open the reply and close it unwritten), ``hang`` (hold it open for 3 s),
+    ``garbage`` (write bytes that are no reply), ``deaf`` (hold the FIFO open
+    and never read it).
+    """
+
+    REPLY_BODY = b"---\nkind: X\n"
+
+    def __init__(self, behaviour: str = "answer", mode: int = 0o700, fifo_mode: int = 0o600):
+        self.behaviour = behaviour
+        self.path = Path(tempfile.mkdtemp(prefix="ebw-"))
+        self.path.chmod(mode)
+        fifo = self.path / "requests"
+        os.mkfifo(fifo, 0o600)
+        fifo.chmod(fifo_mode)
+        self.fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+        self.requests: list = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        if behaviour != "deaf":
+            self.thread.start()
+
+    def _serve(self):
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while not self.stopping.is_set():
+            if not poller.poll(100):
+                continue
+            folder = self.path / os.read(self.fd, 64).decode().strip()
+            self.requests.append((folder / "request").read_bytes())
+            reply = os.open(folder / "reply", os.O_WRONLY | os.O_NONBLOCK)
+            if self.behaviour == "hang":
+                self.stopping.wait(3)
+            elif self.behaviour == "garbage":
+                os.write(reply, b"hello")
+            elif self.behaviour == "answer":
+                os.write(reply, b"0\0%d\0" % len(self.REPLY_BODY) + b"0\0" + self.REPLY_BODY)
+            os.close(reply)
+
+    def close(self):
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+        os.close(self.fd)
+        self.path.chmod(0o700)
+        shutil.rmtree(self.path)

@@ -116,7 +116,7 @@ def test_generate_in_a_directory_removed_under_it_fails_with_one_message(tmp_pat
     gone.mkdir()
     script = "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); os.execv(sys.argv[2], sys.argv[2:])"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
-    env["EVENTBUS_RENDER_SOCKET"] = ""
+    env["EVENTBUS_RENDER_WORKER"] = ""
     result = subprocess.run([sys.executable, "-c", script, str(gone), str(EVENTBUS_RENDER), "argocd", "generate"],
                             env=env, capture_output=True, text=True, timeout=120)
     assert (result.returncode, result.stdout) == (2, "")

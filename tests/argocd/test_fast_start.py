@@ -3,80 +3,45 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.argocd.helpers import ROOT, run_cli, write_app
+from tests.argocd.helpers import EVENTBUS_RENDER, ROOT, FakeWorker, run_cli, write_app
 
 PROBE = """\
 import sys
-before = set(sys.modules)
+sys.stderr.write("\\nPROBE START\\n")
+sys.stderr.flush()
 from renderer.__main__ import main
 sys.argv[0] = "eventbus-render"
-try:
-    main()
-except SystemExit:
-    pass
-sys.stderr.write("\\nMODULES " + " ".join(sorted(set(sys.modules) - before)) + "\\n")
+main()
 """
 
 
 def probe(cwd: Path, *args: str, **env) -> tuple[subprocess.CompletedProcess, set]:
-    """Run the executable's entry point on ``args``: the process and the modules it imported."""
+    """Run the executable's entry point on ``args``: the process and the modules it imported.
+
+    The modules are those ``-X importtime`` reports after the probe starts
+    (the entry point may end the process without returning).
+    """
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
     full.update(env)
-    result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, env=full, capture_output=True,
-                            text=True, timeout=120)
-    line = [ln for ln in result.stderr.splitlines() if ln.startswith("MODULES ")][-1]
-    return result, set(line.split()[1:])
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", PROBE, *args], cwd=cwd, env=full,
+                            capture_output=True, text=True, timeout=120)
+    lines = result.stderr.splitlines()
+    after = lines[lines.index("PROBE START") + 1:]
+    modules = {line.rsplit("|", 1)[1].strip() for line in after
+               if line.startswith("import time:") and not line.endswith("imported package")}
+    result.stderr = "\n".join(line for line in after if not line.startswith("import time:"))
+    return result, modules
 
 
 def top_level(modules: set) -> set:
     return {name.split(".")[0] for name in modules}
-
-
-class FakeWorker:
-    """A socket that answers every request with a fixed reply (``---\\nkind: X\\n``) and records the requests."""
-
-    REPLY_BODY = b"---\nkind: X\n"
-
-    def __init__(self):
-        self.directory = tempfile.mkdtemp(prefix="ebw-")  # Unix socket paths are short; tmp_path may not be
-        self.path = os.path.join(self.directory, "fake.sock")
-        self.requests: list = []
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(self.path)
-        self.server.listen(4)
-        self.server.settimeout(30)
-        self.thread = threading.Thread(target=self._answer, daemon=True)
-        self.thread.start()
-
-    def _answer(self):
-        try:
-            conn, _ = self.server.accept()
-        except OSError:
-            return
-        size = int.from_bytes(conn.recv(4), "big")
-        data = b""
-        while len(data) < size:
-            data += conn.recv(size - len(data))
-        self.requests.append(data)
-        reply = b"0\0%d\0" % len(self.REPLY_BODY) + b"0\0" + self.REPLY_BODY
-        conn.sendall(len(reply).to_bytes(4, "big") + reply)
-        conn.close()
-
-    def close(self):
-        self.server.close()
-        self.thread.join(timeout=10)
-        os.unlink(self.path)
-        os.rmdir(self.directory)
 
 
 @pytest.fixture
@@ -86,19 +51,20 @@ def fake_worker():
     worker.close()
 
 
-def test_the_worker_client_imports_neither_click_nor_render_code(tmp_path, fake_worker):
-    result, modules = probe(tmp_path, "argocd", "generate", EVENTBUS_RENDER_SOCKET=fake_worker.path)
+def test_the_worker_client_imports_neither_click_nor_render_code_nor_socket(tmp_path, fake_worker):
+    result, modules = probe(tmp_path, "argocd", "generate", EVENTBUS_RENDER_WORKER=str(fake_worker.path))
     assert result.stdout == "---\nkind: X\n"  # the worker's answer, written as it came
     assert fake_worker.requests and b"\0argocd\0generate" in fake_worker.requests[0]
     ours = {m for m in modules if m.split(".")[0] == "renderer"}
+    assert "renderer.argocd.client" in ours
     assert ours <= {"renderer", "renderer.__main__", "renderer.argocd", "renderer.argocd.client",
                     "renderer.argocd.protocol"}, ours
-    assert not top_level(modules) & {"click", "jinja2", "yaml", "deepmerge", "json", "re"}, modules
+    assert not top_level(modules) & {"click", "jinja2", "yaml", "deepmerge", "json", "re", "socket"}, modules
 
 
 def test_commands_other_than_generate_and_parameters_never_go_to_the_worker(tmp_path, fake_worker):
     app = write_app(tmp_path / "app")
-    result, modules = probe(app, "render", "--app", ".", EVENTBUS_RENDER_SOCKET=fake_worker.path)
+    result, modules = probe(app, "render", "--app", ".", EVENTBUS_RENDER_WORKER=str(fake_worker.path))
     assert result.returncode == 0, result.stderr
     assert "kind: EventBus" in result.stdout and not fake_worker.requests
     assert "click" in top_level(modules)
@@ -106,7 +72,7 @@ def test_commands_other_than_generate_and_parameters_never_go_to_the_worker(tmp_
 
 def test_without_a_worker_generate_renders_in_process_through_click(tmp_path):
     app = write_app(tmp_path / "app")
-    result, modules = probe(app, "argocd", "generate", EVENTBUS_RENDER_SOCKET="")
+    result, modules = probe(app, "argocd", "generate", EVENTBUS_RENDER_WORKER="")
     assert result.returncode == 0, result.stderr
     assert "kind: EventBus" in result.stdout
     assert {"click", "jinja2"} <= top_level(modules)
@@ -114,7 +80,7 @@ def test_without_a_worker_generate_renders_in_process_through_click(tmp_path):
 
 def test_argocd_parameters_never_imports_jinja(tmp_path):
     app = write_app(tmp_path / "app")
-    result, modules = probe(app, "argocd", "parameters", EVENTBUS_RENDER_SOCKET="")
+    result, modules = probe(app, "argocd", "parameters", EVENTBUS_RENDER_WORKER="")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("[")
     assert "jinja2" not in top_level(modules)
@@ -189,3 +155,23 @@ def test_a_changed_input_is_rendered_again(tmp_path):
         "team: payments", "team: orders"))
     result = run_cli("argocd", "generate", cwd=app, env=env)
     assert "team: orders" in result.out and "payments" not in result.out
+
+
+def test_a_per_render_command_writes_all_its_output_to_a_file_and_exits_with_its_code(tmp_path, fake_worker):
+    # The process ends without the interpreter's teardown: what it wrote must already be flushed.
+    app = write_app(tmp_path / "app")
+    piped = run_cli("argocd", "generate", cwd=app)
+    for env, expected in (({"EVENTBUS_RENDER_WORKER": ""}, piped.out),
+                          ({"EVENTBUS_RENDER_WORKER": str(fake_worker.path)}, FakeWorker.REPLY_BODY.decode())):
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "PARAM_"))}
+        full.update(env)
+        with open(tmp_path / "out.yaml", "wb") as out, open(tmp_path / "err.txt", "wb") as err:
+            code = subprocess.run([str(EVENTBUS_RENDER), "argocd", "generate"], cwd=app, env=full, stdout=out,
+                                  stderr=err, timeout=120).returncode
+        assert code == 0, (tmp_path / "err.txt").read_text()
+        assert (tmp_path / "out.yaml").read_text() == expected
+    (app / "eventbus-render.yaml").write_text("backend: nats\nprofile: nope\n")
+    with open(tmp_path / "err.txt", "wb") as err:
+        failed = subprocess.run([str(EVENTBUS_RENDER), "argocd", "generate"], cwd=app, stdout=subprocess.DEVNULL,
+                                stderr=err, env={**os.environ, "EVENTBUS_RENDER_WORKER": ""}, timeout=120)
+    assert failed.returncode == 2 and "error" in (tmp_path / "err.txt").read_text()
