@@ -43,12 +43,27 @@ def main() -> None:
 
 def _end(code: int) -> None:
     """Flush stdout and stderr and end the process with ``code``, skipping the interpreter's teardown."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, OSError, ValueError):  # no stream (a closed descriptor), a closed pipe
-            pass
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away: as for every command, not an error of ours
+        pass
+    except (OSError, ValueError) as exc:  # the manifests did not reach stdout (a full disk, a closed stream)
+        code = 2
+        _say(f"error: could not write the output: {exc}\n")
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     os._exit(code)
+
+
+def _say(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

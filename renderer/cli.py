@@ -63,7 +63,7 @@ def main(argv=None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         with context.run():
-            result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False)
+            result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False, obj={"run": main})
     except RendererError as exc:
         warn(error_message(exc))
         sys.exit(exc.exit_code)

@@ -208,3 +208,20 @@ def test_deleting_spread_falls_back_to_no_spread(make_app, cli):
     result = cli("render", "--app", app)
     assert result.code == 0, result.err
     assert "podAntiAffinity" not in result.out
+
+
+@pytest.mark.parametrize("command", [["render"], ["render", "--format", "json"], ["explain"], ["argocd", "generate"]])
+def test_a_stdout_that_cannot_take_the_output_is_one_message_and_exit_2(make_app, command):
+    import os
+    import subprocess
+    import sys
+
+    app = make_app("backend: jetstream\n")
+    env = dict(os.environ, EVENTBUS_RENDER_WORKER="")
+    args = [*command, "--app", str(app)] if command[0] != "argocd" else command
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "renderer", *args], cwd=app, stdout=full,
+                              stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "could not write" in proc.stderr and "No space left on device" in proc.stderr

@@ -87,23 +87,35 @@ dir_option = click.option("--dir", "directory", metavar="DIR", default=None,
                                f"${protocol.DIR_ENV} or {protocol.DEFAULT_DIR}].")
 
 
+def _runner(ctx: click.Context):
+    """How the worker runs a command line: what the command line that started it runs
+    (``renderer.cli.main`` puts itself in the context's ``obj``); click's own group elsewhere."""
+    run = (ctx.obj or {}).get("run") if isinstance(ctx.obj, dict) else None
+    if run is None:
+        root = ctx.find_root().command
+        return lambda argv: root.main(args=argv, prog_name="eventbus-render")
+    return run
+
+
 @argocd_group.command("worker")
 @dir_option
-def worker_command(directory):
+@click.pass_context
+def worker_command(ctx, directory):
     """Run the pre-forked render worker in the foreground."""
     from renderer.argocd import server
 
-    return server.serve_forever(_directory(directory))
+    return server.serve_forever(_directory(directory), _runner(ctx))
 
 
 @argocd_group.command("serve", context_settings={"ignore_unknown_options": True})
 @dir_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def serve_command(directory, command):
+@click.pass_context
+def serve_command(ctx, directory, command):
     """Start the worker in the background, then exec COMMAND (no shell).
 
     The sidecar runs: eventbus-render argocd serve -- /var/run/argocd/argocd-cmp-server
     """
     from renderer.argocd import sidecar
 
-    return sidecar.serve_then_exec(_directory(directory), list(command))
+    return sidecar.serve_then_exec(_directory(directory), list(command), _runner(ctx))

@@ -135,10 +135,13 @@ def write_result(code: int, out: str, err: str) -> int:
                 binary.write(out.encode("utf-8", "surrogateescape"))
                 binary.flush()
             stream.flush()
-        except (OSError, ValueError):
-            try:
-                sys.stderr.write("error: could not write the result to stdout\n")
+        except BrokenPipeError:
+            return 0  # the reader went away, as every command treats it
+        except (OSError, ValueError) as exc:
+            try:  # worded as commands word it (renderer.commands.common.emit_text): bad output is exit 2
+                reason = getattr(exc, "strerror", None) or exc
+                sys.stderr.write(f"error: could not write the output to stdout: {reason}\n")
             except (OSError, ValueError):
                 pass
-            return 1
+            return 2
     return code

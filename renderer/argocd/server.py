@@ -59,14 +59,12 @@ def log(message: str) -> None:
 # -- running one command line ---------------------------------------------------------------------
 
 
-def execute(argv: list, cwd: str, environ: dict) -> tuple[int, str, str]:
-    """Run the command line ``argv`` through :func:`renderer.cli.main` in ``cwd`` with ``environ``.
+def execute(argv: list, cwd: str, environ: dict, run) -> tuple[int, str, str]:
+    """Run the command line ``argv`` through ``run`` (:func:`renderer.cli.main`) in ``cwd`` with ``environ``.
 
     Returns ``(exit code, stdout, stderr)``. The process's directory and
     environment become the caller's (a child serves one request and exits).
     """
-    from renderer.cli import main
-
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(environ)
@@ -78,7 +76,7 @@ def execute(argv: list, cwd: str, environ: dict) -> tuple[int, str, str]:
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
     try:
-        main(argv)
+        run(argv)
         code = 0
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
@@ -92,7 +90,7 @@ def execute(argv: list, cwd: str, environ: dict) -> tuple[int, str, str]:
             err.buffer.getvalue().decode("utf-8", "replace"))
 
 
-def handle(request) -> tuple[int, str, str] | None:
+def handle(request, run) -> tuple[int, str, str] | None:
     """Run one decoded request in this (forked) process: ``(exit, stdout, stderr)``, or ``None`` (fallback)."""
     from renderer import __version__
 
@@ -101,13 +99,13 @@ def handle(request) -> tuple[int, str, str] | None:
     version, cwd, argv, environ = request
     if version != __version__ or not protocol.served_by_worker(argv) or not os.path.isdir(cwd):
         return None
-    return execute(argv, cwd, environ)
+    return execute(argv, cwd, environ, run)
 
 
 # -- warming up -----------------------------------------------------------------------------------
 
 
-def warm(scratch: str) -> str:
+def warm(scratch: str, run) -> str:
     """Import everything a command needs and run each built-in profile once, before forking.
 
     One ``argocd generate`` per backend and built-in profile, through the
@@ -136,8 +134,8 @@ def warm(scratch: str) -> str:
                 app_file.write(f"backend: {backend}\n")
             apps.append(app)
             for profile in sources.available("profiles", None):
-                execute(["argocd", "generate"], app, dict(environ, ARGOCD_ENV_PROFILE=profile))
-        execute(["argocd", "parameters"], apps[0], environ)
+                execute(["argocd", "generate"], app, dict(environ, ARGOCD_ENV_PROFILE=profile), run)
+        execute(["argocd", "parameters"], apps[0], environ, run)
     finally:
         _restore(cwd, environ)
     gc.collect()
@@ -175,9 +173,11 @@ REFILL_DELAY = 0.1
 SWEEP_SECONDS = 60.0
 
 
-def serve_forever(path: str, parent_pid: int | None = None) -> int:
+def serve_forever(path: str, run, parent_pid: int | None = None) -> int:
     """Warm up, serve from the directory ``path`` and keep spare children serving one request each until stopped.
 
+    ``run(argv)`` runs one command line as the executable would (:func:`renderer.cli.main`, handed down by
+    the command that starts the worker, so this module never imports the command line above it).
     ``parent_pid``: exit when the parent process is gone.
     """
     import shutil
@@ -189,17 +189,17 @@ def serve_forever(path: str, parent_pid: int | None = None) -> int:
         return 1
     scratch = tempfile.mkdtemp(prefix="eventbus-render-worker-")
     try:
-        return _serve(directory, parent_pid, scratch)
+        return _serve(directory, parent_pid, scratch, run)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         workerdir.sweep(path)
         workerdir.release(directory)
 
 
-def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str) -> int:
+def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str, run) -> int:
     rehearsal = None
     try:
-        rehearsal = warm(scratch)
+        rehearsal = warm(scratch, run)
     except Exception as exc:  # the children still run every command, only slower
         log(f"warning: warm-up failed: {type(exc).__name__}: {exc}")
     workerdir.sweep(directory.path)
@@ -237,7 +237,7 @@ def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str)
                     break
                 if pid == 0:
                     os.close(news)
-                    _spare(directory, news_from_child, rehearsal)  # never returns
+                    _spare(directory, news_from_child, rehearsal, run)  # never returns
                 idle.add(pid)
             wait = POLL_SECONDS
             if idle and not busy and len(idle) < SPARES:  # refill once calm
@@ -276,7 +276,7 @@ def _reap(idle: set, busy: set) -> None:
         busy.discard(pid)
 
 
-def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None) -> None:
+def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None, run) -> None:
     """A forked spare: rehearse, take one request, serve it and exit (never returns)."""
     status = 0
     taken = False
@@ -287,7 +287,7 @@ def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None) -> 
         set_parent_death_signal(signal.SIGTERM)  # an idle spare goes when the worker goes
         if os.getppid() != parent:
             return
-        _rehearse(rehearsal)
+        _rehearse(rehearsal, run)
         name = _take(directory.requests, parent)
         if name is None:
             return
@@ -302,7 +302,7 @@ def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None) -> 
         try:
             request = workerdir.read_request(directory.path, name)
             protocol.remove_request(directory.path, name)  # the client holds the reply open: it needs no names
-            result = None if request is None else handle(protocol.decode_request(request))
+            result = None if request is None else handle(protocol.decode_request(request), run)
             payload = protocol.FALLBACK if result is None else protocol.encode_reply(*result)
             protocol.write_all(reply, payload, time.monotonic() + CHILD_IO_TIMEOUT)
         finally:
@@ -317,13 +317,13 @@ def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None) -> 
             os._exit(status)
 
 
-def _rehearse(app: str | None) -> None:
+def _rehearse(app: str | None, run) -> None:
     """Render ``app`` once and forget the result: the pages a render writes are this child's own afterwards."""
     if app is None:
         return
     cwd, environ = os.getcwd(), dict(os.environ)
     try:
-        execute(["argocd", "generate"], app, environ)
+        execute(["argocd", "generate"], app, environ, run)
     except Exception:  # best effort: a spare that could not rehearse still serves, only slower
         pass
     finally:

@@ -18,9 +18,10 @@ import sys
 from renderer.argocd import server
 
 
-def serve_then_exec(path: str, argv: list) -> int:
+def serve_then_exec(path: str, argv: list, run) -> int:
     """Fork the worker (serving from the directory ``path``) into the background, then exec ``argv`` here (no shell).
 
+    ``run`` runs one command line in the worker (see :func:`renderer.argocd.server.serve_forever`).
     Returns only when the exec fails.
     """
     if not argv:
@@ -39,7 +40,7 @@ def serve_then_exec(path: str, argv: list) -> int:
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.close(devnull)
-            status = server.serve_forever(path, parent_pid=parent)
+            status = server.serve_forever(path, run, parent_pid=parent)
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 0
         except BaseException as exc:

@@ -12,9 +12,17 @@ import click
 
 
 def emit_text(text: str) -> None:
-    """Write the command's whole result to stdout at once."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """Write the command's whole result to stdout at once; a stdout that cannot take it is an input error."""
+    from renderer.errors import InputError
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: the command line ends quietly
+    except OSError as exc:
+        raise InputError(f"could not write the output to stdout: {exc.strerror or exc}",
+                         hint="free space on the device, or write somewhere else") from None
 
 
 def warn(text: str) -> None:
