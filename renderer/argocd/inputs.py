@@ -15,6 +15,8 @@ Inputs, lowest precedence first (each level overrides the one before):
 ``ARGOCD_APP_NAMESPACE`` (the destination namespace) is the EventBus
 namespace when nothing above names one. Nothing that changes with every
 commit or every run (revision, time, ``ARGOCD_APP_NAME``) reaches the output.
+The sidecar's own ``EVENTBUS_RENDER_INSTANCE_LABEL_KEY`` names the label key
+its Argo CD tracks (``application.instanceLabelKey``); no object carries it.
 Waivers and guard settings come only from the app file and the profiles, so
 no variable or parameter can weaken a guard.
 """
@@ -43,6 +45,8 @@ PARAMETERS = {
 """Plugin parameters and their collection types, as announced in ``plugin.yaml``."""
 
 PARAMETERS_JSON = "ARGOCD_APP_PARAMETERS"
+INSTANCE_LABEL_KEY_ENV = "EVENTBUS_RENDER_INSTANCE_LABEL_KEY"
+"""The sidecar's variable naming the label key its Argo CD tracks (argocd-cm ``application.instanceLabelKey``)."""
 _ARTICLE = {"string": "a", "array": "an", "map": "a"}
 _PARAM_STRINGS = {"PROFILE": "profile", "ENVIRONMENT": "environment", "NAME": "name", "NAMESPACE": "namespace"}
 _PARAM_OVERLAY = re.compile(r"OVERLAYS_(0|[1-9][0-9]*)")
@@ -280,6 +284,19 @@ def check_names(inputs: Inputs, app_root: Path) -> None:
             raise InputError(f"{entry[1]}: {problem.message}", hint=problem.fix or None)
 
 
+def tracked_label_keys(environ) -> tuple:
+    """``(key, who named it)`` of the label key the sidecar says its Argo CD tracks; empty when it says nothing."""
+    key = (environ.get(INSTANCE_LABEL_KEY_ENV) or "").strip()
+    if not key:
+        return ()
+    from renderer.stages import userfiles
+    from renderer.stages.validate import validate
+
+    for problem in validate(key, userfiles.LABEL_KEY):
+        raise InputError(f"{INSTANCE_LABEL_KEY_ENV}: {problem.message}", hint=problem.fix or None)
+    return ((key, f"{INSTANCE_LABEL_KEY_ENV} of the plugin's environment"),)
+
+
 def build_request(app_dir, environ, inputs: Inputs | None = None):
     """The :class:`~renderer.pipeline.RenderRequest` Argo CD's environment asks for."""
     from renderer.pipeline import RenderRequest
@@ -295,4 +312,5 @@ def build_request(app_dir, environ, inputs: Inputs | None = None):
         name=inputs.value("name"),
         namespace=inputs.value("namespace"),
         default_namespace=(environ.get("ARGOCD_APP_NAMESPACE") or "").strip() or None,
+        tracked_labels=tracked_label_keys(environ),
     )
