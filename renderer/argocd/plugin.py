@@ -96,7 +96,10 @@ def check_revision(text: str, manifest: dict, environ) -> None:
     from renderer.errors import InputError
     from renderer.paths import format_path
 
+    lowered = text.lower()
     for _, value in revisions(environ):
+        if value.lower() not in lowered:  # the common case, and far cheaper than the search
+            continue
         pattern = re.compile(rf"(?<![0-9A-Fa-f]){re.escape(value)}(?![0-9A-Fa-f])", re.IGNORECASE)
         if not pattern.search(text):
             continue
