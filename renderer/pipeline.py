@@ -13,15 +13,16 @@ for it, so changing them changes no later render (the caches of a run
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from renderer import context
 from renderer.errors import GuardError, InputError, Location
-from renderer.paths import manifest_to_values
-from renderer.stages import guards, sources, template, yamlio
+from renderer.paths import format_path, manifest_to_values
+from renderer.stages import guards, sources, template, userfiles, yamlio
 from renderer.stages import layers as layers_mod
 from renderer.stages.checks import (
+    Problem,
     check_identity,
     manifest_origin,
     problem_error,
@@ -43,6 +44,8 @@ SELECTOR_KEYS = ("controller", "eventbus-name")
 """Labels the Argo Events controller puts on an EventBus's pods."""
 ANNOTATION_PREFIX = "eventbus-render/"
 MANAGED_BY = "eventbus-render"
+INSTANCE_LABEL = userfiles.INSTANCE_LABEL_KEY
+"""The label Argo CD's label tracking owns by default; rendered objects leave it out (see :class:`InstanceLabel`)."""
 
 
 @dataclass(slots=True)
@@ -61,6 +64,9 @@ class RenderRequest:
     default_namespace: str | None = None
     run_guards: bool = True
     today: object = None
+    tracked_labels: tuple = ()
+    """``(label key, who named it)`` pairs the deploying Argo CD tracks besides the profile's ``instanceLabel.key``
+    (the plugin's ``EVENTBUS_RENDER_INSTANCE_LABEL_KEY``): no rendered object carries them."""
 
     def __post_init__(self):
         if self.extra_layers is None:
@@ -111,17 +117,91 @@ class Rendered:
         return manifest_origin(self.merged.provenance, manifest_path, self.section_path)
 
 
+@dataclass(slots=True, frozen=True)
+class InstanceLabel:
+    """A profile chain's ``instanceLabel``: the label key Argo CD tracks, whether objects carry it, who named it.
 
-def object_metadata(name: str, values: dict, profile: str, overlays: list, environment: str | None):
-    """Labels and annotations of the EventBus object: the standard ones, the values', and what rendered it."""
+    Under Argo CD's ``label`` tracking the owner of a live object is read from this label alone (argo-cd v3.5.1
+    util/argo/resource_tracking.go:69-91, controller/cache/cache.go:564-567): an EventBus applied some other way
+    with ``app.kubernetes.io/instance: default`` belongs to an Application named ``default``, which can prune
+    it. So rendered objects leave the label out unless a profile sets ``emit: true``.
+    """
+
+    key: str = INSTANCE_LABEL
+    emit: bool = False
+    named_by: str = "Argo CD's default application.instanceLabelKey"
+
+
+def instance_label(profiles: list) -> InstanceLabel:
+    """The ``instanceLabel`` of a profile chain (base first): each profile overrides the fields it sets."""
+    out = InstanceLabel()
+    for profile in profiles:
+        setting = profile.doc.data.get("instanceLabel") or {}
+        if setting.get("key") is not None:
+            out = replace(out, key=setting["key"], named_by=f"instanceLabel.key of profile {profile.name!r}")
+        if setting.get("emit") is not None:
+            out = replace(out, emit=setting["emit"])
+    return out
+
+
+def tracked_labels(instance: InstanceLabel, request_keys: tuple) -> tuple:
+    """``(key, who named it)`` of every label key no rendered object may carry; a profile's opt-in covers its key."""
+    keys = {} if instance.emit else {instance.key: instance.named_by}
+    for key, named_by in request_keys:
+        if not (instance.emit and key == instance.key):
+            keys.setdefault(key, named_by)
+    return tuple(keys.items())
+
+
+_TRACKED = ("Argo CD's resource tracking owns this label ({}): under label tracking a live object that carries it "
+            "belongs to the Application of that name, which can prune it")
+
+
+def _tracked_fix(key: str) -> str:
+    setting = "{emit: true}" if key == INSTANCE_LABEL else f"{{key: {key}, emit: true}}"
+    return f"remove it; a profile that accepts the risk sets instanceLabel: {setting} (see the README)"
+
+
+def check_tracked_labels(labels: dict, values: dict, tracked: tuple, provenance) -> None:
+    """Refuse a label under a key Argo CD tracks: located where it was set when the values set it.
+
+    A standard label can only be under a key the request names (the profile's own key is left out of them):
+    the profile names another key than the Argo CD that deploys it, and the output would differ from a local
+    render's, so that is an error too.
+    """
+    own = values.get("labels") or {}
+    errors = []
+    for key, named_by in tracked:
+        if key in own:
+            errors.append(problem_error(Problem(_TRACKED.format(named_by), _tracked_fix(key)),
+                                        provenance.origin(("labels", key)), ("labels", key)))
+        elif key in labels:
+            errors.append(InputError(
+                f"{format_path(('metadata', 'labels', key))}: the standard label {key!r} is the one this Argo CD's "
+                f"resource tracking owns ({named_by}), so Argo CD would not get what eventbus-render render prints",
+                hint=f"name the key in the profile: instanceLabel: {{key: {key}}}"))
+    raise_all(errors)
+
+
+def object_metadata(name: str, values: dict, profile: str, overlays: list, environment: str | None,
+                    instance: InstanceLabel = InstanceLabel()):
+    """Labels and annotations of the EventBus object: the standard ones, the values', and what rendered it.
+
+    The label under the key Argo CD tracks (:class:`InstanceLabel`) is left out, unless the profile opts in:
+    then it carries the EventBus name.
+    """
     labels = {
         "app.kubernetes.io/name": "eventbus",
         "app.kubernetes.io/instance": name,
         "app.kubernetes.io/component": "eventbus",
         "app.kubernetes.io/part-of": "argo-events",
     }
+    if instance.emit:
+        labels[instance.key] = name
     labels.update(values.get("labels") or {})
     labels["app.kubernetes.io/managed-by"] = MANAGED_BY
+    if not instance.emit:
+        labels.pop(instance.key, None)
     annotations = dict(values.get("annotations") or {})
     annotations[ANNOTATION_PREFIX + "profile"] = profile
     if overlays:
@@ -172,7 +252,10 @@ def _render(request: RenderRequest) -> Rendered:
     for part in section_path:
         section = section.get(part) or {}
     selector = {"controller": "eventbus-controller", "eventbus-name": name}
-    labels, annotations = object_metadata(name, values, profiles[-1].name, overlays, request.environment)
+    instance = instance_label(profiles)
+    tracked = tracked_labels(instance, request.tracked_labels)
+    labels, annotations = object_metadata(name, values, profiles[-1].name, overlays, request.environment, instance)
+    check_tracked_labels(labels, values, tracked, provenance)
     context_vars = {
         "name": name,
         "namespace": namespace,
@@ -205,6 +288,12 @@ def _render(request: RenderRequest) -> Rendered:
         errors.append(problem_error(problem, manifest_origin(provenance, problem.path, section_path),
                                     values_path or problem.path))
     raise_all(errors)
+    written = manifest.get("metadata", {}).get("labels") or {}
+    for key, named_by in tracked:
+        if key in written:  # an app's own template wrote it
+            raise InputError(_TRACKED.format(named_by), hint=_tracked_fix(key).replace("it;", "it from the template;"),
+                             location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}",
+                                               key=format_path(("metadata", "labels", key))))
 
     if request.run_guards:
         evaluation = guards.evaluate(rendered, today=request.today)

@@ -66,7 +66,7 @@ def test_objects_carry_the_standard_labels_and_name_the_profile_and_overlays():
     manifest = yaml.safe_load(rendered_text("jetstream", "staging", ("ha",)))
     labels, annotations = manifest["metadata"]["labels"], manifest["metadata"]["annotations"]
     assert labels["app.kubernetes.io/managed-by"] == "eventbus-render"
-    assert labels["app.kubernetes.io/instance"] == "default"
+    assert "app.kubernetes.io/instance" not in labels  # Argo CD's tracking label: see tests/argocd/test_tracking.py
     assert annotations["eventbus-render/profile"] == "staging"
     assert annotations["eventbus-render/overlays"] == "ha"
 

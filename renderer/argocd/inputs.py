@@ -14,7 +14,11 @@ Inputs, lowest precedence first (each level overrides the one before):
 
 ``ARGOCD_APP_NAMESPACE`` (the destination namespace) is the EventBus
 namespace when nothing above names one. Nothing that changes with every
-commit or every run (revision, time, ``ARGOCD_APP_NAME``) reaches the output.
+commit or every run (revision, time, ``ARGOCD_APP_NAME``) reaches the output:
+:func:`revisions` and :func:`carriers` let ``generate`` refuse an output that
+carries the revision anyway (Argo CD expands ``$VAR`` in ``plugin.env``).
+The sidecar's own ``EVENTBUS_RENDER_INSTANCE_LABEL_KEY`` names the label key
+its Argo CD tracks (``application.instanceLabelKey``); no object carries it.
 Waivers and guard settings come only from the app file and the profiles, so
 no variable or parameter can weaken a guard.
 """
@@ -43,6 +47,14 @@ PARAMETERS = {
 """Plugin parameters and their collection types, as announced in ``plugin.yaml``."""
 
 PARAMETERS_JSON = "ARGOCD_APP_PARAMETERS"
+INSTANCE_LABEL_KEY_ENV = "EVENTBUS_RENDER_INSTANCE_LABEL_KEY"
+"""The sidecar's variable naming the label key its Argo CD tracks (argocd-cm ``application.instanceLabelKey``)."""
+REVISION_VARIABLES = ("ARGOCD_APP_REVISION", "ARGOCD_APP_REVISION_SHORT_8", "ARGOCD_APP_REVISION_SHORT",
+                      "ARGOCD_APP_SOURCE_TARGET_REVISION")
+"""The build variables that name the commit being rendered (argo-cd v3.5.1 reposerver/repository/repository.go:
+1827-1841), longest first; the target revision only when it is a commit id."""
+_COMMIT = re.compile(r"[0-9A-Fa-f]{7,}")
+"""A commit id, full or abbreviated: Argo CD's IsTruncatedCommitSHA (argo-cd v3.5.1 util/git/git.go:35-40)."""
 _ARTICLE = {"string": "a", "array": "an", "map": "a"}
 _PARAM_STRINGS = {"PROFILE": "profile", "ENVIRONMENT": "environment", "NAME": "name", "NAMESPACE": "namespace"}
 _PARAM_OVERLAY = re.compile(r"OVERLAYS_(0|[1-9][0-9]*)")
@@ -280,6 +292,19 @@ def check_names(inputs: Inputs, app_root: Path) -> None:
             raise InputError(f"{entry[1]}: {problem.message}", hint=problem.fix or None)
 
 
+def tracked_label_keys(environ) -> tuple:
+    """``(key, who named it)`` of the label key the sidecar says its Argo CD tracks; empty when it says nothing."""
+    key = (environ.get(INSTANCE_LABEL_KEY_ENV) or "").strip()
+    if not key:
+        return ()
+    from renderer.stages import userfiles
+    from renderer.stages.validate import validate
+
+    for problem in validate(key, userfiles.LABEL_KEY):
+        raise InputError(f"{INSTANCE_LABEL_KEY_ENV}: {problem.message}", hint=problem.fix or None)
+    return ((key, f"{INSTANCE_LABEL_KEY_ENV} of the plugin's environment"),)
+
+
 def build_request(app_dir, environ, inputs: Inputs | None = None):
     """The :class:`~renderer.pipeline.RenderRequest` Argo CD's environment asks for."""
     from renderer.pipeline import RenderRequest
@@ -295,4 +320,45 @@ def build_request(app_dir, environ, inputs: Inputs | None = None):
         name=inputs.value("name"),
         namespace=inputs.value("namespace"),
         default_namespace=(environ.get("ARGOCD_APP_NAMESPACE") or "").strip() or None,
+        tracked_labels=tracked_label_keys(environ),
     )
+
+
+# -- the revision -------------------------------------------------------------------------------
+
+
+def revisions(environ) -> list:
+    """``(variable, value)`` of each build variable that names the commit being rendered, longest value first."""
+    found = [(name, environ.get(name) or "") for name in REVISION_VARIABLES]
+    found = [(name, value) for name, value in found if _COMMIT.fullmatch(value)]
+    return sorted(found, key=lambda item: -len(item[1]))
+
+
+def carriers(environ, value: str) -> list:
+    """Which ``plugin.env`` entries and parameters hold ``value`` (case-insensitive), as a user would name them."""
+    needle = value.lower()
+    out = []
+    for key in sorted(environ):
+        text = environ[key]
+        if key.startswith(ENV_PREFIX) and needle in text.lower():
+            lines = [n for n, line in enumerate(text.splitlines(), 1) if needle in line.lower()]
+            where = f" line {lines[0]}" if key == ENV_PREFIX + "VALUES" and lines else ""
+            out.append(f"plugin.env {key[len(ENV_PREFIX):]} ({key}{where})")
+    raw = environ.get(PARAMETERS_JSON)
+    if raw is None:
+        out += [key for key in sorted(environ) if key.startswith("PARAM_") and needle in environ[key].lower()]
+        return out
+    try:
+        entries = _parse_parameters_json(raw)
+    except InputError:
+        return out
+    for name, _, item in entries:
+        for kind in ("string", "array", "map"):
+            held = item.get(kind)
+            if isinstance(held, str) and needle in held.lower():
+                out.append(f"parameter {name}")
+            elif isinstance(held, list):
+                out += [f"parameter {name}[{i}]" for i, v in enumerate(held) if needle in str(v).lower()]
+            elif isinstance(held, dict):
+                out += [f"parameter {name} ({k})" for k, v in held.items() if needle in f"{k}={v}".lower()]
+    return out

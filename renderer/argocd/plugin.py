@@ -14,6 +14,13 @@ Each command is a function of the directory and the environment returning
 ``(exit code, stdout, stderr)``: :func:`run_command` runs one and never
 raises, so the click commands (:mod:`renderer.argocd.adapter`) and the
 worker's children run the very same code.
+
+``generate`` refuses (exit 2) an output that carries the commit being
+rendered (:func:`check_revision`): Argo CD expands ``$VAR`` and ``${VAR}`` in
+``plugin.env`` values against its build variables before the plugin runs
+(argo-cd v3.5.1 reposerver/repository/repository.go:2286-2303,
+pkg/apis/application/v1alpha1/types.go:181-193), so ``${ARGOCD_APP_REVISION_SHORT}``
+would change the manifest with every commit.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ def generate(cwd, environ) -> tuple[int, str, str]:
     inputs = inputs_mod.read_inputs(environ)
     rendered = render(inputs_mod.build_request(cwd, environ, inputs))
     text = emit.yaml_stream([rendered.manifest])
+    check_revision(text, rendered.manifest, environ)
     if not text.strip():  # pragma: no cover - render always yields one object
         raise InputError("the app directory rendered no objects; refusing to print nothing "
                          "(Argo CD would prune everything)")
@@ -51,6 +59,58 @@ def generate(cwd, environ) -> tuple[int, str, str]:
     if report:
         err.append(report.rstrip("\n"))
     return 0, text, _lines(err)
+
+
+_DOLLAR_HINT = ("keep revisions out of the output. Argo CD expands $VAR and ${VAR} in plugin.env values before the "
+                "plugin runs: write $$ for a literal $ (VALUES=annotations.price=$$5off); parameters arrive as written")
+
+
+def _holding(node, pattern, path: tuple = ()):
+    """The path of the first key or scalar in ``node`` that ``pattern`` finds, or ``None``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if pattern.search(str(key)):
+                return path + (key,)
+            found = _holding(value, pattern, path + (key,))
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _holding(value, pattern, path + (index,))
+            if found is not None:
+                return found
+    elif node is not None and pattern.search(str(node)):
+        return path
+    return None
+
+
+def check_revision(text: str, manifest: dict, environ) -> None:
+    """Refuse output that carries the commit being rendered, naming the value, the variable and what carried it.
+
+    A value counts where it stands alone: not inside a longer run of hexadecimal digits (a digest that
+    happens to contain the 7 characters of ``ARGOCD_APP_REVISION_SHORT`` is not the revision).
+    """
+    import re
+
+    from renderer.argocd.inputs import carriers, revisions
+    from renderer.errors import InputError
+    from renderer.paths import format_path
+
+    lowered = text.lower()
+    for _, value in revisions(environ):
+        if value.lower() not in lowered:  # the common case, and far cheaper than the search
+            continue
+        pattern = re.compile(rf"(?<![0-9A-Fa-f]){re.escape(value)}(?![0-9A-Fa-f])", re.IGNORECASE)
+        if not pattern.search(text):
+            continue
+        path = _holding(manifest, pattern)
+        names = [name for name, other in revisions(environ) if other.lower() == value.lower()]
+        sources = carriers(environ, value)
+        came = ("from " + ", ".join(sources)) if sources else \
+            "from the app directory's files (no plugin.env entry or parameter holds it)"
+        where = f"{format_path(path)}: " if path else ""
+        raise InputError(f"{where}the output contains {value}, the revision being rendered ({', '.join(names)}), "
+                         f"{came}: every commit would change the manifest", hint=_DOLLAR_HINT)
 
 
 def announcement(cwd, environ) -> tuple[int, str, str]:

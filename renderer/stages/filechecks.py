@@ -21,7 +21,7 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 APP_KEYS = ("description", "name", "namespace", "backend", "profile", "overlays", "values", "merge",
             "waivers", "environments")
-PROFILE_KEYS = ("description", "extends", "values", "guards", "merge")
+PROFILE_KEYS = ("description", "extends", "values", "guards", "merge", "instanceLabel")
 OVERLAY_KEYS = ("description", "values", "merge")
 ENVIRONMENT_KEYS = ("description", "name", "namespace", "profile", "overlays", "values")
 

@@ -36,7 +36,8 @@ import re
 from renderer.stages import spec
 from renderer.stages.validate import SchemaProblem, register, validate
 
-__all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "check", "node", "partial", "nullable"]
+__all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "INSTANCE_LABEL", "INSTANCE_LABEL_KEY", "check",
+           "node", "partial", "nullable"]
 
 KINDS = ("app", "profile", "overlay", "environment", "waiver", "guards", "values", "merge")
 """What :func:`check` knows: the three files, and parts of them a caller may check alone."""
@@ -220,6 +221,23 @@ MERGE = nullable({"type": "map", "values": STRATEGY,
 DESCRIPTION = dict(spec.STR, doc="What this file is for (shown by eventbus-render list).")
 
 
+INSTANCE_LABEL_KEY = "app.kubernetes.io/instance"
+"""The label Argo CD's label tracking owns unless argocd-cm's ``application.instanceLabelKey`` names another
+(argo-cd v3.5.1 common/common.go:190, util/settings/settings.go:892-902)."""
+INSTANCE_LABEL = nullable({
+    "type": "object", "name": "InstanceLabel", "noun": "instanceLabel key",
+    "doc": "The label Argo CD's resource tracking owns. Rendered objects leave it out unless emit is true: under "
+           "label tracking a live object carrying it belongs to the Application of that name, which can prune it.",
+    "fields": {
+        "key": nullable(dict(LABEL_KEY, doc=f"The label key Argo CD tracks: argocd-cm's application.instanceLabelKey "
+                                            f"(default: {INSTANCE_LABEL_KEY}).")),
+        "emit": nullable(dict(spec.BOOL, doc="Put KEY: <EventBus name> on the EventBus again, and let values set "
+                                             "KEY (default: false). See the risk in the README.")),
+    },
+})
+"""A profile's ``instanceLabel``: which label key Argo CD tracks, and whether rendered objects carry it."""
+
+
 def _overlay_names(doc: str) -> dict:
     return nullable({"type": "array", "items": file_name("an overlay"), "doc": doc})
 
@@ -324,8 +342,8 @@ def _documents(rules) -> dict:
         "noun": "key",
     }
     profile = {"type": "object", "fields": {"description": DESCRIPTION, "extends": nullable(file_name(
-        "the parent profile")), "values": nullable(LAYER_VALUES), "guards": nullable(guards), "merge": MERGE},
-               "noun": "key"}
+        "the parent profile")), "values": nullable(LAYER_VALUES), "guards": nullable(guards), "merge": MERGE,
+        "instanceLabel": INSTANCE_LABEL}, "noun": "key"}
     return {"app": app, "profile": profile, "overlay": OVERLAY, "environment": ENVIRONMENT, "waiver": waiver,
             "guards": guards, "values": LAYER_VALUES, "merge": MERGE}
 
