@@ -14,16 +14,11 @@ from __future__ import annotations
 import re
 
 from renderer.errors import InputError, Location
+from renderer.stages import userfiles
 
-BACKENDS = ("nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka")
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-"""A plain name of a profile, overlay or environment (a file stem: no directories)."""
-
-APP_KEYS = ("description", "name", "namespace", "backend", "profile", "overlays", "values", "merge",
-            "waivers", "environments")
-PROFILE_KEYS = ("description", "extends", "values", "guards", "merge", "instanceLabel")
-OVERLAY_KEYS = ("description", "values", "merge")
-ENVIRONMENT_KEYS = ("description", "name", "namespace", "profile", "overlays", "values")
+BACKENDS = userfiles.BACKENDS
+NAME = re.compile(userfiles.file_name("a profile, overlay or environment")["pattern"])
+"""A plain name of a profile, overlay or environment (a file stem: no directories), as the schema says."""
 
 
 def type_name(value) -> str:
@@ -44,29 +39,9 @@ def top_level_mapping(data, display: str) -> dict:
     return data
 
 
-def check_keys(doc, data: dict, allowed: tuple, where: tuple = (), what: str = "key") -> None:
-    """Reject keys of ``data`` not in ``allowed``, with a did-you-mean."""
-    for key in data:
-        if key not in allowed:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
-            raise doc.error(where + (key,), f"unknown {what} {key!r}", hint=hint)
-
-
-def expect(doc, path: tuple, value, kind: type | tuple, what: str):
-    """Type-check one field of a loaded file."""
-    if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise doc.error(path, f"expected {what}, got a boolean")
-    if not isinstance(value, kind):
-        raise doc.error(path, f"expected {what}, got {type_name(value)}")
-    return value
-
-
 def check_name(name, doc, path: tuple, kind: str) -> str:
     """A profile or overlay name must be a plain name: no path separators, no ``..``."""
-    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         shown = name if isinstance(name, str) else type_name(name)
         message = f"{kind} name {shown!r} is not a plain name" if isinstance(name, str) else \
             f"{kind} name must be a string, got {shown}"
@@ -79,23 +54,8 @@ def check_name(name, doc, path: tuple, kind: str) -> str:
     return name
 
 
-def check_merge(doc, data: dict) -> None:
-    """The ``merge`` block of a file maps value paths to merge strategies."""
-    expect(doc, ("merge",), data.get("merge") or {}, dict, "a mapping of value paths to merge strategies")
-
-
-def check_overlay_list(doc, path: tuple, value) -> None:
-    """A list of overlay names (``None`` is none)."""
-    if value is None:
-        return
-    expect(doc, path, value, list, "a list of overlay names")
-    for index, item in enumerate(value):
-        check_name(item, doc, path + (index,), "overlay")
-
-
 def _check(doc, kind: str) -> None:
     """Every problem of ``doc`` as a file of ``kind``, from the one schema source, located at its key."""
-    from renderer.stages import userfiles
     from renderer.stages.checks import raise_all
 
     problems = userfiles.check(kind, _without_values(doc.data))

@@ -20,17 +20,11 @@ from renderer import context
 from renderer.errors import InputError, Location
 from renderer.stages.documents import Document, display_path, load_document
 from renderer.stages.filechecks import (
-    APP_KEYS,
     BACKENDS,
-    ENVIRONMENT_KEYS,
-    OVERLAY_KEYS,
-    PROFILE_KEYS,
     check_app,
-    check_keys,
     check_name,
     check_overlay,
     check_profile,
-    expect,
     type_name,
 )
 from renderer.stages.tree import (
@@ -47,9 +41,9 @@ from renderer.stages.tree import (
 )
 
 __all__ = [
-    "APP_ENTRIES", "APP_FILE", "APP_KEYS", "BACKENDS", "ENVIRONMENT_KEYS", "OVERLAY_KEYS", "PROFILE_KEYS",
-    "App", "Document", "Overlay", "Profile", "available", "builtin_dir", "check_keys", "check_name",
-    "display_path", "expect", "find_named", "has_folder", "load_app", "load_document", "load_overlay",
+    "APP_ENTRIES", "APP_FILE", "BACKENDS",
+    "App", "Document", "Overlay", "Profile", "available", "builtin_dir", "check_name",
+    "display_path", "find_named", "has_folder", "load_app", "load_document", "load_overlay",
     "load_profile", "load_profile_chain", "local_folder", "snapshot", "type_name",
 ]
 
