@@ -117,7 +117,7 @@ def warm(scratch: str, run) -> str:
     import pkgutil
 
     import renderer.stages.guards as guards
-    from renderer.stages import sources
+    from renderer.stages import emit, sources
 
     for info in pkgutil.iter_modules(guards.__path__):
         try:
@@ -130,8 +130,7 @@ def warm(scratch: str, run) -> str:
         for backend in sources.BACKENDS:
             app = os.path.join(scratch, backend)
             os.mkdir(app)
-            with open(os.path.join(app, sources.APP_FILE), "w", encoding="utf-8") as app_file:
-                app_file.write(f"backend: {backend}\n")
+            emit.write_file(os.path.join(app, sources.APP_FILE), f"backend: {backend}\n")
             apps.append(app)
             for profile in sources.available("profiles", None):
                 execute(["argocd", "generate"], app, dict(environ, ARGOCD_ENV_PROFILE=profile), run)

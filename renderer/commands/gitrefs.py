@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renderer.errors import InputError
+from renderer.stages import emit
 
 # Settings that could run a program, take a lock or reach the network.
 SAFE_CONFIG = (
@@ -190,7 +191,6 @@ def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destina
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     complete = False
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         stdout = proc.stdout
         for mode, oid, path, target in fetch:
@@ -204,14 +204,7 @@ def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destina
                 continue
             _parent(target, made)
             file_mode = _FILE_MODES.get(mode, 0o644)
-            fd = os.open(target, flags, file_mode)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fchmod(fd, file_mode)
-            finally:
-                os.close(fd)
+            emit.write_file(target, data, mode=file_mode)
             if reuse is not None:
                 reuse[(mode, oid)] = target
         for target, link in links:
