@@ -81,13 +81,14 @@ def output_file(environment: str, rendered, fmt: str) -> str:
 
 
 def render_app(root: Path, app: str, options: Options, keep: list | None = None,
-               skip: frozenset = frozenset()) -> tuple[list, list]:
+               skip: frozenset = frozenset(), *, guarded: bool = True) -> tuple[list, list]:
     """Every environment of one app (but those named in ``skip``): ``(entries, failures)``.
 
     Never raises a :class:`RendererError`. With ``keep`` each ``(entry,
     Rendered)`` is appended to it as well, for a caller that wants more of a
     render than its text (``diff`` traces changed values to their layers
-    while the render is at hand).
+    while the render is at hand). Without ``guarded`` the guards do not run
+    and no text is written: ``check --all`` evaluates the guards itself.
     """
     from renderer.pipeline import RenderRequest, render
 
@@ -104,10 +105,15 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None,
             continue
         request = RenderRequest(app_dir=app_dir, profile=options.profile, overlays=tuple(options.overlays),
                                 sets=tuple(options.sets), set_strings=tuple(options.set_strings),
-                                environment=environment, today=options.today)
+                                environment=environment, run_guards=guarded, today=options.today)
         try:
             rendered = render(request)
-            text = emit.to_json([rendered.manifest]) if options.fmt == "json" else emit.to_yaml(rendered.manifest)
+            if not guarded:
+                text = ""
+            elif options.fmt == "json":
+                text = emit.to_json([rendered.manifest])
+            else:
+                text = emit.to_yaml(rendered.manifest)
         except GuardError as exc:
             failures.append(Failure(app, shown, exc.render(), exc.exit_code))
             continue
@@ -189,7 +195,7 @@ def make_tree(entries: list, failures: list, apps: int) -> Tree:
     tree = Tree(entries, failures, apps)
     tree.entries.sort(key=lambda e: e.key)
     tree.failures.sort(key=lambda f: (f.app, f.environment))
-    tree.failures.extend(_conflicts(tree.entries))
+    tree.failures.extend(conflicts(tree.entries))
     return tree
 
 
@@ -226,7 +232,11 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
         return [function(*arguments(items))]
 
 
-def _conflicts(entries: list) -> list:
+def conflicts(entries: list) -> list:
+    """A :class:`Failure` for each entry (of ``entries``, sorted by key) whose object an earlier one renders too.
+
+    ``render --all``, ``diff`` and ``check --all`` refuse a tree with one, in these words.
+    """
     failures = []
     for previous, entry in zip(entries, entries[1:]):
         if previous.key == entry.key:

@@ -40,17 +40,18 @@ def check_command(app_dir, profile, overlays, sets, set_strings, environment, fm
     from pathlib import Path
 
     if check_all or files:
-        from renderer.commands.discovery import changed_apps, discover
         from renderer.errors import UsageError
 
-        if fmt == "json" or profile or overlays or sets or set_strings or environment or strict:
-            raise UsageError("--all and FILEs take only --root and --format text|sarif",
+        if profile or overlays or sets or set_strings or environment:
+            raise UsageError("--all and FILEs take only --root, --format, --strict and --repo-root",
                              hint="each app's own profile, overlays and environments are used")
-        root_path = Path(root)
-        apps = discover(root_path) if check_all else changed_apps(list(files), root_path)
-        code, text = check_many(root_path, apps, fmt)
-        emit_text(text)
-        return code
+        report = check_many_report(Path(root), list(files), fmt, strict=strict, repo_root=repo_root)
+        if report.err:
+            from renderer.commands.common import warn
+
+            warn(report.err)
+        emit_text(report.out)
+        return report.code
 
     request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
     code, text = check_app(request, fmt, strict=strict, repo_root=Path(repo_root) if repo_root else None)
@@ -91,84 +92,32 @@ def check_app(request, fmt: str = "text", *, strict: bool = False, repo_root=Non
 
 # -- many apps (pre-commit, CI) -----------------------------------------------------------------
 
-EMPTY_SARIF = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-               "runs": [{"tool": {"driver": {"name": "eventbus-render", "rules": []}}, "results": []}]}
 
+def check_many_report(root, files: list, fmt: str, *, strict: bool = False, repo_root=None):
+    """``check --all`` (no ``files``) or ``check FILE...``: a :class:`renderer.commands.checkall.Report`.
 
-def check_targets(root, apps: list) -> list:
-    """``(app directory, environment or None)`` for every environment of ``apps`` (relative to ``root``)."""
-    from pathlib import Path
-
-    from renderer.errors import RendererError
-    from renderer.stages import sources
-
-    targets = []
-    for app in apps:
-        app_dir = Path(root) / app
-        try:
-            names = sorted(sources.load_app(app_dir).environments)
-        except RendererError:
-            names = []  # checking it reports why the app file does not load
-        targets.extend((app_dir, name) for name in names or [None])
-    return targets
-
-
-def merge_sarif(logs: list) -> dict:
-    """One SARIF log with one run holding the results of ``logs`` (``(label, log)`` pairs, same rule table)."""
-    import json
-
-    merged = None
-    for label, log in logs:
-        for run in log.get("runs", []):
-            for result in run.get("results", []):
-                message = result.setdefault("message", {})
-                message["text"] = f"[{label}] {message.get('text', '')}"
-            if merged is None:
-                merged = json.loads(json.dumps(log))
-                merged["runs"] = [run]
-            else:
-                merged["runs"][0].setdefault("results", []).extend(run.get("results", []))
-    return merged or json.loads(json.dumps(EMPTY_SARIF))
-
-
-def check_many(root, apps: list, fmt: str) -> tuple[int, str]:
-    """Check every environment of ``apps`` (below ``root``): the worst exit code and the combined report.
-
-    Each app is checked with its own profile, overlays and environments. A
-    text report has one ``== app [environment] ==`` section per check; a
-    SARIF report is one log whose results name their app and environment.
-    An app that does not render is reported on stderr, as ``check`` of that
-    app alone reports it, and counts with its exit code (2).
+    The apps are found as ``render --all`` finds them; with ``files`` only the
+    apps holding one are checked, but every app is rendered, so a conflict
+    with an unchanged app is refused too.
     """
-    import json
+    from renderer.commands.checkall import check_tree
+    from renderer.commands.discovery import changed_apps, discover
+
+    known: dict = {}
+    everything = discover(root, seen=known)
+    apps = changed_apps(files, root) if files else everything
+    return check_tree(root, apps, fmt, strict=strict, repo_root=repo_root, known=known,
+                      everything=everything if files else None)
+
+
+def check_many(root, apps: list, fmt: str, *, strict: bool = False) -> tuple[int, str]:
+    """Check every environment of ``apps`` (below ``root``): the exit code and the report on stdout."""
     from pathlib import Path
 
-    from renderer import context
-    from renderer.commands.common import error_message, warn
-    from renderer.commands.tree import DEFAULT_ENVIRONMENT
-    from renderer.errors import RendererError
+    from renderer.commands.checkall import check_tree
 
-    root = Path(root)
-    worst, texts, logs = 0, [], []
-    with context.run():
-        for app_dir, environment in check_targets(root, apps):
-            label = app_dir.relative_to(root).as_posix() or "."
-            label = label if label != "." else str(root)
-            label += f" [{environment or DEFAULT_ENVIRONMENT}]"
-            try:
-                code, out = check_app(build_request(app_dir, None, (), environment=environment), fmt)
-            except RendererError as exc:
-                warn(error_message(exc))
-                code, out = exc.exit_code, ""
-            worst = max(worst, code)
-            if fmt == "sarif":
-                if out.strip():
-                    logs.append((label, json.loads(out)))
-            else:
-                texts.append(f"== {label} ==\n{out}")
-    if fmt == "sarif":
-        return worst, json.dumps(merge_sarif(logs), indent=2, ensure_ascii=False) + "\n"
-    return worst, "".join(texts)
+    report = check_tree(Path(root), list(apps), fmt, strict=strict)
+    return report.code, report.out
 
 
 @click.command("guards")

@@ -63,7 +63,9 @@ def test_the_check_hook_checks_every_environment_of_each_changed_app(tree, cli):
     assert entry == ["eventbus-render", "check"]
     result = cli(*entry[1:], "--root", tree, "apps/b/profiles/good.yaml", "README.md")
     assert result.code == 0, result.err
-    assert result.out.splitlines()[0::2] == ["== apps/b [dev] ==", "== apps/b [prod] =="]
+    lines = result.out.splitlines()
+    assert lines[0::2] == ["== apps/b [dev] ==", "== apps/b [prod] ==", lines[-1]]
+    assert lines[-1] == "check: 1 app, 2 environments: 0 errors, 0 warnings, 0 waived"
 
 
 def test_the_check_hook_fails_on_a_violation(tree, cli):
@@ -75,7 +77,7 @@ def test_the_check_hook_fails_on_a_violation(tree, cli):
 def test_the_check_hook_exits_2_on_a_broken_app_file(tree, cli):
     (tree / "apps/a/eventbus-render.yaml").write_text("backend: jetstreem\n")
     result = cli("check", "--root", tree, "apps/a/eventbus-render.yaml")
-    assert result.code == 2 and "hint: use 'jetstream'" in result.err
+    assert result.code == 2 and "hint: use 'jetstream'" in result.out
 
 
 def test_check_all_takes_no_per_app_choices(tree, cli):
@@ -161,3 +163,87 @@ def test_ci_diff_posts_what_the_diff_command_prints(make_repo, cli):
     assert "+    replicas: 5" in result.out
     post = WORKFLOW["jobs"]["diff"]["steps"][-1]["run"]
     assert "<!-- eventbus-render-diff -->" in post
+
+
+# -- check --all judges what render --all publishes ---------------------------------------------
+
+CONFLICT = "EventBus apps-a/default is also rendered by app apps/a: one of them must change its name or namespace"
+
+
+def _same_object_in_two_apps(tree):
+    path = tree / "apps/b/eventbus-render.yaml"
+    path.write_text(path.read_text().replace("namespace: apps-b", "namespace: apps-a"))
+
+
+def test_check_all_refuses_a_duplicate_eventbus_with_the_message_render_all_gives(tree, cli):
+    _same_object_in_two_apps(tree)
+    rendered = cli("render", "--all", "--root", tree)
+    assert rendered.code == 2 and CONFLICT in rendered.err
+    checked = cli("check", "--all", "--root", tree)
+    assert checked.code == 2 and CONFLICT in checked.out
+    assert checked.out.index("== apps/b [dev] ==") < checked.out.index(CONFLICT)
+
+
+def test_the_check_hook_refuses_a_changed_app_that_duplicates_an_unchanged_one(tree, cli):
+    _same_object_in_two_apps(tree)
+    result = cli("check", "--root", tree, "apps/b/eventbus-render.yaml")
+    assert result.code == 2 and CONFLICT in result.out
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_check_all_reports_a_duplicate_eventbus_in_machine_formats_too(tree, cli, fmt):
+    _same_object_in_two_apps(tree)
+    result = cli("check", "--all", "--root", tree, "--format", fmt)
+    assert result.code == 2 and CONFLICT in result.out
+    json.loads(result.out)
+
+
+def test_check_all_ends_with_a_summary_of_apps_environments_and_findings(tree, cli):
+    result = cli("check", "--all", "--root", tree)
+    assert result.code == 0, result.out + result.err
+    assert result.out.splitlines()[-1] == "check: 2 apps, 2 environments: 0 errors, 0 warnings, 0 waived"
+
+
+def test_check_all_as_json_is_one_document_with_every_check_and_the_summary(tree, cli):
+    (tree / "apps/a/profiles/good.yaml").write_text(GOOD.replace("replicas: 3", "replicas: 4"))
+    result = cli("check", "--all", "--root", tree, "--format", "json")
+    assert result.code == 1
+    doc = json.loads(result.out)
+    assert doc["summary"] == {"apps": 2, "environments": 2, "errors": 2, "warnings": 0, "waived": 0}
+    assert [(c["app"], c["environment"]) for c in doc["checks"]] == [
+        ("apps/a", "dev"), ("apps/a", "prod"), ("apps/b", "dev"), ("apps/b", "prod")]
+    (finding,) = doc["checks"][0]["findings"]
+    assert finding["rule"] == "replica-count" and finding["origin"]["file"] == "apps/a/profiles/good.yaml"
+    assert "check: 2 apps, 2 environments: 2 errors, 0 warnings, 0 waived" in result.err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_check_all_fails_on_warnings_only_when_strict(tree, cli, fmt):
+    (tree / "apps/a/profiles/good.yaml").write_text(
+        GOOD.replace("replicas: 3", "replicas: 4").replace("level: error", "level: warning"))
+    lenient = cli("check", "--all", "--root", tree, "--format", fmt)
+    strict = cli("check", "--all", "--root", tree, "--format", fmt, "--strict")
+    assert (lenient.code, strict.code) == (0, 1)
+    assert "0 errors, 2 warnings, 0 waived" in (strict.out if fmt == "text" else strict.err)
+
+
+def test_check_all_names_files_relative_to_the_root_under_each_app_header(tree, cli):
+    (tree / "apps/a/eventbus-render.yaml").write_text("backend: jetstreem\n")
+    (tree / "apps/b/profiles/good.yaml").write_text(GOOD.replace("replicas: 3", "replicas: 4"))
+    result = cli("check", "--all", "--root", tree)
+    assert result.code == 2 and result.err == ""
+    out = result.out
+    assert "apps/a/eventbus-render.yaml:1:1" in out and "hint: use 'jetstream'" in out
+    assert out.index("== apps/a [*] ==") < out.index("apps/a/eventbus-render.yaml:1:1") < out.index("== apps/b [dev]")
+    assert "set by profile 'good' (apps/b/profiles/good.yaml:4)" in out
+    assert "check: 2 apps, 2 environments: 3 errors, 0 warnings, 0 waived" in out
+
+
+def test_check_all_of_a_broken_app_puts_the_error_in_the_sarif_log_and_on_stderr(tree, cli):
+    (tree / "apps/a/eventbus-render.yaml").write_text("backend: jetstreem\n")
+    result = cli("check", "--all", "--root", tree, "--format", "sarif")
+    assert result.code == 2
+    (run,) = json.loads(result.out)["runs"]
+    (note,) = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "error" and "apps/a/eventbus-render.yaml:1:1" in note["message"]["text"]
+    assert "apps/a/eventbus-render.yaml:1:1" in result.err
