@@ -27,6 +27,8 @@ install adds a finder to every interpreter start that users never pay;
   whose second commit moves the EU region in every app's ``eu-west`` overlay
   (750 of the 4000 manifests change), next to twice one ``render --all`` of
   that tree, the two timed in turn.
+- ``check --all`` (text and SARIF) of the 1000-app tree, each timed in turn
+  with ``render --all`` of the same tree: at most 1.2 x its time.
 - Peak memory: ``render --app`` of one app, and ``render --all`` of 1000 apps
   summed over the parent and its forked workers (each process's VmHWM,
   sampled from /proc every 10 ms: a conservative sum, since the workers share
@@ -90,6 +92,7 @@ MIB = 1024  # KiB per MiB
 TARGET_RATE = 3000  # manifests/s, render --all of 1000 apps
 TARGET_KUSTOMIZE = 5.0  # kubectl kustomize time / our time, 200 apps
 TARGET_DIFF = 1.0  # diff time / (2 x render --all time), 1000 apps
+TARGET_CHECK = 1.2  # check --all time / render --all time, same tree, 1000 apps
 TARGET_LINEAR = 1.25  # marginal ms/manifest of the larger step / of the smaller step
 TARGET_RSS_ONE = 35  # MiB, render --app
 TARGET_RSS_ALL = 150  # MiB, render --all of 1000 apps, parent + workers
@@ -835,6 +838,31 @@ def measure_diff(setup: Setup, count: int, rows: list, notes: list) -> None:
                     verdict(ratio < TARGET_DIFF)))
 
 
+def measure_check(setup: Setup, count: int, rows: list) -> None:
+    """``check --all`` (text, then SARIF) of a tree, each timed in turn with ``render --all`` of it."""
+    repo = build_repo(setup.work / f"repo-{count}", count)
+    out = setup.out(f"out-{count}")
+    expected = count * len(ENVIRONMENTS)
+    render_command = render_all_command(repo, out)
+    for fmt in ("text", "sarif"):
+        command = eventbus_render() + ["check", "--all", "--root", str(repo), "--format", fmt]
+        _, text, _ = peers.run_once(command, env=setup.env)
+        if fmt == "text" and f"{len(ENVIRONMENTS)} environments: 0 errors" not in text.splitlines()[-1]:
+            raise InputsError(f"check --all of {repo} does not check the tree: {text.splitlines()[-1]}")
+        renders: list = []
+        times: list = []
+        for _ in range(setup.runs):
+            remover(out)()
+            renders.append(peers.run_once(render_command, env=setup.env)[0])
+            times.append(peers.run_once(command, env=setup.env)[0])
+        render_time = statistics.median(renders)
+        median = statistics.median(times)
+        ratio = median / render_time
+        rows.append(Row(f"check --all --format {fmt}", f"{count} apps, {expected} checks", str(setup.runs),
+                        seconds(median), f"check / render --all {seconds(render_time)} = {ratio:.2f}{spread(times)}",
+                        f"<= {TARGET_CHECK}", verdict(ratio <= TARGET_CHECK)))
+
+
 def measure_memory(setup: Setup, count: int, rows: list) -> None:
     repo = build_repo(setup.work / f"repo-{count}", count)
     app = repo / app_location(0)[1]
@@ -987,7 +1015,7 @@ def main(argv=None) -> int:
                         help="also render --all with the renderer of git revision REV, in turn with the measured "
                              "one (repeatable): the paired section")
     parser.add_argument("--only", action="append", default=[], metavar="SECTION",
-                        choices=("scale", "disk", "peers", "diff", "memory", "paired"),
+                        choices=("scale", "disk", "peers", "diff", "check", "memory", "paired"),
                         help="run only these sections (repeatable; default: all, paired only with --versus)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, metavar="DIR",
                         help="where the generated inputs go (default benchmarks/.work/scale)")
@@ -1070,11 +1098,12 @@ def main(argv=None) -> int:
         ("render --all, tree on disk", lambda: measure_disk(setup, big_count, rows)),
         ("peers", lambda: measure_peers(setup, peer_count, rows, notes)),
         ("diff", lambda: measure_diff(setup, big_count, rows, notes)),
+        ("check --all", lambda: measure_check(setup, big_count, rows)),
         ("peak RSS", lambda: measure_memory(setup, big_count, rows)),
         ("paired", lambda: measure_paired(setup, big_count, versus, rows, notes)),
     ]
     keys = {"render --all": "scale", "render --all, tree on disk": "disk", "peers": "peers", "diff": "diff",
-            "peak RSS": "memory", "paired": "paired"}
+            "check --all": "check", "peak RSS": "memory", "paired": "paired"}
     chosen = set(args.only) or (set(keys.values()) if versus else set(keys.values()) - {"paired"})
     if "paired" in chosen and not versus:
         parser.error("--only paired needs --versus REV")
