@@ -21,6 +21,7 @@ forked workers (:mod:`renderer.commands.pool`) that inherit those caches.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -65,11 +66,40 @@ def _relocated(exc: RendererError, app: str) -> str:
             lines.append("- " + _relocated(err, app).replace("\n", "\n  "))
         return "\n".join(lines)
     location = exc.location
-    if (isinstance(exc, InputError) and location is not None and app != "."
-            and not location.file.startswith(("builtin:", "<", "-"))):
-        moved = Location(f"{app}/{location.file}", location.line, location.column, location.key)
+    if isinstance(exc, InputError) and location is not None and relocated_file(location.file, app) != location.file:
+        moved = Location(relocated_file(location.file, app), location.line, location.column, location.key)
         exc = InputError(exc.message, location=moved, hint=exc.hint)
     return exc.render()
+
+
+def relocated_file(file: str, app: str) -> str:
+    """``file`` (relative to ``app``) named relative to the root; built-in and command-line names as they are."""
+    if app == "." or not file or file.startswith(("builtin:", "<", "-")):
+        return file
+    return f"{app}/{file}"
+
+
+def relocated(finding, app: str):
+    """A guard finding with the files of its origin and waiver named relative to the root, not to ``app``."""
+    changes = {}
+    origin = finding.origin
+    if origin is not None and origin.layer != "set":
+        changes["origin"] = dataclasses.replace(origin, file=relocated_file(origin.file, app))
+    waiver = finding.waiver
+    location = getattr(waiver, "location", None)
+    if isinstance(location, Location):
+        moved = Location(relocated_file(location.file, app), location.line, location.column, location.key)
+        changes["waiver"] = dataclasses.replace(waiver, location=moved)
+    return dataclasses.replace(finding, **changes) if changes else finding
+
+
+def _guard_failure(exc: GuardError, app: str) -> str:
+    """The text of a guard failure, with the files of its findings made relative to the root."""
+    if not exc.findings:
+        return exc.render()
+    summary = exc.report.rstrip("\n").splitlines()[-1]
+    blocks = [str(relocated(f, app)) for f in exc.findings]
+    return "\n".join([*blocks, summary, exc.message])
 
 
 def output_file(environment: str, rendered, fmt: str) -> str:
@@ -115,7 +145,7 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None,
             else:
                 text = emit.to_yaml(rendered.manifest)
         except GuardError as exc:
-            failures.append(Failure(app, shown, exc.render(), exc.exit_code))
+            failures.append(Failure(app, shown, _guard_failure(exc, app), exc.exit_code))
             continue
         except RendererError as exc:
             failures.append(Failure(app, shown, _relocated(exc, app), exc.exit_code))

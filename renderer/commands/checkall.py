@@ -23,9 +23,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderer.commands.bulk import conflicts, map_chunks, render_app
+from renderer.commands.bulk import conflicts, map_chunks, relocated, relocated_file, render_app
 from renderer.commands.tree import Options
-from renderer.errors import Location
 
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "off": "none"}
 
@@ -58,26 +57,6 @@ class Report:
 # -- in the workers -----------------------------------------------------------------------------
 
 
-def _moved(file: str, app: str) -> str:
-    if app == "." or not file or file.startswith(("builtin:", "<", "-")):
-        return file
-    return f"{app}/{file}"
-
-
-def relocated(finding, app: str):
-    """``finding`` with the files of its origin and waiver named relative to the root, not to ``app``."""
-    changes = {}
-    origin = finding.origin
-    if origin is not None and origin.layer != "set":
-        changes["origin"] = dataclasses.replace(origin, file=_moved(origin.file, app))
-    waiver = finding.waiver
-    location = getattr(waiver, "location", None)
-    if isinstance(location, Location):
-        moved = Location(_moved(location.file, app), location.line, location.column, location.key)
-        changes["waiver"] = dataclasses.replace(waiver, location=moved)
-    return dataclasses.replace(finding, **changes) if changes else finding
-
-
 def _sarif_result(finding, root: Path, app: str, repo_root: Path, label: str) -> dict:
     """One SARIF result (as :func:`renderer.stages.guards.report.as_sarif` writes it), located from ``repo_root``."""
     from renderer.stages import sources
@@ -90,7 +69,7 @@ def _sarif_result(finding, root: Path, app: str, repo_root: Path, label: str) ->
         if origin is not None and origin.file and (root / origin.file).is_file():
             target, line, column = root / origin.file, origin.line or 1, origin.column
         else:
-            target, line, column = root / _moved(sources.APP_FILE, app), 1, None
+            target, line, column = root / relocated_file(sources.APP_FILE, app), 1, None
         uri = Path(os.path.relpath(target.resolve(), repo_root)).as_posix()
     region = {"startLine": line}
     if column:

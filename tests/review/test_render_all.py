@@ -116,6 +116,25 @@ def test_only_guard_failures_exit_1(repo, tmp_path, cli):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_guard_failure_names_the_file_that_set_the_value_relative_to_the_root(repo, tmp_path, cli):
+    write(repo, {"apps/orders/profiles/small.yaml": STRICT})
+    result = cli("render", "--all", "--root", repo, "-o", tmp_path / "out")
+    assert result.code == 1
+    assert "set by profile 'small' (apps/orders/profiles/small.yaml:4)" in result.err
+    assert "(profiles/small.yaml:4)" not in result.err
+
+
+def test_diff_names_the_file_of_a_guard_failure_relative_to_the_root(make_repo, cli):
+    repo = make_repo()
+    repo.write({"apps/orders/eventbus-render.yaml": app_file("default", "orders", "jetstream", "small", "dev: {}\n"),
+                "apps/orders/profiles/small.yaml": SMALL})
+    repo.commit("base")
+    repo.write({"apps/orders/profiles/small.yaml": STRICT})
+    result = cli("diff", "--root", repo.path, "--base", "main")
+    assert result.code == 1 and "apps/orders [dev]:" in result.err
+    assert "set by profile 'small' (apps/orders/profiles/small.yaml:4)" in result.err
+
+
 def test_two_apps_rendering_the_same_object_conflict(repo, tmp_path, cli):
     write(repo, {"apps/copy/eventbus-render.yaml": app_file("bus", "payments", "nats-native", "dev")})
     result = cli("render", "--all", "--root", repo, "-o", tmp_path / "out")
