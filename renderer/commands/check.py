@@ -24,7 +24,7 @@ from renderer.commands.common import (
               help="Report format: text, JSON, or SARIF 2.1.0 for code-scanning annotations.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.option("--repo-root", metavar="DIR", type=click.Path(file_okay=False, path_type=str),
-              help="Root that SARIF locations are relative to (default: the Git work tree holding --app).")
+              help="Root that SARIF locations are relative to (default: the Git work tree holding --app or --root).")
 @click.option("--all", "check_all", is_flag=True,
               help="Check every environment of every app directory below --root.")
 @click.option("--root", metavar="DIR", default=".", show_default=True,
@@ -35,7 +35,8 @@ def check_command(app_dir, profile, overlays, sets, set_strings, environment, fm
     """Run the guards on an app's EventBus and report violations; print no manifest.
 
     With --all, or with FILEs (as pre-commit passes the changed files), every
-    environment of every app directory concerned is checked.
+    environment of every app directory concerned is checked, with the
+    whole-tree checks of render --all, and a summary line ends the report.
     """
     from pathlib import Path
 
