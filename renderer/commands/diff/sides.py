@@ -34,9 +34,6 @@ from renderer.commands.diff.comparison import delta, flatten
 from renderer.commands.diff.model import Version
 from renderer.errors import InputError, Location, RendererError
 
-BUILTIN_FILES = ("builtin:", "-", "<")
-"""How the display names of files outside the app directory start (built-ins, stdin, computed)."""
-
 
 @dataclass(slots=True)
 class Sides:
@@ -94,15 +91,12 @@ def value_origin(rendered, manifest_path: tuple):
 
 def origin_function(rendered, app: str):
     """``manifest path -> Origin.as_dict()`` for a render of ``app``, the app's own files named from the root."""
-    prefix = "" if app == "." else app + "/"
-
     def origin_of(manifest_path: tuple):
         origin = value_origin(rendered, manifest_path)
         if origin is None:
             return None
         found = origin.as_dict()
-        if prefix and not found["file"].startswith(BUILTIN_FILES):
-            found["file"] = prefix + found["file"]
+        found["file"] = bulk.relocated_file(found["file"], app)
         return found
 
     return origin_of
