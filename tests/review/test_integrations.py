@@ -247,3 +247,22 @@ def test_check_all_of_a_broken_app_puts_the_error_in_the_sarif_log_and_on_stderr
     (note,) = run["invocations"][0]["toolExecutionNotifications"]
     assert note["level"] == "error" and "apps/a/eventbus-render.yaml:1:1" in note["message"]["text"]
     assert "apps/a/eventbus-render.yaml:1:1" in result.err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_check_all_of_a_large_tree_reports_the_same_through_the_pool_of_workers(tmp_path, fmt):
+    from renderer.commands.bulk import PARALLEL_MIN_APPS
+    from renderer.commands.checkall import check_tree
+
+    root = tmp_path / "repo"
+    apps = [f"apps/a{i:03d}" for i in range(PARALLEL_MIN_APPS + 6)]
+    for i, app in enumerate(apps):
+        (root / app / "profiles").mkdir(parents=True)
+        text = app_file("default", f"ns{i}", "jetstream", "good", "dev: {}\n")
+        (root / app / "eventbus-render.yaml").write_text(text)
+        (root / app / "profiles" / "good.yaml").write_text(GOOD.replace("replicas: 3", f"replicas: {3 + i % 2}"))
+    (root / "apps/a007/eventbus-render.yaml").write_text("backend: jetstreem\n")
+    pooled, alone = check_tree(root, apps, fmt, jobs=2), check_tree(root, apps, fmt, jobs=1)
+    assert (pooled.code, pooled.out, pooled.err) == (alone.code, alone.out, alone.err)
+    assert pooled.code == 2 and "apps/a007/eventbus-render.yaml:1:1" in pooled.out + pooled.err
+    assert f"{len(apps)} apps, 1 environment: 35 errors" in pooled.out + pooled.err  # 34 violations, 1 broken file
