@@ -90,6 +90,7 @@ class App:
     waivers: list = field(default_factory=list)
     environments: dict = field(default_factory=dict)
     description: str = ""
+    default_environment: str | None = None
 
 
 def _checked(kind: str, doc: Document, check) -> Document:
@@ -116,7 +117,7 @@ def _app_fields(data: dict) -> dict:
             "profile": data.get("profile", "dev"), "overlays": list(data.get("overlays") or ()),
             "values": data.get("values") or {}, "merge": data.get("merge") or {}, "waivers": data.get("waivers") or [],
             "environments": {name: env or {} for name, env in (data.get("environments") or {}).items()},
-            "description": data.get("description", "")}
+            "description": data.get("description", ""), "default_environment": data.get("defaultEnvironment")}
 
 
 def _unknown(kind: str, name: str, app_root: Path | None, doc: Document | None, path: tuple) -> InputError:
