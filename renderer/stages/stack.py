@@ -10,7 +10,6 @@ run, keyed by what the layers hold.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from renderer import context
@@ -123,9 +122,8 @@ def select_environment(app, environment: str | None) -> dict:
         return {}
     if environment not in app.environments:
         known = ", ".join(app.environments) or "none (the app file has no 'environments')"
-        close = difflib.get_close_matches(environment, list(app.environments), n=1)
         raise InputError(f"unknown environment {environment!r}", location=Location(sources.APP_FILE),
-                         hint=(f"did you mean {close[0]!r}? " if close else "") + f"known environments: {known}")
+                         hint=sources.did_you_mean(environment, app.environments) + f"known environments: {known}")
     return app.environments[environment]
 
 
