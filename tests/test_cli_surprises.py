@@ -193,3 +193,18 @@ def test_the_announcement_of_an_unknown_parameter_still_opens(tmp_path, sim):
     result = sim(tmp_path / "repo", "apps/a", "--parameters", "--param", "profiel=prod")
     assert result.code == 0, result.err
     assert json.loads(result.out)
+
+
+# -- --all under a root without app files ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("apps", [[], 0, ()])
+def test_finding_no_app_below_the_root_is_an_error_naming_the_root(apps):
+    from renderer.commands.common import require_apps
+    from renderer.errors import InputError
+
+    with pytest.raises(InputError, match="no app directory") as error:
+        require_apps(apps, "deploy/apps")
+    assert "'deploy/apps'" in error.value.render() and "--root" in error.value.render()
+    require_apps(["apps/a"], "deploy/apps")
+    require_apps(1, "deploy/apps")

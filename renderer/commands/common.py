@@ -36,6 +36,19 @@ def error_message(exc) -> str:
     return text if text.startswith(("error", "warning")) or exc.exit_code == 1 else "error: " + text
 
 
+def require_apps(apps, root) -> None:
+    """``--all`` under ``root`` found no app file (``apps``: the list found, or its length): an input error.
+
+    ``render --all`` and ``check --all`` share it, so that a wrong ``--root`` is never a silent success.
+    """
+    if not apps:
+        from renderer.errors import InputError
+        from renderer.stages.sources import APP_FILE
+
+        raise InputError(f"no app directory (a folder holding {APP_FILE}) below {str(root)!r}",
+                         hint="pass --root DIR, the folder above the app directories")
+
+
 def build_request(app_dir, profile, overlays, sets=(), set_strings=(), environment=None):
     """A :class:`~renderer.pipeline.RenderRequest` from command-line options."""
     from pathlib import Path
