@@ -30,6 +30,7 @@ from renderer.stages.checks import (
 )
 from renderer.stages.stack import (  # noqa: F401  (parse_set, values_schema: part of the pipeline's API)
     backend_path,
+    choose_environment,
     collect_layers,
     merge_stack,
     parse_set,
@@ -219,7 +220,11 @@ def render(request: RenderRequest) -> Rendered:
 
 def _render(request: RenderRequest) -> Rendered:
     app = sources.load_app(request.app_dir)
-    env = select_environment(app, request.environment)
+    # an app file with environments renders the one chosen (or its defaultEnvironment), never the bare base
+    environment = choose_environment(app, request.environment)
+    if environment != request.environment:
+        request = replace(request, environment=environment)
+    env = select_environment(app, environment)
     profiles, overlays, stack = collect_layers(app, request, env)
     merged, base_valid, base_count = merge_stack(stack)
     # from here on the merged values are this render's own: the run's cache keeps the lower layers' merge

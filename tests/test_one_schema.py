@@ -164,6 +164,7 @@ VALID = [
             + "}}\n"),
     ("app", "backend: kafka\nvalues: {annotations: {example.com/note: 'any text, even spaces'}}\n"),
     ("app", "backend: jetstream\nenvironments: {dev: null, prod-us-east: {profile: prod, namespace: orders}}\n"),
+    ("app", "backend: jetstream\nenvironments: {dev: null, prod: {profile: prod}}\ndefaultEnvironment: dev\n"),
     ("overlay", "values: {jetstream: {persistence: null, replicas: null}}\n"),
     ("overlay", "merge: {'*.tolerations': 'mergeBy:key+effect', jetstream.startArgs: append, x: 'mergeBy: name'}\n"),
 ]
@@ -377,7 +378,8 @@ def renderer_accepts(root: Path, kind: str, text: str) -> bool:
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(content)
     environments = load(text).get("environments") if kind == "app" else None
-    for environment in [None, *(environments if isinstance(environments, dict) else ())]:
+    # an app file with environments renders only a chosen one (see tests/test_environment_choice.py)
+    for environment in (environments if isinstance(environments, dict) and environments else [None]):
         try:
             render(RenderRequest(app_dir=root, environment=environment, today="2026-01-01"))
         except GuardError:

@@ -202,9 +202,13 @@ def read_parameters(environ, inputs: Inputs, *, strict: bool = True) -> None:
             continue
         _read_parameter(inputs, name, expected, item.get(expected), source, strict)
     if unknown and strict:
+        import difflib
+
+        close = [found[0] for found in (difflib.get_close_matches(n, PARAMETERS, n=1) for n in unknown) if found]
         raise InputError("unknown plugin parameter" + ("s " if len(unknown) > 1 else " ")
                          + ", ".join(repr(n) for n in unknown),
-                         hint="eventbus-render accepts: " + ", ".join(PARAMETERS))
+                         hint=(f"did you mean {', '.join(repr(c) for c in close)}? " if close else "")
+                         + "eventbus-render accepts: " + ", ".join(PARAMETERS))
 
 
 def _read_parameter(inputs: Inputs, name: str, expected: str, value, source: str, strict: bool) -> None:
@@ -281,8 +285,9 @@ def check_names(inputs: Inputs, app_root: Path) -> None:
         except InputError as exc:
             raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
         if sources.find_named(folder, name, app_root) is None:
-            known = ", ".join(sources.available(folder, app_root)) or "none"
-            raise InputError(f"{where}: unknown {kind} {name!r}", hint=f"known {folder}: {known}")
+            names = sources.available(folder, app_root)
+            raise InputError(f"{where}: unknown {kind} {name!r}",
+                             hint=sources.did_you_mean(name, names) + f"known {folder}: {', '.join(names) or 'none'}")
     from renderer.stages import userfiles
     from renderer.stages.validate import validate
 

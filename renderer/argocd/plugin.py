@@ -148,7 +148,8 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
     def listing(entries: dict) -> str:
         return ", ".join(f"{name}{'' if builtin else ' (app)'}" for name, (_, builtin) in entries.items()) or "none"
 
-    environment = inputs.value("environment")
+    default_environment = app.default_environment if app is not None else None
+    environment = inputs.value("environment") or default_environment
     env_entry = (app.environments.get(environment) or {}) if app is not None and environment else {}
     profile = inputs.value("profile") or env_entry.get("profile") or (app.profile if app else None)
     out = []
@@ -156,7 +157,9 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
         out.append({
             "name": "environment",
             "title": "Environment",
-            "tooltip": "Entry of the app file's environments to render: " + ", ".join(app.environments) + ".",
+            "tooltip": "Entry of the app file's environments to render: " + ", ".join(app.environments) + "."
+                       + (f" Without this parameter: {default_environment} (the app file's defaultEnvironment)."
+                          if default_environment else " Required: the app file names no defaultEnvironment."),
             "collectionType": "string",
             "string": environment or "",
         })

@@ -36,6 +36,19 @@ def error_message(exc) -> str:
     return text if text.startswith(("error", "warning")) or exc.exit_code == 1 else "error: " + text
 
 
+def require_apps(apps, root) -> None:
+    """``--all`` under ``root`` found no app file (``apps``: the list found, or its length): an input error.
+
+    ``render --all`` and ``check --all`` share it, so that a wrong ``--root`` is never a silent success.
+    """
+    if not apps:
+        from renderer.errors import InputError
+        from renderer.stages.sources import APP_FILE
+
+        raise InputError(f"no app directory (a folder holding {APP_FILE}) below {str(root)!r}",
+                         hint="pass --root DIR, the folder above the app directories")
+
+
 def build_request(app_dir, profile, overlays, sets=(), set_strings=(), environment=None):
     """A :class:`~renderer.pipeline.RenderRequest` from command-line options."""
     from pathlib import Path
@@ -63,8 +76,32 @@ def report_warnings(rendered) -> None:
         warn(report)
 
 
+def _app_directory(ctx, param, value):
+    """``--app``: a directory; a file (the app file itself, most often) is a usage error saying what to pass."""
+    from pathlib import Path
+
+    from renderer.errors import UsageError
+
+    if value is not None and Path(value).is_file():
+        path = Path(value)
+        hint = (f"pass the folder holding it: --app {path.parent}" if path.name == "eventbus-render.yaml"
+                else "pass the app directory, the folder holding eventbus-render.yaml")
+        raise UsageError(f"--app {value!r} is a file; --app takes the app directory", hint=hint)
+    return value
+
+
+def _one_environment(ctx, param, value):
+    """``--env``: at most once (click would keep only the last)."""
+    from renderer.errors import UsageError
+
+    if len(value) > 1:
+        raise UsageError("--env can be given only once; got " + ", ".join(repr(v) for v in value),
+                         hint="render one environment at a time, or every one with render --all")
+    return value[0] if value else None
+
+
 app_option = click.option("--app", "app_dir", default=".", show_default=True, metavar="DIR",
-                          type=click.Path(file_okay=False, path_type=str),
+                          type=click.Path(path_type=str), callback=_app_directory,
                           help="App directory holding eventbus-render.yaml.")
 profile_option = click.option("--profile", metavar="NAME", help="Profile to use instead of the app file's.")
 overlay_option = click.option("--overlay", "overlays", multiple=True, metavar="NAME",
@@ -73,8 +110,9 @@ set_option = click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
                           help="Set a value (YAML scalar; stays a string where the field is a string).")
 set_string_option = click.option("--set-string", "set_strings", multiple=True, metavar="PATH=VALUE",
                                  help="Set a value, always as a string.")
-env_option = click.option("--env", "environment", metavar="NAME",
-                          help="Render one of the app file's environments.")
+env_option = click.option("--env", "environment", metavar="NAME", multiple=True, callback=_one_environment,
+                          help="Render one of the app file's environments (required when it lists some, "
+                               "unless it names a defaultEnvironment).")
 
 
 def layer_options(function):

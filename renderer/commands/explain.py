@@ -171,16 +171,20 @@ def values_path(text: str) -> tuple:
 
 
 def build(app_dir, profile, overlays, sets, set_strings, environment):
-    """Load and merge an app's layers as ``render`` does: ``(app, profiles, overlays, merged)``."""
+    """Load and merge an app's layers as ``render`` does: ``(app, profiles, overlays, merged, environment)``.
+
+    ``environment`` is the one rendered: the one asked for or the app file's ``defaultEnvironment``.
+    """
     from renderer.commands.common import build_request
     from renderer.stages import layers, sources
-    from renderer.stages.stack import collect_layers, select_environment
+    from renderer.stages.stack import choose_environment, collect_layers, select_environment
 
+    app = sources.load_app(app_dir)
+    environment = choose_environment(app, environment)
     request = build_request(app_dir, profile, overlays, sets, set_strings, environment)
-    app = sources.load_app(request.app_dir)
     env = select_environment(app, environment)
     profiles, overlay_list, stack = collect_layers(app, request, env)
-    return app, profiles, overlay_list, layers.merge_layers(stack)
+    return app, profiles, overlay_list, layers.merge_layers(stack), environment
 
 
 def _show(value) -> str:
@@ -235,7 +239,8 @@ def explain_command(app_dir, profile, overlays, sets, set_strings, environment, 
     (spec.jetstream.persistence works too).
     """
     prefix = values_path(path) if path else ()
-    app, profiles, overlay_list, merged = build(app_dir, profile, overlays, sets, set_strings, environment)
+    app, profiles, overlay_list, merged, environment = build(app_dir, profile, overlays, sets, set_strings,
+                                                            environment)
     leaves = explain_values(merged, prefix)
     if not leaves:
         import difflib

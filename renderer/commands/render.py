@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from renderer.commands.common import app_option, build_request, emit_text, layer_options, report_warnings, warn
 from renderer.errors import RendererError
@@ -18,6 +19,8 @@ def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), 
     from renderer.pipeline import output_filename, render
     from renderer.stages import emit
 
+    if output_dir == "-":
+        output_dir = None  # "-" is stdout, as everywhere on a command line
     if render_all:
         from renderer.commands.bulk import render_all_command
         from renderer.errors import UsageError
@@ -45,13 +48,18 @@ def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), 
 @click.command("render")
 @layer_options
 @click.option("-o", "--output-dir", metavar="DIR", type=click.Path(path_type=str),
-              help="Write one file per object under DIR instead of printing.")
+              help="Write one file per object under DIR instead of printing ('-': print).")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
               help="Output format.")
 @click.option("--all", "render_all", is_flag=True, help="Render every environment of every app below --root.")
 @click.option("--root", metavar="DIR", default=".", show_default=True, help="Root searched by --all.")
 def render_command(app_dir, profile, overlays, sets, set_strings, environment, output_dir, fmt, render_all, root):
     """Render the EventBus of an app directory (or, with --all, of a whole repository)."""
+    if render_all and click.get_current_context().get_parameter_source("app_dir") != ParameterSource.DEFAULT:
+        from renderer.errors import UsageError
+
+        raise UsageError("--all renders every app below --root; --app cannot go with it",
+                         hint="drop --app (choose the tree with --root DIR), or render one app without --all")
     run_render(app_dir, profile, overlays, sets, set_strings, environment, output_dir, fmt, render_all, root)
 
 

@@ -11,6 +11,7 @@ records or touches the disk.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from renderer.errors import InputError, Location
@@ -100,6 +101,12 @@ def check_app(doc) -> None:
         if isinstance(env, dict):
             _check_names(doc, ("environments", env_name), env)
     _check(doc, "app")
+    default = data.get("defaultEnvironment")
+    if default is not None and default not in (environments or {}):
+        known = ", ".join(environments or {}) or "none (the app file lists no 'environments')"
+        close = difflib.get_close_matches(default, list(environments or {}), n=1)
+        raise doc.error(("defaultEnvironment",), f"defaultEnvironment {default!r} is not one of the app's environments",
+                        hint=(f"did you mean {close[0]!r}? " if close else "") + f"known environments: {known}")
 
 
 def _check_names(doc, where: tuple, data: dict) -> None:

@@ -90,6 +90,7 @@ class App:
     waivers: list = field(default_factory=list)
     environments: dict = field(default_factory=dict)
     description: str = ""
+    default_environment: str | None = None
 
 
 def _checked(kind: str, doc: Document, check) -> Document:
@@ -116,13 +117,21 @@ def _app_fields(data: dict) -> dict:
             "profile": data.get("profile", "dev"), "overlays": list(data.get("overlays") or ()),
             "values": data.get("values") or {}, "merge": data.get("merge") or {}, "waivers": data.get("waivers") or [],
             "environments": {name: env or {} for name, env in (data.get("environments") or {}).items()},
-            "description": data.get("description", "")}
+            "description": data.get("description", ""), "default_environment": data.get("defaultEnvironment")}
+
+
+def did_you_mean(word: str, choices) -> str:
+    """``"did you mean 'x'? "`` for the choice closest to ``word``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def _unknown(kind: str, name: str, app_root: Path | None, doc: Document | None, path: tuple) -> InputError:
-    known = ", ".join(available(kind, app_root)) or "none"
+    names = available(kind, app_root)
     message = f"unknown {kind[:-1]} {name!r}"
-    hint = f"known {kind}: {known}"
+    hint = did_you_mean(name, names) + f"known {kind}: {', '.join(names) or 'none'}"
     if doc is None:
         return InputError(message, hint=hint)
     return doc.error(path, message, hint=hint)

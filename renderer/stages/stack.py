@@ -58,13 +58,19 @@ def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set
 
     The value is a YAML scalar (or flow collection), except where the schema
     types the field as a string (or quantity, duration): there it stays exactly
-    as typed, so ``--set kafka.version=2.10`` is ``"2.10"``. ``null`` deletes.
+    as typed, so ``--set kafka.version=2.10`` is ``"2.10"``. ``null`` deletes; an
+    empty value (``--set jetstream.replicas=``, an unset shell variable) is an error.
     PATH is read by :func:`renderer.paths.parse_path`.
     """
     if "=" not in text:
         raise InputError(f"{flag} {text!r} is not PATH=VALUE", hint=f"e.g. {flag} jetstream.replicas=5")
     raw_path, raw = text.split("=", 1)
     path = parse_path(raw_path, what=f"{flag} path")
+    if raw == "" and not force_string:
+        # an unset shell variable, most likely: deleting the value silently would hide it
+        raise InputError(f"{flag} {text!r}: the value is empty",
+                         hint=f"write {raw_path}=null to delete the value, or --set-string {raw_path}= for an "
+                         "empty string")
     if raw in ("null", "~") and not force_string:
         value = None
     else:
@@ -86,6 +92,30 @@ def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set
     return layers_mod.Layer("set", f"{flag} {text}", flag, nested, notes={(): f"{flag} {text}"})
 
 
+ENVIRONMENT_HINT = ("choose one with --env NAME (in Argo CD: the plugin parameter 'environment'), "
+                    "or name the one to render by default with 'defaultEnvironment: NAME' in the app file")
+
+
+def choose_environment(app, requested: str | None) -> str | None:
+    """The environment a render of ``app`` uses: ``requested``, else the app file's ``defaultEnvironment``.
+
+    An app file that lists ``environments`` is never rendered as something nobody
+    chose: without a choice and without ``defaultEnvironment`` it is an input
+    error naming the environments and how to choose one. An unknown name is an
+    error too (:func:`select_environment`).
+    """
+    if requested is not None:
+        select_environment(app, requested)
+        return requested
+    if not app.environments:
+        return None
+    if app.default_environment is not None:
+        return app.default_environment
+    names = ", ".join(app.environments)
+    raise app.doc.error(("environments",), f"no environment chosen: the app file lists environments ({names})",
+                        hint=ENVIRONMENT_HINT)
+
+
 def select_environment(app, environment: str | None) -> dict:
     """The app file's entry for ``environment`` (``{}`` for none); an unknown name is an error."""
     if environment is None:
@@ -93,7 +123,7 @@ def select_environment(app, environment: str | None) -> dict:
     if environment not in app.environments:
         known = ", ".join(app.environments) or "none (the app file has no 'environments')"
         raise InputError(f"unknown environment {environment!r}", location=Location(sources.APP_FILE),
-                         hint=f"known environments: {known}")
+                         hint=sources.did_you_mean(environment, app.environments) + f"known environments: {known}")
     return app.environments[environment]
 
 

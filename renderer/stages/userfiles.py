@@ -337,6 +337,7 @@ def _documents(rules) -> dict:
             "merge": MERGE,
             "waivers": waivers,
             "environments": environments,
+            "defaultEnvironment": file_name("the environment rendered when none is chosen (one of 'environments')"),
         },
         "required": ["backend"],
         "noun": "key",

@@ -158,12 +158,16 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start})", location=Location(source)) from None
+            raise _not_utf8(text, exc.start, source) from None
     yaml, loader, _ = _pyyaml()
     try:
         node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        tab = _indenting_tab(text, mark.line if mark else None)
+        if tab is not None:
+            raise InputError("a tab in indentation", location=Location(source, *tab),
+                             hint="YAML does not allow tabs there: indent with spaces") from None
         problem = exc.problem or "malformed YAML"
         if exc.context and exc.context not in problem:
             problem = f"{exc.context}, {problem}" if "expected a single document" not in exc.context else \
@@ -184,6 +188,29 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
         raise InputError("nesting too deep (or a recursive alias)", location=Location(source)) from None
     builder.marks.setdefault((), (node.start_mark.line + 1, node.start_mark.column + 1))
     return value, builder.marks
+
+
+def _not_utf8(data: bytes, start: int, source: str) -> InputError:
+    """The error for a byte that is not UTF-8 at offset ``start``: its line and column (in characters)."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    line = data.count(b"\n", 0, start) + 1
+    column = len(data[line_start:start].decode("utf-8", "replace")) + 1
+    return InputError(f"not UTF-8 text: byte 0x{data[start]:02x} cannot be read",
+                      location=Location(source, line, column),
+                      hint="save the file as UTF-8 (a byte like this usually means Latin-1, Windows-1252 or UTF-16)")
+
+
+def _indenting_tab(text: str, error_line: int | None) -> tuple[int, int] | None:
+    """``(line, column)`` (1-based) of a tab in the indentation at or just before ``error_line`` (0-based)."""
+    if error_line is None:
+        return None
+    lines = text.split("\n")
+    for number in range(min(error_line, len(lines) - 1), max(error_line - 2, -1), -1):
+        line = lines[number]
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            return number + 1, indent.index("\t") + 1
+    return None
 
 
 def load_file(path, display: str) -> tuple[object, Marks]:
