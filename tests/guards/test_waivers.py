@@ -221,3 +221,29 @@ def test_a_waiver_path_that_is_not_a_path_is_an_input_error_at_its_line(evaluate
     assert str(caught.value.location) == "eventbus-render.yaml:9:3"
     assert caught.value.message == f"waiver path {path!r} {problem}"
     assert caught.value.hint == "write it as printed in reports, e.g. spec.jetstream.replicas"
+
+
+# -- a value is printed as the app file's reader reads it back, type included -----------------------
+
+
+@pytest.mark.parametrize("value", [
+    4, 0, -1, 2.5, 1e-05, True, False, None, "latest", "2.10", "2.10.29", "4", "yes", "on", "Off", "null", "~", "",
+    "20000Mi", "a'b", 'say "hi"', "line\nbreak", "tab\there", "#x", "a: b", "- x", "é", "1e3",
+    'metadata.labels["app.kubernetes.io/name"]', [], {}, [1, "2", None], {"a.b/c": [True, {"k": "v w"}], "7": 7},
+], ids=repr)
+def test_a_value_is_printed_so_that_the_app_file_reads_back_the_same_value_and_type(value):
+    from renderer.stages import yamlio
+    from renderer.stages.guards.waivers import same_value, show_value
+
+    shown = show_value(value)
+    assert "\n" not in shown
+    read = yamlio.load(f"value: {shown}\n", "eventbus-render.yaml")[0]["value"]
+    assert same_value(read, value), shown
+
+
+@pytest.mark.parametrize("a, b", [(1, True), (0, False), (4, "4"), ("2.10", 2.1), (None, ""), ([1], [1, 1]),
+                                  ({"a": 1}, {"a": "1"})])
+def test_values_of_another_type_or_shape_are_not_the_same(a, b):
+    from renderer.stages.guards.waivers import same_value
+
+    assert not same_value(a, b) and not same_value(b, a)
