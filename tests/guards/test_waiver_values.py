@@ -238,3 +238,16 @@ def test_argo_cd_holds_a_waiver_to_the_environments_it_names(waived_repo, sim):
     err = argocd_failure(sim(waived_repo, "apps/payments", "--param", "environment=prod-us"))
     assert "error[replica-count] spec.jetstream.replicas: 4 replicas" in err
     assert "environments: [prod-us]" in err
+
+
+def test_the_evaluation_names_the_waivers_idle_in_its_environment_so_a_caller_can_judge_every_environment(
+        make_app):
+    from renderer.pipeline import RenderRequest, render
+    from renderer.stages import guards
+
+    app = make_app(app_text().replace("    environments: [prod-eu]\n", ""))
+    idle = {}
+    for environment, sets in (("prod-eu", ()), ("prod-us", ("jetstream.replicas=5",)), ("dev", ())):
+        rendered = render(RenderRequest(app, environment=environment, sets=sets, run_guards=False))
+        idle[environment] = guards.evaluate(rendered, today="2026-06-15").idle
+    assert idle == {"prod-eu": [], "prod-us": [0], "dev": []}  # replica-count is off in dev: nothing to judge

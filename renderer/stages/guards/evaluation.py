@@ -58,11 +58,11 @@ def evaluate(rendered, today=None) -> Evaluation:
             if not finding.located:
                 finding.origin = _origin_of(rendered, finding.path)
             findings.append(finding)
-    problems, applied = apply_waivers(findings, waivers, config, today_utc(today) if waivers else None,
-                                      rendered.profile.name, rendered)
+    problems, applied, idle = apply_waivers(findings, waivers, config, today_utc(today) if waivers else None,
+                                            rendered.profile.name, rendered)
     findings.extend(problems)
     findings.sort(key=lambda f: (f.waived, _SEVERITY.get(f.level, 2)))
-    return Evaluation(findings, applied, config, rendered.profile.name)
+    return Evaluation(findings, applied, config, rendered.profile.name, idle)
 
 
 def format_report(evaluation: Evaluation) -> str:

@@ -228,17 +228,21 @@ class RuleConfig:
 @dataclass(slots=True)
 class Evaluation:
     """Outcome of the guards for one render: findings, the waivers that excused a violation (as
-    annotation entries), the :class:`RuleConfig` in force per rule id, and the profile."""
+    annotation entries), the :class:`RuleConfig` in force per rule id, the profile, and the indexes of the
+    waivers meant for this environment that matched nothing in it (``idle``: a waiver of an app with
+    environments that names none is only unused if it is idle in every environment)."""
 
     findings: list = field(default_factory=list)
     waivers: list = field(default_factory=list)
     config: dict = field(default_factory=dict)
     profile: str = ""
+    idle: list = field(default_factory=list)
 
     def __post_init__(self):
         self.findings = [] if self.findings is None else self.findings
         self.waivers = [] if self.waivers is None else self.waivers
         self.config = {} if self.config is None else self.config
+        self.idle = [] if self.idle is None else self.idle
 
     @property
     def errors(self) -> list:

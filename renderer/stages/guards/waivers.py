@@ -17,7 +17,6 @@ Every waivable violation carries the block that would waive it
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -113,6 +112,8 @@ def show_value(value) -> str:
         return text
     if "'" not in text and text.isprintable():
         return f"'{text}'"
+    import json  # only for strings no simpler style can hold
+
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
 
 
@@ -183,9 +184,10 @@ def _unusable(w: Waiver, config: dict, today: date, profile: str) -> Finding | N
 
 
 def apply_waivers(findings: list, waivers: list, config: dict, today: date | None, profile: str,
-                  rendered=None) -> tuple[list, list]:
+                  rendered=None) -> tuple[list, list, list]:
     """Mark waived findings and give every other waivable one its :func:`waiver_block`; return the waiver
-    findings and the annotation entries of the waivers applied.
+    findings, the annotation entries of the waivers applied, and the indexes of the waivers meant for this
+    environment that matched nothing here (for a caller judging every environment of an app at once).
 
     Only the waivers meant for the environment rendered are judged; a waiver that matches nothing is a
     warning to remove it when it names this environment, or when the app file has no environments (an
@@ -223,9 +225,11 @@ def apply_waivers(findings: list, waivers: list, config: dict, today: date | Non
                 f"manifest has {show_value(actual)} (owner: {w.owner})",
                 f"{w.owner}: fix the violation, or approve the value now rendered with the block printed under it"))
     with_environments = bool(getattr(getattr(rendered, "app", None), "environments", None))
+    idle = []
     for w in usable:
         if w in applied or w.index in stale or config[w.rule].level == "off":
             continue
+        idle.append(w.index)
         if w.environments is None and with_environments:
             continue  # may be needed by another environment: not this render's to judge
         others = [name for name in w.environments or () if name != environment]
@@ -239,4 +243,4 @@ def apply_waivers(findings: list, waivers: list, config: dict, today: date | Non
         if not finding.waived and rc is not None and rc.waivable:
             value = manifest_value(finding.rule, manifest, finding.path)
             finding.waiver_block = waiver_block(finding, value, environment)
-    return problems, [w.annotation for w in sorted(applied, key=lambda w: w.index)]
+    return problems, [w.annotation for w in sorted(applied, key=lambda w: w.index)], idle
