@@ -20,6 +20,7 @@ values:
 waivers:
   - rule: pinned-versions
     path: spec.jetstream.version
+    value: latest
     reason: waiting for 2.11 in the controller config
     owner: team-payments
     expires: 2099-12-31

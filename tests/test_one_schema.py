@@ -144,7 +144,8 @@ def test_without_the_guard_registry_the_check_still_accepts_every_file(path):
 
 # -- documents both accept -----------------------------------------------------------------------
 
-WAIVER = "waivers:\n  - {rule: replica-count, owner: team-a, expires: %s}\n"
+KAFKA_WAIVER = "backend: kafka\nwaivers:\n  - {rule: replica-count, path: spec, value: 1, "
+WAIVER = "waivers:\n  - {rule: replica-count, path: spec, value: 1, owner: team-a, expires: %s}\n"
 
 VALID = [
     ("profile", "guards:\n  pinned-versions: {level: off}\n"),
@@ -155,10 +156,10 @@ VALID = [
     ("profile", "extends: prod\nvalues: {kafka: {sasl: {userSecret: {name: half-of-a-reference}}}}\n"),
     ("app", "backend: jetstream\n" + WAIVER % "2028-02-29"),
     ("app", "backend: jetstream\n" + WAIVER % "'2026-12-31'"),
-    ("app", "backend: jetstream\nwaivers:\n  - {rule: capacity, path: null, reason: null, owner: a,"
-            " expires: 2026-01-31}\n"),
-    ("app", "backend: jetstream\nwaivers:\n  - {rule: capacity, path: 'metadata.labels[\"a/b\"]', owner: a,"
-            " expires: 2026-01-31}\n"),
+    ("app", "backend: jetstream\nwaivers:\n  - {rule: capacity, path: spec, value: null, environments: null,"
+            " reason: null, owner: a, expires: 2026-01-31}\n"),
+    ("app", "backend: jetstream\nwaivers:\n  - {rule: capacity, path: 'metadata.labels[\"a/b\"]', value: {x: [1]},"
+            " owner: a, expires: 2026-01-31}\n"),
     ("app", "backend: kafka\nnamespace: null\nname: " + "a" * 63 + "\n"),
     ("app", "backend: kafka\nvalues: {labels: {app.kubernetes.io/name: x, empty: '', " + "k" * 63 + ": " + "v" * 63
             + "}}\n"),
@@ -184,7 +185,7 @@ def test_level_off_as_the_readme_writes_it_is_accepted_by_both():
 
 # -- documents both reject -----------------------------------------------------------------------
 
-OWNED = "  - {rule: replica-count, owner: team-a, expires: 2026-06-30, %s}\n"
+OWNED = "  - {rule: replica-count, path: spec, value: 1, owner: team-a, expires: 2026-06-30, %s}\n"
 
 INVALID = [
     # app file
@@ -213,21 +214,22 @@ INVALID = [
     ("app", "backend: kafka\nmerge: {jetstream.tolerations: null}\n", ("merge", "jetstream.tolerations")),
     ("app", "backend: kafka\nwaivers: {rule: x}\n", ("waivers",)),
     ("app", "backend: kafka\nwaivers: [replica-count]\n", ("waivers", 0)),
-    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-count, reason: r, expires: 2026-06-30}\n", ("waivers", 0)),
-    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-count, reason: r, owner: '  ', expires: 2026-06-30}\n",
+    ("app", KAFKA_WAIVER + "reason: r, expires: 2026-06-30}\n", ("waivers", 0)),
+    ("app", KAFKA_WAIVER + "reason: r, owner: '  ', expires: 2026-06-30}\n",
      ("waivers", 0, "owner")),
-    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-count, reason: r, owner: null, expires: 2026-06-30}\n",
+    ("app", KAFKA_WAIVER + "reason: r, owner: null, expires: 2026-06-30}\n",
      ("waivers", 0, "owner")),
-    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-count, reason: r, owner: a, expires: 2026-13-45}\n",
+    ("app", KAFKA_WAIVER + "reason: r, owner: a, expires: 2026-13-45}\n",
      ("waivers", 0, "expires")),
-    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-count, reason: r, owner: a, expires: 2025-02-29}\n",
+    ("app", KAFKA_WAIVER + "reason: r, owner: a, expires: 2025-02-29}\n",
      ("waivers", 0, "expires")),
-    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-count, reason: r, owner: a, expires: 20260630}\n",
+    ("app", KAFKA_WAIVER + "reason: r, owner: a, expires: 20260630}\n",
      ("waivers", 0, "expires")),
-    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-cont, reason: r, owner: a, expires: 2026-06-30}\n",
+    ("app", KAFKA_WAIVER.replace("count", "cont") + "reason: r, owner: a, expires: 2026-06-30}\n",
      ("waivers", 0, "rule")),
     ("app", "backend: kafka\nwaivers:\n" + OWNED % "reason: r, owners: b", ("waivers", 0, "owners")),
-    ("app", "backend: kafka\nwaivers:\n" + OWNED % "reason: r, path: jetstream.replicas", ("waivers", 0, "path")),
+    ("app", "backend: kafka\nwaivers:\n  - {rule: replica-count, value: 1, owner: a, expires: 2026-06-30, reason: r,"
+            " path: jetstream.replicas}\n", ("waivers", 0, "path")),
     ("app", "backend: kafka\nwaivers:\n" + OWNED % "reason: 3", ("waivers", 0, "reason")),
     ("app", "backend: kafka\nenvironments: [prod]\n", ("environments",)),
     ("app", "backend: kafka\nenvironments: {prod: {profil: prod}}\n", ("environments", "prod", "profil")),
@@ -292,7 +294,7 @@ def test_the_table_of_invalid_documents_covers_every_kind_of_mistake():
 
 @pytest.mark.parametrize("text, message", [
     ("backend: jetstreem\n", "'jetstreem' is not one of nats-native, nats-exotic, jetstream, jetstream-exotic, kafka"),
-    ("backend: kafka\nwaivers:\n  - {rule: replica-count, reason: r, owner: a, expires: 2026-13-45}\n",
+    (KAFKA_WAIVER + "reason: r, owner: a, expires: 2026-13-45}\n",
      "'2026-13-45' is not a date"),
     ("backend: kafka\nvalues: {labels: {team: pay ments}}\n", "'pay ments' is not a valid Kubernetes label value"),
     ("backend: kafka\nname: Payments\n", "'Payments' is not a valid EventBus name"),
@@ -310,8 +312,8 @@ def test_a_mandatory_guard_says_why_it_cannot_be_weakened():
 
 
 def test_a_part_of_a_file_is_checked_at_its_own_path():
-    problems = userfiles.check("waiver", {"rule": "capacity", "owner": "a", "expires": "2026-02-30"}, guards.RULES,
-                               ("waivers", 3))
+    entry = {"rule": "capacity", "path": "spec", "value": 1, "owner": "a", "expires": "2026-02-30"}
+    problems = userfiles.check("waiver", entry, guards.RULES, ("waivers", 3))
     assert [p.path for p in problems] == [("waivers", 3, "expires")]
 
 

@@ -24,6 +24,8 @@ values:
         value: events
 waivers:
   - rule: replica-count
+    path: spec.jetstream.replicas
+    value: 5
     reason: a test
     owner: team-orders
     expires: 2030-01-01

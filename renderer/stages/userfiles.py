@@ -157,7 +157,8 @@ NON_BLANK = text(r"[\s\S]*\S[\s\S]*", "the name of a person or team", "name a pe
 NON_EMPTY = text(r"[\s\S]+", "a non-empty string", "write a value or remove the entry")
 MANIFEST_PATH = text(r"(?:spec|metadata)(?:[.\[][\s\S]*)?", "a manifest path",
                      "copy the path from the report, e.g. spec.jetstream.replicas",
-                     "Manifest path the waiver is limited to, e.g. spec.jetstream.replicas.")
+                     "Manifest path of the value the waiver accepts, as the report prints it, e.g. "
+                     "spec.jetstream.replicas.")
 
 
 def file_name(what: str) -> dict:
@@ -308,11 +309,16 @@ def _rules_nodes(rules) -> tuple[dict, dict]:
     guards["doc"] = "Guards this profile enables, with their level and parameters."
     waiver = {
         "type": "object",
-        "fields": {"rule": dict(rule, doc="The guard waived."), "path": nullable(MANIFEST_PATH),
+        "fields": {"rule": dict(rule, doc="The guard waived."), "path": MANIFEST_PATH,
+                   "value": {"type": "any", "doc": "The manifest value at path the waiver accepts, as the report "
+                                                   "prints it (null: nothing set there). Any other value is not "
+                                                   "waived."},
+                   "environments": nullable({"type": "array", "items": file_name("an environment of this app"),
+                                             "doc": "Environments the waiver holds in (default: all)."}),
                    "reason": nullable(dict(spec.STR, doc="Why the violation is acceptable.")),
                    "owner": NON_BLANK, "expires": DATE},
         # a waiver without a reason is the guard 'waiver''s finding, naming its owner, not a malformed file
-        "required": ["rule", "owner", "expires"],
+        "required": ["rule", "path", "value", "owner", "expires"],
         "noun": "waiver key",
     }
     return guards, waiver

@@ -57,6 +57,8 @@ def test_a_waiver_in_the_app_file_applies_under_argo_cd_as_on_the_command_line(r
               replicas: 1
         waivers:
           - rule: replica-count
+            path: spec.jetstream.replicas
+            value: 1
             reason: the second zone comes later
             owner: team-payments
             expires: 2999-12-31

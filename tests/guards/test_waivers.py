@@ -15,7 +15,7 @@ REPLICAS = {"jetstream": {"replicas": 4}}
 
 
 def waiver(**fields) -> dict:
-    entry = {"rule": "replica-count", "path": "spec.jetstream.replicas", "reason": "fourth zone in March",
+    entry = {"rule": "replica-count", "path": "spec.jetstream.replicas", "value": 4, "reason": "fourth zone in March",
              "owner": "team-payments", "expires": "2026-06-30"}
     entry.update(fields)
     return {k: v for k, v in entry.items() if v is not None}
@@ -23,6 +23,15 @@ def waiver(**fields) -> dict:
 
 def with_waivers(*entries) -> dict:
     return {"extra": {"waivers": list(entries)}}
+
+
+def manifest_at(tmp_path, path: str):
+    """The manifest value at ``path`` of the REPLICAS case, as a waiver of a parent path must name it."""
+    from renderer import paths
+    from renderer.stages.guards import lookup
+
+    rendered = render(RenderRequest(write_case(tmp_path / "probe", "jetstream", REPLICAS), run_guards=False))
+    return lookup(rendered.manifest, paths.parse_path(path))
 
 
 def test_a_waiver_excuses_its_violation_which_is_still_reported_as_waived(evaluate):
@@ -45,12 +54,12 @@ def test_the_rendered_manifest_carries_the_waivers_in_force(tmp_path):
 @pytest.mark.parametrize("path, waived", [
     ("spec.jetstream.replicas", True),
     ("spec.jetstream", True),
-    (None, True),
     ("spec.jetstream.version", False),
     ("spec.jetstream.rep", False),
-], ids=["exact-path", "parent-path", "whole-rule", "other-path", "prefix-of-a-key-is-not-a-parent"])
-def test_a_waiver_covers_its_path_and_everything_below_it(evaluate, path, waived):
-    entry = waiver(path=path) if path else {k: v for k, v in waiver().items() if k != "path"}
+], ids=["exact-path", "parent-path", "other-path", "prefix-of-a-key-is-not-a-parent"])
+def test_a_waiver_covers_its_path_and_everything_below_it_while_the_value_there_is_the_one_named(
+        tmp_path, evaluate, path, waived):
+    entry = dict(waiver(path=path), value=manifest_at(tmp_path, path))
     evaluation = evaluate("jetstream", REPLICAS, **with_waivers(entry))
     assert [f.waived for f in evaluation.findings if f.rule == "replica-count"] == [waived]
 
@@ -121,20 +130,22 @@ def test_the_controller_rules_can_never_be_waived(evaluate):
 
 
 @pytest.mark.parametrize("entry, where, message", [
-    (waiver(owners="x"), "eventbus-render.yaml:13:3", "unknown waiver key 'owners' (did you mean 'owner'?)"),
+    (waiver(path=None), "eventbus-render.yaml:8:3", "missing required waiver key 'path'"),
+    (waiver(value=None), "eventbus-render.yaml:8:3", "missing required waiver key 'value'"),
+    (waiver(owners="x"), "eventbus-render.yaml:14:3", "unknown waiver key 'owners' (did you mean 'owner'?)"),
     (waiver(owner=None), "eventbus-render.yaml:8:3", "missing required waiver key 'owner'"),
     (waiver(expires=None), "eventbus-render.yaml:8:3", "missing required waiver key 'expires'"),
     (waiver(rule="replica-cont"), "eventbus-render.yaml:8:3", "'replica-cont' is not one of "
      "controller-rules, pinned-versions, replica-count, zone-anti-affinity, capacity, persistence, "
      "external-credentials"),
-    (waiver(expires="2026-13-01"), "eventbus-render.yaml:12:3", "'2026-13-01' is not a date"),
-    (waiver(expires="30/06/2026"), "eventbus-render.yaml:12:3", "'30/06/2026' is not a date"),
-    (waiver(expires=20260630), "eventbus-render.yaml:12:3", "expected string, got integer 20260630"),
+    (waiver(expires="2026-13-01"), "eventbus-render.yaml:13:3", "'2026-13-01' is not a date"),
+    (waiver(expires="30/06/2026"), "eventbus-render.yaml:13:3", "'30/06/2026' is not a date"),
+    (waiver(expires=20260630), "eventbus-render.yaml:13:3", "expected string, got integer 20260630"),
     (waiver(path="jetstream.replicas"), "eventbus-render.yaml:9:3", "'jetstream.replicas' is not a manifest path"),
-    (waiver(owner=" "), "eventbus-render.yaml:11:3", "' ' is not the name of a person or team"),
+    (waiver(owner=" "), "eventbus-render.yaml:12:3", "' ' is not the name of a person or team"),
     ("replica-count", "eventbus-render.yaml:8:3", "expected object, got string 'replica-count'"),
-], ids=["unknown-key", "no-owner", "no-expiry", "unknown-rule", "month-13", "not-iso", "a-number", "values-path",
-        "blank-owner", "not-a-mapping"])
+], ids=["no-path", "no-value", "unknown-key", "no-owner", "no-expiry", "unknown-rule", "month-13", "not-iso",
+        "a-number", "values-path", "blank-owner", "not-a-mapping"])
 def test_a_malformed_waiver_is_an_input_error_at_its_line(evaluate, entry, where, message):
     with pytest.raises(InputError) as caught:
         evaluate("jetstream", REPLICAS, **with_waivers(entry))
@@ -154,8 +165,9 @@ def test_a_malformed_waiver_is_an_input_error_at_its_line(evaluate, entry, where
     ("metadata", False),
 ], ids=["bracketed-section", "all-bracketed", "whole-spec", "bracketed-parent", "below-the-finding",
         "escaped-dot-is-one-key", "other-branch"])
-def test_a_waiver_path_is_compared_as_a_path_whatever_its_spelling(evaluate, path, waived):
-    evaluation = evaluate("jetstream", REPLICAS, **with_waivers(waiver(path=path)))
+def test_a_waiver_path_is_compared_as_a_path_whatever_its_spelling(tmp_path, evaluate, path, waived):
+    entry = dict(waiver(path=path), value=manifest_at(tmp_path, path))
+    evaluation = evaluate("jetstream", REPLICAS, **with_waivers(entry))
     assert [f.waived for f in evaluation.findings if f.rule == "replica-count"] == [waived]
 
 
@@ -209,3 +221,29 @@ def test_a_waiver_path_that_is_not_a_path_is_an_input_error_at_its_line(evaluate
     assert str(caught.value.location) == "eventbus-render.yaml:9:3"
     assert caught.value.message == f"waiver path {path!r} {problem}"
     assert caught.value.hint == "write it as printed in reports, e.g. spec.jetstream.replicas"
+
+
+# -- a value is printed as the app file's reader reads it back, type included -----------------------
+
+
+@pytest.mark.parametrize("value", [
+    4, 0, -1, 2.5, 1e-05, True, False, None, "latest", "2.10", "2.10.29", "4", "yes", "on", "Off", "null", "~", "",
+    "20000Mi", "a'b", 'say "hi"', "line\nbreak", "tab\there", "#x", "a: b", "- x", "é", "1e3",
+    'metadata.labels["app.kubernetes.io/name"]', [], {}, [1, "2", None], {"a.b/c": [True, {"k": "v w"}], "7": 7},
+], ids=repr)
+def test_a_value_is_printed_so_that_the_app_file_reads_back_the_same_value_and_type(value):
+    from renderer.stages import yamlio
+    from renderer.stages.guards.waivers import same_value, show_value
+
+    shown = show_value(value)
+    assert "\n" not in shown
+    read = yamlio.load(f"value: {shown}\n", "eventbus-render.yaml")[0]["value"]
+    assert same_value(read, value), shown
+
+
+@pytest.mark.parametrize("a, b", [(1, True), (0, False), (4, "4"), ("2.10", 2.1), (None, ""), ([1], [1, 1]),
+                                  ({"a": 1}, {"a": "1"})])
+def test_values_of_another_type_or_shape_are_not_the_same(a, b):
+    from renderer.stages.guards.waivers import same_value
+
+    assert not same_value(a, b) and not same_value(b, a)

@@ -101,13 +101,17 @@ def test_the_waiver_date_can_be_pinned(pytester):
     pytester.makefile(".yaml", **{"app/eventbus-render": APP.replace("environments:", textwrap.dedent("""\
         waivers:
           - rule: replica-count
+            path: spec.jetstream.replicas
+            value: 1
+            environments: [dev]
             reason: one server is enough for this test
             owner: team-orders
             expires: "2026-01-31"
         environments:""")), "app/profiles/small": SMALL + "guards:\n  replica-count: {level: error}\n"})
     pytester.makepyfile(test_waiver='''\
         def test_dev(eventbus_render):
-            assert 'eventbus-render/waivers: "replica-count until 2026-01-31' in eventbus_render("app", "dev")
+            assert ('eventbus-render/waivers: "replica-count@spec.jetstream.replicas until 2026-01-31'
+                    in eventbus_render("app", "dev"))
         ''')
     pytester.makeini(INI + "eventbus_render_today = 2026-01-15\n")
     run(pytester).assert_outcomes(passed=1)

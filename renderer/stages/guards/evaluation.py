@@ -58,17 +58,25 @@ def evaluate(rendered, today=None) -> Evaluation:
             if not finding.located:
                 finding.origin = _origin_of(rendered, finding.path)
             findings.append(finding)
-    problems, applied = apply_waivers(findings, waivers, config, today_utc(today) if waivers else None,
-                                      rendered.profile.name)
+    problems, applied, idle = apply_waivers(findings, waivers, config, today_utc(today) if waivers else None,
+                                            rendered.profile.name, rendered)
     findings.extend(problems)
     findings.sort(key=lambda f: (f.waived, _SEVERITY.get(f.level, 2)))
-    return Evaluation(findings, applied, config, rendered.profile.name)
+    return Evaluation(findings, applied, config, rendered.profile.name, idle)
 
 
 def format_report(evaluation: Evaluation) -> str:
     """Text report of the findings (one block per finding, then a summary line), for stderr."""
     if not evaluation.findings:
         return ""
-    blocks = [str(f) for f in evaluation.findings]
+    blocks = [str(f) + _waiver_text(f) for f in evaluation.findings]
     blocks.append(f"guards: {evaluation.summary()} (profile '{evaluation.profile}')")
     return "\n".join(blocks)
+
+
+def _waiver_text(finding) -> str:
+    """The lines under a waivable violation that show the waiver excusing exactly it."""
+    if finding.waived or not finding.waiver_block:
+        return ""
+    return "\n  to waive exactly this value, add to the app file's waivers (fill in reason, owner, expires):\n" + \
+        "\n".join("    " + line for line in finding.waiver_block.splitlines())

@@ -21,7 +21,7 @@ LEVELS = ("off", "warning", "error")
 """Severities, weakest first: ``error`` fails the render, ``warning`` is reported on stderr."""
 RESERVED_KEYS = ("level", "waivable")
 """Keys of every rule's configuration besides its parameters."""
-WAIVER_KEYS = ("rule", "path", "reason", "owner", "expires")
+WAIVER_KEYS = ("rule", "path", "value", "environments", "reason", "owner", "expires")
 WAIVER_RULE = "waiver"
 """Rule id of the findings about waivers themselves (expired, without reason, not allowed)."""
 WAIVER_DESCRIPTION = "A waiver in the app file has a reason, an unexpired date, and waives a waivable rule."
@@ -96,8 +96,9 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class Waiver:
-    """One entry of the app file's ``waivers``: excuses violations of ``rule`` (at or below the manifest
-    path ``path``, a tuple; ``None`` for the whole rule) until ``expires``."""
+    """One entry of the app file's ``waivers``: excuses violations of ``rule`` at or below the manifest
+    path ``path`` (a tuple) while the manifest holds ``value`` there, in ``environments`` (a tuple of names;
+    ``None`` for every environment), until ``expires``."""
 
     index: int
     rule: str
@@ -106,12 +107,18 @@ class Waiver:
     owner: str
     expires: date
     location: Location
+    value: object = None
+    environments: tuple | None = None
 
     def matches(self, finding: Finding) -> bool:
         """True if this waiver is about ``finding``: same rule, and its path at or below ``path``."""
         if finding.rule != self.rule:
             return False
         return self.path is None or paths.is_under(finding.path, self.path)
+
+    def holds_in(self, environment: str | None) -> bool:
+        """True if this waiver is meant for ``environment`` (every one when it names none)."""
+        return self.environments is None or environment in self.environments
 
     @property
     def path_text(self) -> str | None:
@@ -127,6 +134,7 @@ class Waiver:
     def as_dict(self) -> dict:
         """JSON-ready form."""
         return {"rule": self.rule, "path": self.path_text, "reason": self.reason, "owner": self.owner,
+                "value": self.value, "environments": list(self.environments) if self.environments else None,
                 "expires": self.expires.isoformat(), "file": self.location.file, "line": self.location.line}
 
 
@@ -136,7 +144,8 @@ class Finding:
 
     ``message`` defaults to ``actual, expected <expected>``. ``located`` is true
     when the rule chose ``origin`` itself (even None), so the evaluator does not
-    look it up.
+    look it up. ``waiver_block`` is the YAML a user copies into the app file to
+    waive this very violation (set by the evaluation for waivable violations).
     """
 
     rule: str
@@ -150,6 +159,7 @@ class Finding:
     waived: bool = False
     waiver: Waiver | None = None
     located: bool = False
+    waiver_block: str = ""
 
     def __post_init__(self):
         if not self.message:
@@ -218,17 +228,21 @@ class RuleConfig:
 @dataclass(slots=True)
 class Evaluation:
     """Outcome of the guards for one render: findings, the waivers that excused a violation (as
-    annotation entries), the :class:`RuleConfig` in force per rule id, and the profile."""
+    annotation entries), the :class:`RuleConfig` in force per rule id, the profile, and the indexes of the
+    waivers meant for this environment that matched nothing in it (``idle``: a waiver of an app with
+    environments that names none is only unused if it is idle in every environment)."""
 
     findings: list = field(default_factory=list)
     waivers: list = field(default_factory=list)
     config: dict = field(default_factory=dict)
     profile: str = ""
+    idle: list = field(default_factory=list)
 
     def __post_init__(self):
         self.findings = [] if self.findings is None else self.findings
         self.waivers = [] if self.waivers is None else self.waivers
         self.config = {} if self.config is None else self.config
+        self.idle = [] if self.idle is None else self.idle
 
     @property
     def errors(self) -> list:
