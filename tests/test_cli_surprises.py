@@ -208,3 +208,14 @@ def test_finding_no_app_below_the_root_is_an_error_naming_the_root(apps):
     assert "'deploy/apps'" in error.value.render() and "--root" in error.value.render()
     require_apps(["apps/a"], "deploy/apps")
     require_apps(1, "deploy/apps")
+
+
+@pytest.mark.parametrize("command", [["render", "--all"], ["render", "--all", "-o", "OUT"], ["check", "--all"]])
+def test_a_root_without_app_files_is_an_error_not_a_silent_success(tmp_path, cli, command):
+    (tmp_path / "empty" / "apps").mkdir(parents=True)
+    args = [str(tmp_path / "out") if arg == "OUT" else arg for arg in command]
+    result = cli(*args, "--root", tmp_path / "empty")
+    assert result.code == 2
+    assert result.out == ""
+    assert "no app directory" in result.err and "--root" in result.err
+    assert not (tmp_path / "out").exists()

@@ -285,12 +285,15 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
     Objects stream into a staging folder beside ``output_dir``; the folders
     are swapped only once every render succeeded.
     """
+    from renderer.commands.common import require_apps
+
     root = Path(root)
     target = Path(output_dir)
     publish.check_target(target, root)
     with context.run():
         known: dict = {}
         apps = discover(root, skip=(target,), seen=known)
+        require_apps(apps, root)
         staging = publish.staging_folder(target)
         try:
             tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs,
@@ -309,7 +312,7 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
 def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings, jobs=None):
     """``render --all``: every environment of every app below ``root``, into ``output_dir`` or to stdout."""
     from renderer.commands import pool
-    from renderer.commands.common import emit_text, warn
+    from renderer.commands.common import emit_text, require_apps, warn
 
     # one run, the garbage collector paused for all of it: sorting and indexing thousands of entries too
     with context.run(), pool.paused_gc():
@@ -319,6 +322,7 @@ def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strin
             tree = render_all(root, output_dir, options, jobs=jobs)
         else:
             tree = render_root(root, options, jobs=jobs)
+            require_apps(tree.apps, root)
             if tree.failures:
                 total = len(tree.entries) + len(tree.failures)
                 raise RenderAllError(tree.failures, total, "nothing was printed")

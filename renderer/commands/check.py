@@ -102,10 +102,13 @@ def check_many_report(root, files: list, fmt: str, *, strict: bool = False, repo
     with an unchanged app is refused too.
     """
     from renderer.commands.checkall import check_tree
+    from renderer.commands.common import require_apps
     from renderer.commands.discovery import changed_apps, discover
 
     known: dict = {}
     everything = discover(root, seen=known)
+    if not files:
+        require_apps(everything, root)  # a changed-file list may rightly hold no app file; a tree may not
     apps = changed_apps(files, root) if files else everything
     return check_tree(root, apps, fmt, strict=strict, repo_root=repo_root, known=known,
                       everything=everything if files else None)

@@ -43,6 +43,7 @@ class Checked:
     waived: int = 0
     failure: str = ""
     code: int = 0
+    idle: tuple = ()  # waivers naming no environment that matched nothing here: (index, what, where, owner)
 
 
 @dataclass(slots=True)
@@ -108,6 +109,12 @@ def _evaluated(root: Path, app: str, entry, rendered, fmt: str, repo_root: Path,
     findings = [relocated(f, app) for f in evaluation.findings]
     checked = Checked(app, entry.environment, errors=len(evaluation.errors), warnings=len(evaluation.warnings),
                       waived=len(evaluation.waived))
+    if evaluation.idle and rendered.app.environments:
+        # a waiver that names no environment is judged over all of them, in the parent (check_tree)
+        idle = set(evaluation.idle)
+        checked.idle = tuple((w.index, f"waiver for {w.rule} at {w.path_text}", _where(w.location, app),
+                              w.owner) for w in guards.parse_waivers(rendered.app)
+                             if w.index in idle and w.environments is None)
     if fmt == "json":
         checked.record = {"app": app, "environment": entry.environment,
                           "eventbus": {"name": rendered.name, "namespace": rendered.namespace,
@@ -190,6 +197,7 @@ def check_tree(root, apps: list, fmt: str = "text", *, strict: bool = False, rep
             target.failure = problem.failure
             target.errors += 1
             target.code = 2
+    _judge_idle_waivers(checks, fmt, str(root))
     summary = _summary(len(apps), checks)
     errors, warnings = sum(c.errors for c in checks), sum(c.warnings for c in checks)
     code = max([c.code for c in checks] + [1 if errors else 0, 1 if strict and warnings else 0])
@@ -208,6 +216,36 @@ def check_tree(root, apps: list, fmt: str = "text", *, strict: bool = False, rep
     else:
         document = _sarif_log(str(root), checks, levels or {})
     return Report(code, json.dumps(document, indent=2, ensure_ascii=False) + "\n", err + summary + "\n")
+
+
+def _where(location, app: str) -> str:
+    """``apps/a/eventbus-render.yaml:12:5``: a waiver's place, named relative to the root."""
+    return str(dataclasses.replace(location, file=relocated_file(location.file, app)))
+
+
+def _judge_idle_waivers(checks: list, fmt: str, root: str) -> None:
+    """A waiver that names no environment is unused only when it matched nothing in every environment of its
+    app: then one warning, on the app's first environment; a waiver needed somewhere is never called unused."""
+    by_app: dict = {}
+    for c in checks:
+        by_app.setdefault(c.app, []).append(c)
+    for app, app_checks in by_app.items():
+        if any(c.failure for c in app_checks):
+            continue  # an environment that did not render cannot vouch for its waivers
+        common = set.intersection(*(set(c.idle) for c in app_checks))
+        for _index, what, where, owner in sorted(common):
+            message = f"{what} matches no violation in any environment ({where}, owner: {owner})"
+            first = app_checks[0]
+            first.warnings += 1
+            if fmt == "json":
+                first.record.setdefault("findings", []).append(
+                    {"rule": "waiver", "level": "warning", "waived": False, "message": message,
+                     "fix": "remove the waiver"})
+            elif fmt == "sarif":
+                first.results.append({"ruleId": "waiver", "level": "warning",
+                                      "message": {"text": f"[{label_of(root, app, first.environment)}] {message}"}})
+            else:
+                first.text += f"warning[waiver] {message}\n  fix: remove the waiver\n"
 
 
 def _counts(apps: int, checks: list) -> dict:
