@@ -26,7 +26,6 @@ from pathlib import Path
 from renderer.commands.bulk import conflicts, map_chunks, relocated, relocated_file, render_app
 from renderer.commands.tree import Options
 
-_SARIF_LEVEL = {"error": "error", "warning": "warning", "off": "none"}
 
 
 @dataclass(slots=True)
@@ -59,9 +58,9 @@ class Report:
 
 
 def _sarif_result(finding, root: Path, app: str, repo_root: Path, label: str) -> dict:
-    """One SARIF result (as :func:`renderer.stages.guards.report.as_sarif` writes it), located from ``repo_root``."""
+    """One SARIF result as :func:`renderer.stages.guards.report.sarif_result` writes it, located from ``repo_root``."""
     from renderer.stages import sources
-    from renderer.stages.guards import describe_origin
+    from renderer.stages.guards.report import sarif_result
 
     origin = finding.origin
     if origin is not None and origin.file.startswith("builtin:"):
@@ -72,29 +71,7 @@ def _sarif_result(finding, root: Path, app: str, repo_root: Path, label: str) ->
         else:
             target, line, column = root / relocated_file(sources.APP_FILE, app), 1, None
         uri = Path(os.path.relpath(target.resolve(), repo_root)).as_posix()
-    region = {"startLine": line}
-    if column:
-        region["startColumn"] = column
-    text = f"{finding.path_text}: {finding.message}" if finding.path else finding.message
-    text += f" ({describe_origin(origin)})."
-    if finding.fix:
-        text += f" Fix: {finding.fix}."
-    result = {"ruleId": finding.rule, "ruleIndex": _rule_ids().index(finding.rule),
-              "level": _SARIF_LEVEL[finding.level], "message": {"text": f"[{label}] {text}"},
-              "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
-              "properties": {"manifestPath": finding.path_text, "actual": finding.actual,
-                             "expected": finding.expected, "fix": finding.fix}}
-    waiver = finding.waiver
-    if finding.waived and waiver is not None:
-        result["suppressions"] = [{"kind": "inSource", "status": "accepted", "justification":
-                                   f"{waiver.reason} (owner {waiver.owner}, until {waiver.expires.isoformat()})"}]
-    return result
-
-
-def _rule_ids() -> list:
-    from renderer.stages.guards import RULES, WAIVER_RULE
-
-    return [*RULES, WAIVER_RULE]
+    return sarif_result(finding, uri, line, column, prefix=f"[{label}] ")
 
 
 def label_of(root: str, app: str, environment: str) -> str:
@@ -263,23 +240,12 @@ def _summary(apps: int, checks: list) -> str:
             f"{plural(counts['errors'], 'error')}, {plural(counts['warnings'], 'warning')}, {counts['waived']} waived")
 
 
-def _rule_descriptor(rule_id: str, short: str, full: str, help_text: str, level: str) -> dict:
-    return {"id": rule_id, "name": rule_id, "shortDescription": {"text": short}, "fullDescription": {"text": full},
-            "help": {"text": help_text}, "defaultConfiguration": {"level": _SARIF_LEVEL.get(level, "error")}}
-
-
 def _sarif_log(root: str, checks: list, levels: dict) -> dict:
     """One SARIF 2.1.0 log, one run: every check's results, and every error as a tool notification."""
     from renderer import __version__
-    from renderer.stages.guards import RULES, WAIVER_DESCRIPTION, WAIVER_RULE
-    from renderer.stages.guards.report import SARIF_SCHEMA
+    from renderer.stages.guards.report import SARIF_SCHEMA, sarif_rules
 
-    rules = [_rule_descriptor(rule_id, module.DESCRIPTION, module.DESCRIPTION + " " + module.RATIONALE,
-                              (module.__doc__ or "").strip(), levels.get(rule_id, "error"))
-             for rule_id, module in RULES.items()]
-    rules.append(_rule_descriptor(WAIVER_RULE, WAIVER_DESCRIPTION, WAIVER_DESCRIPTION,
-                                  "Waivers need rule, reason, owner and expires (YYYY-MM-DD, UTC, inclusive).",
-                                  "error"))
+    rules = sarif_rules(levels)
     notes = [{"level": "error", "message": {"text": f"[{label_of(root, c.app, c.environment)}] {c.failure}"}}
              for c in checks if c.failure]
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{

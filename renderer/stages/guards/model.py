@@ -191,7 +191,8 @@ class Finding:
         return {"rule": self.rule, "level": self.level, "waived": self.waived, "path": self.path_text,
                 "message": self.message, "actual": self.actual, "expected": self.expected, "fix": self.fix,
                 "origin": self.origin.as_dict() if self.origin else None,
-                "waiver": self.waiver.as_dict() if self.waiver else None}
+                "waiver": self.waiver.as_dict() if self.waiver else None,
+                "waiverBlock": self.waiver_block or None}
 
 
 def describe_origin(origin: Origin | None) -> str:

@@ -61,42 +61,48 @@ def _rule_descriptor(rule_id: str, short: str, full: str, help_text: str, level:
             "help": {"text": help_text}, "defaultConfiguration": {"level": _SARIF_LEVEL.get(level, "error")}}
 
 
-def as_sarif(evaluation, rendered, repo_root: Path | None = None) -> str:
-    """The evaluation as a SARIF 2.1.0 log with one run; rules come from the registry."""
-    repo_root = (repo_root or repository_root(rendered.app.root)).resolve()
-    rules = []
-    for rule_id, module in RULES.items():
-        config = evaluation.config.get(rule_id)
-        rules.append(_rule_descriptor(rule_id, module.DESCRIPTION, module.DESCRIPTION + " " + module.RATIONALE,
-                                      (module.__doc__ or "").strip(), config.level if config else "error"))
+def sarif_rules(levels: dict) -> list:
+    """The rule table of a SARIF run: every guard of the registry (at ``levels[rule]``) and the waiver rule."""
+    rules = [_rule_descriptor(rule_id, module.DESCRIPTION, module.DESCRIPTION + " " + module.RATIONALE,
+                              (module.__doc__ or "").strip(), levels.get(rule_id, "error"))
+             for rule_id, module in RULES.items()]
     rules.append(_rule_descriptor(WAIVER_RULE, WAIVER_DESCRIPTION, WAIVER_DESCRIPTION,
                                   "Waivers need rule, reason, owner and expires (YYYY-MM-DD, UTC, inclusive).",
                                   "error"))
-    index = {rule["id"]: i for i, rule in enumerate(rules)}
-    results = []
-    for finding in evaluation.findings:
-        uri, line, column = _artifact(finding.origin, rendered, repo_root)
-        region = {"startLine": line}
-        if column:
-            region["startColumn"] = column
-        text = f"{finding.path_text}: {finding.message}" if finding.path else finding.message
-        text += f" ({describe_origin(finding.origin)})."
-        if finding.fix:
-            text += f" Fix: {finding.fix}."
-        result = {
-            "ruleId": finding.rule,
-            "ruleIndex": index[finding.rule],
-            "level": _SARIF_LEVEL[finding.level],
-            "message": {"text": text},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
-            "properties": {"manifestPath": finding.path_text, "actual": finding.actual,
-                           "expected": finding.expected, "fix": finding.fix},
-        }
-        if finding.waived and finding.waiver is not None:
-            w = finding.waiver
-            result["suppressions"] = [{"kind": "inSource", "status": "accepted",
-                                       "justification": f"{w.reason} (owner {w.owner}, until {w.expires.isoformat()})"}]
-        results.append(result)
+    return rules
+
+
+def sarif_result(finding, uri: str, line: int, column: int | None, prefix: str = "") -> dict:
+    """One SARIF result for ``finding``, located at ``uri:line:column``; ``prefix`` starts its message."""
+    region = {"startLine": line}
+    if column:
+        region["startColumn"] = column
+    text = f"{finding.path_text}: {finding.message}" if finding.path else finding.message
+    text += f" ({describe_origin(finding.origin)})."
+    if finding.fix:
+        text += f" Fix: {finding.fix}."
+    result = {
+        "ruleId": finding.rule,
+        "ruleIndex": [*RULES, WAIVER_RULE].index(finding.rule),
+        "level": _SARIF_LEVEL[finding.level],
+        "message": {"text": prefix + text},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
+        "properties": {"manifestPath": finding.path_text, "actual": finding.actual,
+                       "expected": finding.expected, "fix": finding.fix},
+    }
+    if finding.waived and finding.waiver is not None:
+        w = finding.waiver
+        result["suppressions"] = [{"kind": "inSource", "status": "accepted",
+                                   "justification": f"{w.reason} (owner {w.owner}, until {w.expires.isoformat()})"}]
+    return result
+
+
+def as_sarif(evaluation, rendered, repo_root: Path | None = None) -> str:
+    """The evaluation as a SARIF 2.1.0 log with one run; rules come from the registry."""
+    repo_root = (repo_root or repository_root(rendered.app.root)).resolve()
+    rules = sarif_rules({rule_id: config.level for rule_id, config in evaluation.config.items()})
+    results = [sarif_result(finding, *_artifact(finding.origin, rendered, repo_root))
+               for finding in evaluation.findings]
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
