@@ -27,7 +27,6 @@ from renderer.commands.bulk import conflicts, map_chunks, relocated, relocated_f
 from renderer.commands.tree import Options
 
 
-
 @dataclass(slots=True)
 class Checked:
     """One app and environment checked: its report as data (for the format asked), counts and exit code."""
