@@ -134,8 +134,9 @@ def generate(heading_level: int = 1) -> str:
         "(rule `waiver`). A waiver that matches no violation is a warning to remove it (or to drop the",
         "environment from its `environments`) when it names the environment rendered, or when the app",
         "file has no environments; a waiver of an app with environments that names none is not judged by",
-        "one environment's render, since another environment may need it. Unknown keys, a missing rule,",
-        "path, value, owner or date, and a malformed date are input errors (exit 2) at file:line.",
+        "one environment's render, since another environment may need it: `check --all` judges it over every",
+        "environment of its app, and warns once when none needs it. Unknown keys, a missing rule, path, value,",
+        "owner or date, and a malformed date are input errors (exit 2) at file:line.",
         "",
     ]
     for rule_id, module in guards.RULES.items():
