@@ -59,3 +59,18 @@ def cli(capsys):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def sim():
+    """The Argo CD CMP simulator runner (``tests.argocd.helpers.run_sim``); skips, saying why, where the
+    simulator or the installed command is missing."""
+    import sys
+
+    from tests.argocd.helpers import EVENTBUS_RENDER, SIM, run_sim
+
+    if not SIM.is_file():
+        pytest.skip("../shared/tools/argocd-cmp-sim (the Argo CD CMP simulator) is not beside the repo")
+    if not EVENTBUS_RENDER.exists():
+        pytest.skip(f"eventbus-render is not installed next to {sys.executable}")
+    return run_sim

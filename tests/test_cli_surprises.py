@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from tests.argocd.helpers import EVENTBUS_RENDER, SIM, run_sim, write_app
+from tests.argocd.helpers import write_app
 
 APP = "backend: jetstream\nvalues:\n  jetstream:\n    replicas: 3\n"
 ENVIRONMENTS = "backend: jetstream\nenvironments:\n  dev: {}\n  prod: {}\n"
@@ -41,14 +41,6 @@ def test_null_still_deletes_and_set_string_still_takes_an_empty_string(make_app,
     assert empty.code == 0, empty.err
     assert yaml.safe_load(empty.out)["metadata"]["labels"]["team"] == ""
 
-
-@pytest.fixture
-def sim():
-    if not SIM.is_file():
-        pytest.skip("../shared/tools/argocd-cmp-sim (the Argo CD CMP simulator) is not beside the repo")
-    if not EVENTBUS_RENDER.exists():
-        pytest.skip("eventbus-render is not installed next to this Python")
-    return run_sim
 
 
 def test_an_empty_value_in_the_argo_cd_values_parameter_is_an_error_too(tmp_path, sim):

@@ -12,7 +12,7 @@ import json
 import pytest
 import yaml
 
-from tests.argocd.helpers import EVENTBUS_RENDER, SIM, run_sim, write_app
+from tests.argocd.helpers import write_app
 
 ENVIRONMENTS = """\
 backend: jetstream
@@ -123,14 +123,6 @@ def test_the_pytest_plugin_refuses_an_app_with_environments_without_one(make_app
 
 # -- Argo CD ------------------------------------------------------------------------------------
 
-
-@pytest.fixture
-def sim():
-    if not SIM.is_file():
-        pytest.skip("../shared/tools/argocd-cmp-sim (the Argo CD CMP simulator) is not beside the repo")
-    if not EVENTBUS_RENDER.exists():
-        pytest.skip("eventbus-render is not installed next to this Python")
-    return run_sim
 
 
 def test_argo_cd_without_the_environment_parameter_is_refused(tmp_path, sim):

@@ -5,13 +5,12 @@ it into the app file waives exactly that."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 
 import pytest
 import yaml
 
-from tests.argocd.helpers import EVENTBUS_RENDER, SIM, run_sim, write_app
+from tests.argocd.helpers import write_app
 
 APP = """\
 name: default
@@ -192,15 +191,6 @@ def test_a_violation_about_something_missing_prints_null_as_the_value(make_app, 
 
 # -- through Argo CD: parameters and ARGOCD_ENV_VALUES cannot slip a new value past a waiver ------------
 
-
-@pytest.fixture
-def sim():
-    """The Argo CD simulator runner (as tests/argocd has it); skips, saying why, where it cannot run."""
-    if not SIM.is_file():
-        pytest.skip("../shared/tools/argocd-cmp-sim (the Argo CD CMP simulator) is not beside the repo")
-    if not EVENTBUS_RENDER.exists():
-        pytest.skip(f"eventbus-render is not installed next to {sys.executable}")
-    return run_sim
 
 
 @pytest.fixture
