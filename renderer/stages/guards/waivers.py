@@ -17,12 +17,11 @@ Every waivable violation carries the block that would waive it
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from renderer import paths
 from renderer.errors import InputError, Location
-from renderer.stages import sources
+from renderer.stages import emit, sources
 from renderer.stages.guards.model import WAIVER_RULE, Finding, Waiver, lookup, raise_all
 from renderer.stages.guards.structure import closest_hint, expiry_date, structural_errors
 from renderer.stages.layers import Origin
@@ -30,9 +29,6 @@ from renderer.stages.layers import Origin
 if TYPE_CHECKING:  # datetime costs ~2 ms to import; only waivers need it
     from datetime import date
 
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
-_YAML_WORDS = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
-"""Words YAML 1.1 reads as something other than a string, whatever their case."""
 PLACEHOLDERS = ("reason: <why this value is acceptable>", "owner: <person or team>",
                 "expires: <YYYY-MM-DD, the last day it holds>")
 """The lines of a printed waiver block the approver fills in."""
@@ -89,32 +85,16 @@ def today_utc(today=None) -> date:
 
 
 def show_value(value) -> str:
-    """``value`` as YAML in one line, as a waiver's ``value`` is written: ``4``, ``'2.10'``, ``{a: 1}``, ``null``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value:
-            return ".nan"
-        if value in (float("inf"), float("-inf")):
-            return ".inf" if value > 0 else "-.inf"
-        text = repr(value)
-        return text if "." in text else text.replace("e", ".0e", 1)  # YAML 1.1 floats need the dot
+    """``value`` as YAML in one line, as a waiver's ``value`` is written: ``4``, ``"2.10"``, ``{a: 1}``, ``null``.
+
+    Scalars are written by the one YAML writer (:func:`renderer.stages.emit.scalar`), so a value reads back
+    as the manifest holds it in PyYAML and go-yaml alike; lists and mappings in flow style around them.
+    """
     if isinstance(value, list):
         return "[" + ", ".join(show_value(item) for item in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{show_value(str(k))}: {show_value(v)}" for k, v in value.items()) + "}"
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
-        return text
-    if "'" not in text and text.isprintable():
-        return f"'{text}'"
-    import json  # only for strings no simpler style can hold
-
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+    return emit.scalar(value)
 
 
 def same_value(a, b) -> bool:
