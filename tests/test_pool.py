@@ -109,3 +109,12 @@ def test_the_garbage_collector_pause_nests_and_restores():
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def test_a_failed_worker_is_a_renderer_error_the_command_line_reports_without_a_traceback():
+    from renderer.commands.common import error_message
+    from renderer.errors import RendererError
+
+    failure = pool.WorkerFailed("a worker process died before returning its results (killed, or out of memory)")
+    assert isinstance(failure, RendererError) and failure.exit_code == 1
+    assert error_message(failure).startswith("error: a worker process died")

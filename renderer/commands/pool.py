@@ -14,6 +14,8 @@ callers fall back to one process elsewhere (:func:`renderer.commands.bulk.defaul
 
 from __future__ import annotations
 
+from renderer.errors import RendererError
+
 
 class paused_gc:
     """Pause the cyclic garbage collector for a bulk command, restoring it afterwards (nesting is fine).
@@ -40,8 +42,13 @@ class paused_gc:
         return False
 
 
-class WorkerFailed(RuntimeError):
-    """A worker process died or raised: the bulk run cannot be trusted."""
+class WorkerFailed(RendererError):
+    """A worker process died or raised: the bulk run cannot be trusted (one message and exit 1, no traceback)."""
+
+    exit_code = 1
+
+    def render(self) -> str:
+        return "error: " + super().render()
 
 
 def run(function, chunks: list, arguments, jobs: int) -> list:
