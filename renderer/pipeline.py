@@ -41,8 +41,6 @@ from renderer.stages.stack import (  # noqa: F401  (parse_set, values_schema: pa
 from renderer.stages.validate import validate, validate_eventbus
 
 DEFAULT_NAMESPACE = "argo-events"
-SELECTOR_KEYS = ("controller", "eventbus-name")
-"""Labels the Argo Events controller puts on an EventBus's pods."""
 ANNOTATION_PREFIX = "eventbus-render/"
 MANAGED_BY = "eventbus-render"
 INSTANCE_LABEL = userfiles.INSTANCE_LABEL_KEY

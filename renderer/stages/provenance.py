@@ -196,8 +196,3 @@ class Provenance:
                 if settings and len(key) > size and key[:size] == prefix:
                     return settings[-1].origin
         return None
-
-    def describe(self, path: tuple) -> str:
-        """``layer name (file:line)`` of the value at ``path``, or ``unknown origin``."""
-        origin = self.origin(path)
-        return str(origin) if origin else "unknown origin"

@@ -213,11 +213,6 @@ def _indenting_tab(text: str, error_line: int | None) -> tuple[int, int] | None:
     return None
 
 
-def load_file(path, display: str) -> tuple[object, Marks]:
-    """Read and :func:`load` a file, checking its size before reading it whole."""
-    return load(read_file(path, display), display)
-
-
 def read_file(path, display: str) -> bytes:
     """The bytes of a file (at most :data:`MAX_BYTES` + 1: :func:`load` refuses more)."""
     try:
