@@ -151,7 +151,7 @@ def check_tree(root, apps: list, fmt: str = "text", *, strict: bool = False, rep
     from renderer.stages.guards.report import repository_root
 
     root = Path(root)
-    repo = Path(repo_root).resolve() if repo_root else repository_root(root)
+    repo = Path(os.path.realpath(repo_root)) if repo_root else repository_root(root)
     judged = None if everything is None else frozenset(apps)
     items = apps if everything is None else everything
     results = map_chunks(_check_chunk, items,

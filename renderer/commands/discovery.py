@@ -89,10 +89,10 @@ def changed_apps(files, root: Path = Path(".")) -> list[str]:
     outside every app directory (and outside ``root``) are ignored.
     """
     root = Path(root)
-    real_root = root.resolve()
+    real_root = Path(os.path.realpath(root))
     found = set()
     for name in files:
-        path = (root / name).resolve()
+        path = Path(os.path.realpath(root / name))  # never raises, even on a symlink loop
         try:
             path.relative_to(real_root)
         except ValueError:

@@ -167,33 +167,53 @@ def index_document(tree: Tree, fmt: str) -> str:
     return f'{head}, "objects": [\n{records}\n]}}\n' if records else f'{head}, "objects": []}}\n'
 
 
+INDEX_LIMIT = 64 * 1024 * 1024
+"""Largest :data:`INDEX_FILE` read back (a tree of 10,000 apps in four environments writes about 12 MiB)."""
+
+
 def read_index(directory: Path) -> tuple[str, list]:
-    """Read a rendered tree written by ``render --all``: ``(format, entries with their text)``."""
+    """Read a rendered tree written by ``render --all``: ``(format, entries with their text)``.
+
+    The tree is read as any repository file is (:func:`renderer.stages.tree.confine`): a file of the index
+    that leads outside the tree, a symlink loop, a FIFO or a file beyond the size limits is an input error.
+    """
+    from renderer.stages import tree, yamlio
+
     directory = Path(directory)
-    index = directory / INDEX_FILE
-    if not directory.is_dir() or not index.is_file():
+    within = "the rendered tree"
+    index = tree.confine(directory, INDEX_FILE, within=within) if directory.is_dir() else None
+    if index is None:
         raise InputError(f"{str(directory)!r} is not a tree written by render --all (it has no {INDEX_FILE})",
                          hint="write one with: eventbus-render render --all -o DIR")
+    raw = tree.read_file(index, INDEX_FILE, INDEX_LIMIT)
     try:
-        doc = json.loads(index.read_text(encoding="utf-8"))
+        if len(raw) > INDEX_LIMIT:
+            raise ValueError(f"larger than {INDEX_LIMIT} bytes")
+        doc = json.loads(raw.decode("utf-8"))
         fmt = doc["output"]
         records = doc["objects"]
-        if doc.get("format") != INDEX_FORMAT or fmt not in ("yaml", "json"):
+        if doc.get("format") != INDEX_FORMAT or fmt not in ("yaml", "json") or not isinstance(records, list):
             raise ValueError("unsupported index format")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"cannot read {INDEX_FILE}: {exc}", hint="render the tree again with render --all") \
             from None
     entries = []
-    real = directory.resolve()
     for record in records:
         try:
-            path = (directory / record["file"]).resolve()
-            path.relative_to(real)
-            text = path.read_text(encoding="utf-8")
+            file = record["file"]
+            parts = file.split("/") if isinstance(file, str) else ()
+            if not parts or any(part in ("", ".", "..") for part in parts):
+                raise ValueError(f"{file!r} is not a path inside the tree")
+            path = tree.confine(directory, file, within=within)
+            if path is None:
+                raise ValueError(f"{file} is missing")
+            data = tree.read_file(path, file, yamlio.MAX_BYTES)
+            if len(data) > yamlio.MAX_BYTES:
+                raise ValueError(f"{file} is larger than {yamlio.MAX_BYTES} bytes")
             entries.append(Entry(record["environment"], record["namespace"], record["name"], record["app"],
-                                 record["backend"], record["profile"], tuple(record["overlays"]), record["file"],
-                                 text, tuple(record.get("findings") or ())))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+                                 record["backend"], record["profile"], tuple(record["overlays"]), file,
+                                 data.decode("utf-8"), tuple(record.get("findings") or ())))
+        except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"rendered tree {str(directory)!r} is incomplete: {exc}",
                              hint="render the tree again with render --all") from None
     entries.sort(key=lambda e: e.key)

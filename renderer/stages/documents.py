@@ -72,21 +72,28 @@ def display_path(path: Path, root: Path | None) -> str:
     return path.name
 
 
+def _read(path: Path, display: str) -> bytes:
+    return tree.read_file(path, display, yamlio.MAX_BYTES)
+
+
 def load_document(path: Path, display: str) -> Document:
-    """Load one YAML mapping file: parsed once per run (package files once per process), copied out."""
+    """Load one YAML mapping file: parsed once per run (package files once per process), copied out.
+
+    ``path`` has been through :func:`renderer.stages.tree.confine` (or is the package's own).
+    """
     text = str(path)
     if text.startswith(tree.PACKAGE_PREFIXES):
         parsed = _BUILTIN.get((text, display))
         if parsed is None:
-            parsed = _BUILTIN[(text, display)] = _parse(yamlio.read_file(path, display), display)
+            parsed = _BUILTIN[(text, display)] = _parse(_read(path, display), display)
     else:
         remembered = tree.memory()
         if remembered is None:  # outside a snapshot the file may have changed since: read it again
-            parsed = _parse(yamlio.read_file(path, display), display)
+            parsed = _parse(_read(path, display), display)
         else:  # read once per snapshot, without asking whether the file changed
             parsed = remembered.get(("document", text, display))
             if parsed is None:
-                parsed = remembered[("document", text, display)] = _parse(yamlio.read_file(path, display), display)
+                parsed = remembered[("document", text, display)] = _parse(_read(path, display), display)
     frozen, marks, key = parsed
     return Document(path, display, marshal.loads(frozen), dict(marks), key)
 

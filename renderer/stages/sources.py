@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer import context
-from renderer.errors import InputError, Location
+from renderer.errors import InputError
 from renderer.stages.documents import Document, display_path, load_document
 from renderer.stages.filechecks import (
     BACKENDS,
@@ -32,7 +32,7 @@ from renderer.stages.tree import (
     APP_FILE,
     available,
     builtin_dir,
-    contained,
+    confine,
     entries,
     find_named,
     has_folder,
@@ -190,11 +190,8 @@ def load_app(app_dir) -> App:
         if not root.is_dir():
             raise InputError(f"app directory {str(app_dir)!r} does not exist",
                              hint="pass --app DIR, a folder holding eventbus-render.yaml")
-        if not path.is_file():
+        if confine(root, APP_FILE, what="the app file") is None:
             raise InputError(f"no {APP_FILE} in app directory {str(app_dir)!r}",
                              hint=f"create {APP_FILE} with at least 'backend:' (one of {', '.join(BACKENDS)})")
-        if not contained(str(path), root):
-            raise InputError(f"{APP_FILE} is a symlink that leaves the app directory",
-                             location=Location(APP_FILE))
     doc = _checked("app", load_document(path, APP_FILE), check_app)
     return App(root, doc, **_app_fields(doc.data))

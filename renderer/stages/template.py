@@ -68,8 +68,10 @@ def _package_environment():
 
 def _environment(app_root: Path | None) -> tuple:
     """``(environment, whether it loads templates of the app's own)``."""
-    local = os.path.join(app_root, "templates") if app_root is not None else None
-    if local is None or not os.path.isdir(local):
+    from renderer.stages import tree
+
+    local = tree.own_folder(app_root, "templates") if app_root is not None else None  # refuses what leaves the app
+    if local is None:
         return _package_environment(), False
     key = os.path.realpath(local)
     made = run_cache("template-environments")

@@ -58,29 +58,43 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
 
 
 class ConfinedLoader(BaseLoader):
-    """Loads templates from a list of folders, never from outside them."""
+    """Loads templates from a list of folders, never from outside them.
+
+    An app's own folder goes through :func:`renderer.stages.tree.confine`: a
+    template that leads outside the folder through a symlink, a symlink loop,
+    a FIFO or a device is refused with a message, not skipped; the package's
+    folder is read as it is.
+    """
 
     def __init__(self, roots: list[tuple[Path, str]]):
         # (folder, display prefix) pairs, searched in order
-        self.roots = [(root.resolve(), label) for root, label in roots if root.is_dir()]
+        self.roots = [(str(root.resolve()), label) for root, label in roots if root.is_dir()]
 
     def get_source(self, environment, template):
+        from renderer.stages import tree
+
         pieces = split_template_path(template)  # refuses '..'
+        relative = "/".join(pieces)
         for root, label in self.roots:
-            path = root.joinpath(*pieces)
-            if not path.is_file():
-                continue
-            real = path.resolve()
-            try:
-                real.relative_to(root)
-            except ValueError:
-                raise TemplateNotFound(f"{template} (a symlink leaving {label})") from None
-            if real.stat().st_size > MAX_TEMPLATE_BYTES:
+            display = f"{label}/{relative}"
+            if label == BUILTIN_LABEL:
+                path = os.path.join(root, *pieces)
+                if not os.path.isfile(path):
+                    continue
+            else:
+                path = tree.confine(root, relative, display, within=f"the app's {label} folder",
+                                    what=f"template {relative!r}")
+                if path is None:
+                    continue
+            data = tree.read_file(path, display, MAX_TEMPLATE_BYTES)
+            if len(data) > MAX_TEMPLATE_BYTES:
                 raise TemplateNotFound(f"{template} (larger than {MAX_TEMPLATE_BYTES} bytes)")
-            source = real.read_text(encoding="utf-8")
-            mtime = os.path.getmtime(real)
-            display = f"{label}/{'/'.join(pieces)}"
-            return source, display, lambda real=real, mtime=mtime: os.path.getmtime(real) == mtime
+            try:
+                source = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise TemplateNotFound(f"{template} (not UTF-8 text)") from None
+            mtime = os.path.getmtime(path)
+            return source, display, lambda path=path, mtime=mtime: os.path.getmtime(path) == mtime
         raise TemplateNotFound(template)
 
     def list_templates(self):

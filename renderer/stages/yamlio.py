@@ -19,7 +19,6 @@ Argo CD see is a key the renderer sees.
 from __future__ import annotations
 
 import functools
-import os
 
 from renderer import paths
 from renderer.errors import InputError, Location
@@ -211,25 +210,6 @@ def _indenting_tab(text: str, error_line: int | None) -> tuple[int, int] | None:
         if "\t" in indent:
             return number + 1, indent.index("\t") + 1
     return None
-
-
-def read_file(path, display: str) -> bytes:
-    """The bytes of a file (at most :data:`MAX_BYTES` + 1: :func:`load` refuses more)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            parts, size = [], 0
-            while size <= MAX_BYTES:
-                part = os.read(fd, MAX_BYTES + 1 - size)
-                if not part:
-                    break
-                parts.append(part)
-                size += len(part)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", location=Location(display)) from None
-    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _pairs_without_duplicates(pairs):

@@ -55,8 +55,8 @@ def content(app_dir: Path, kind: str | None, name: str, read: dict):
         listing = sources.local_folder(app_dir, kind)
         if listing is None or name not in listing:
             found = None
-        elif listing[name]:
-            found = UNREADABLE  # a symlink (or a symlinked folder)
+        elif listing[name] != "file":
+            found = UNREADABLE  # a symlink (or a symlinked folder), a FIFO, a device
         else:
             found = file_bytes(app_dir / kind / name)
     else:
@@ -66,21 +66,19 @@ def content(app_dir: Path, kind: str | None, name: str, read: dict):
 
 
 def file_bytes(path: Path):
-    """The bytes of a regular file, ``None`` when there is none, else :data:`UNREADABLE`."""
+    """The bytes of a regular file that is no symlink, ``None`` when there is none, else :data:`UNREADABLE`
+    (read with the one reader of repository files, never opening anything else)."""
+    import stat
+
+    from renderer.errors import InputError
+    from renderer.stages import tree, yamlio
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return UNREADABLE
+        data = tree.read_file(path, str(path), yamlio.MAX_BYTES)
     except FileNotFoundError:
         return None
-    except OSError:
+    except (OSError, InputError):
         return UNREADABLE
-    try:
-        parts = []
-        while True:
-            part = os.read(fd, 1 << 16)
-            if not part:
-                return b"".join(parts)
-            parts.append(part)
-    except OSError:
-        return UNREADABLE
-    finally:
-        os.close(fd)
+    return data if len(data) <= yamlio.MAX_BYTES else UNREADABLE

@@ -99,7 +99,7 @@ def sarif_result(finding, uri: str, line: int, column: int | None, prefix: str =
 
 def as_sarif(evaluation, rendered, repo_root: Path | None = None) -> str:
     """The evaluation as a SARIF 2.1.0 log with one run; rules come from the registry."""
-    repo_root = (repo_root or repository_root(rendered.app.root)).resolve()
+    repo_root = Path(os.path.realpath(repo_root or repository_root(rendered.app.root)))
     rules = sarif_rules({rule_id: config.level for rule_id, config in evaluation.config.items()})
     results = [sarif_result(finding, *_artifact(finding.origin, rendered, repo_root))
                for finding in evaluation.findings]
