@@ -242,12 +242,13 @@ def _read_parameter(inputs: Inputs, name: str, expected: str, value, source: str
 def value_layer(kind: str, source: str, text: str, line: int | None = None):
     """One ``PATH=VALUE`` from env or parameters as a layer, typed exactly like ``--set``."""
     from renderer.pipeline import parse_set, values_schema
+    from renderer.stages import yamlio
     from renderer.stages.layers import Layer
 
     label = "values" if kind == "parameter" else source
     where = f"{source} line {line}" if line else source
     if "=" not in text:
-        raise InputError(f"{where}: {text!r} is not PATH=VALUE", hint="e.g. jetstream.replicas=5")
+        raise InputError(f"{where}: {yamlio.shown(text)} is not PATH=VALUE", hint="e.g. jetstream.replicas=5")
     try:
         layer = parse_set(text, force_string=False, schema=values_schema(), flag=label)
     except InputError as exc:

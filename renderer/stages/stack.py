@@ -63,12 +63,12 @@ def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set
     PATH is read by :func:`renderer.paths.parse_path`.
     """
     if "=" not in text:
-        raise InputError(f"{flag} {text!r} is not PATH=VALUE", hint=f"e.g. {flag} jetstream.replicas=5")
+        raise InputError(f"{flag} {yamlio.shown(text)} is not PATH=VALUE", hint=f"e.g. {flag} jetstream.replicas=5")
     raw_path, raw = text.split("=", 1)
     path = parse_path(raw_path, what=f"{flag} path")
     if raw == "" and not force_string:
         # an unset shell variable, most likely: deleting the value silently would hide it
-        raise InputError(f"{flag} {text!r}: the value is empty",
+        raise InputError(f"{flag} {yamlio.shown(text)}: the value is empty",
                          hint=f"write {raw_path}=null to delete the value, or --set-string {raw_path}= for an "
                          "empty string")
     if raw in ("null", "~") and not force_string:
@@ -82,13 +82,14 @@ def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set
             try:
                 value, _ = yamlio.load(raw, f"{flag} {raw_path}")
             except InputError as exc:
-                raise InputError(f"{flag} {text!r}: value is not valid YAML ({exc.message})",
+                raise InputError(f"{flag} {yamlio.shown(text)}: value is not valid YAML ({exc.message})",
                                  hint=f"quote it for the shell, or use --set-string {raw_path}=...") from None
     nested: object = value
     for part in reversed(path):
         nested = layers_mod.IndexPatch({part: nested}) if isinstance(part, int) else {part: nested}
     if not isinstance(nested, dict) or isinstance(nested, layers_mod.IndexPatch):
-        raise InputError(f"{flag} {text!r}: the path must start with a key", hint="e.g. jetstream.replicas=5")
+        raise InputError(f"{flag} {yamlio.shown(text)}: the path must start with a key",
+                         hint="e.g. jetstream.replicas=5")
     return layers_mod.Layer("set", f"{flag} {text}", flag, nested, notes={(): f"{flag} {text}"})
 
 

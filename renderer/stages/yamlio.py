@@ -137,11 +137,48 @@ class _Builder:
                   hint="only plain strings, numbers, booleans and null are accepted")
         if tag == _TIMESTAMP:
             return node.value
-        yaml, _, constructor = _pyyaml()
-        try:
-            return constructor.yaml_constructors[tag](constructor, node)
-        except (ValueError, yaml.YAMLError) as exc:  # pragma: no cover - resolver and constructor agree
-            _fail(self.source, node, f"bad {tag.rsplit(':', 1)[-1]} value: {exc}")
+        text = node.value
+        name = tag.rsplit(":", 1)[-1]
+        key = paths.format_path(path) or None
+        if tag == _INT and len(text) > _MAX_INT_TEXT:
+            value = _TOO_LARGE if text.lstrip("+-")[:1].isdigit() else _IMPOSSIBLE
+        elif tag == _NULL and text not in _NULL_TEXTS:
+            value = _IMPOSSIBLE
+        else:
+            _, _, constructor = _pyyaml()
+            try:  # an explicit tag (``!!bool maybe``) reaches the constructor with text it cannot read
+                value = constructor.yaml_constructors[tag](constructor, node)
+            except Exception:  # KeyError, IndexError, ValueError: PyYAML's constructors word none of them
+                value = _IMPOSSIBLE
+        if value.__class__ is int and not -_INT_BOUND < value < _INT_BOUND or value is _TOO_LARGE:
+            _fail(self.source, node, f"integer out of range: {shown(text)} does not fit in 64 bits", key=key,
+                  hint="Kubernetes stores integers in 64 bits at most; quote the value if it is text")
+        if value is _IMPOSSIBLE:
+            _fail(self.source, node, f"{shown(text)} cannot be read as !!{name}", key=key, hint=_TAG_HINTS[name])
+        return value
+
+
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
+_NULL_TEXTS = frozenset(("", "~", "null", "Null", "NULL"))
+"""What YAML reads as null: the text a ``!!null`` tag may stand on."""
+_INT_BOUND = 2 ** 64
+"""Integers are read from -2**64 to 2**64, both excluded: wider than any Kubernetes field, short to print."""
+_MAX_INT_TEXT = 100
+"""Longest text read as an integer (64 bits need 66 characters in binary, with underscores a few more)."""
+_IMPOSSIBLE = object()
+_TOO_LARGE = object()
+_TAG_HINTS = {
+    "bool": "write true or false (or drop the tag)",
+    "int": "write a whole number such as 42 or 0x2a (or drop the tag)",
+    "float": "write a number such as 1.5 (or drop the tag)",
+    "null": "write null or ~ (or drop the tag)",
+}
+
+
+def shown(text: str) -> str:
+    """``text`` for a message: quoted, and cut short when long."""
+    return repr(text) if len(text) <= 40 else repr(text[:20]) + f"... ({len(text)} characters)"
 
 
 def load(text: str | bytes, source: str) -> tuple[object, Marks]:
