@@ -24,6 +24,8 @@ from renderer.stages import layers as layers_mod
 from renderer.stages.checks import (
     Problem,
     check_identity,
+    check_identity_kept,
+    identity,
     manifest_origin,
     problem_error,
     raise_all,
@@ -41,8 +43,8 @@ from renderer.stages.stack import (  # noqa: F401  (parse_set, values_schema: pa
 from renderer.stages.validate import validate, validate_eventbus
 
 DEFAULT_NAMESPACE = "argo-events"
-ANNOTATION_PREFIX = "eventbus-render/"
-MANAGED_BY = "eventbus-render"
+ANNOTATION_PREFIX = userfiles.RESERVED_PREFIX
+MANAGED_BY = userfiles.MANAGED_BY
 INSTANCE_LABEL = userfiles.INSTANCE_LABEL_KEY
 """The label Argo CD's label tracking owns by default; rendered objects leave it out (see :class:`InstanceLabel`)."""
 
@@ -198,7 +200,7 @@ def object_metadata(name: str, values: dict, profile: str, overlays: list, envir
     if instance.emit:
         labels[instance.key] = name
     labels.update(values.get("labels") or {})
-    labels["app.kubernetes.io/managed-by"] = MANAGED_BY
+    labels[userfiles.MANAGED_BY_KEY] = MANAGED_BY
     if not instance.emit:
         labels.pop(instance.key, None)
     annotations = dict(values.get("annotations") or {})
@@ -277,11 +279,11 @@ def _render(request: RenderRequest) -> Rendered:
     # the package-only environment unless the app has templates of its own
     template_root = app.root if sources.has_folder(app.root, "templates") else None
     text = template.render(app.backend, context_vars, template_root)
-    manifest = yamlio.load_structured(text, f"templates/{app.backend}{template.TEMPLATE_SUFFIX}",
-                                      unique_keys=template_root is None)
+    template_file = f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"
+    manifest = yamlio.load_structured(text, template_file, unique_keys=template_root is None)
     if not isinstance(manifest, dict):
-        raise InputError("the template did not produce a mapping",
-                         location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"))
+        raise InputError("the template did not produce a mapping", location=Location(template_file))
+    check_identity_kept(manifest, identity(name, namespace, labels, annotations), template_file)
 
     rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,
                         manifest, builtin_text=text if template_root is None else None)

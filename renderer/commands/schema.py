@@ -144,6 +144,9 @@ class _Converter:
     def _any(self, node: dict) -> dict:
         return {}
 
+    def _all(self, node: dict) -> dict:
+        return {"allOf": [self.node(sub) for sub in node["nodes"]]}
+
 
 def generate(kind: str) -> dict:
     """The JSON Schema of ``kind`` (``app``, ``profile`` or ``overlay``), translated from the renderer's own."""

@@ -2,7 +2,9 @@
 
 Schema problems of the values and of the rendered manifest, the EventBus
 name and namespace, and label and annotation keys and values all end in an
-:class:`~renderer.errors.InputError` located where the value was set.
+:class:`~renderer.errors.InputError` located where the value was set. The
+identity of a rendered object (:func:`check_identity_kept`) is checked after
+templating: it comes from the app file, never from a template.
 """
 
 from __future__ import annotations
@@ -69,3 +71,55 @@ def check_identity(name: str, namespace: str, origin_of) -> None:
     for key, value, node in (("name", name, userfiles.EVENTBUS_NAME), ("namespace", namespace, userfiles.NAMESPACE)):
         for problem in validate(value, node):
             raise InputError(problem.message, location=origin_of(key), hint=problem.fix or None)
+
+
+API_VERSION = "argoproj.io/v1alpha1"
+KIND = "EventBus"
+_IDENTITY_HINT = ("write apiVersion and kind as they are, metadata from the template's name, namespace, labels "
+                  "and annotations variables; set name and namespace in the app file (or Argo CD's destination)")
+
+
+def identity(name: str, namespace: str, labels: dict, annotations: dict) -> dict:
+    """What a rendered object must carry, by manifest path: apiVersion, kind, name, namespace, and the labels and
+    annotations the renderer owns (:func:`renderer.stages.userfiles.reserved_key`) with their values."""
+    out = {("apiVersion",): API_VERSION, ("kind",): KIND, ("metadata", "name"): name,
+           ("metadata", "namespace"): namespace}
+    for section, entries in (("labels", labels), ("annotations", annotations)):
+        for key, value in entries.items():
+            if userfiles.reserved_key(key):
+                out[("metadata", section, key)] = value
+    return out
+
+
+def check_identity_kept(manifest: dict, expected: dict, template_file: str) -> None:
+    """Refuse a rendered object whose identity is not ``expected`` (:func:`identity`): a template rewrote or left
+    out its apiVersion, kind, name or namespace, or one of the renderer's labels and annotations, or added one."""
+    metadata = manifest.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    found = {("apiVersion",): manifest.get("apiVersion", _NOTHING), ("kind",): manifest.get("kind", _NOTHING),
+             ("metadata", "name"): metadata.get("name", _NOTHING),
+             ("metadata", "namespace"): metadata.get("namespace", _NOTHING)}
+    for section in ("labels", "annotations"):
+        entries = metadata.get(section)
+        for key, value in (entries.items() if isinstance(entries, dict) else ()):
+            if isinstance(key, str) and userfiles.reserved_key(key):
+                found[("metadata", section, key)] = value
+    errors = []
+    for path in sorted(set(expected) | set(found), key=lambda p: (len(p), p)):
+        want, got = expected.get(path, _NOTHING), found.get(path, _NOTHING)
+        if want != got or type(want) is not type(got):
+            errors.append(InputError(f"the template wrote {_written(got)}; it must be {_written(want)}: an "
+                                     "EventBus's identity comes from the app file, not from a template",
+                                     location=Location(template_file, key=format_path(path)), hint=_IDENTITY_HINT))
+    raise_all(errors)
+
+
+_NOTHING = type("Nothing", (), {"__repr__": lambda self: "nothing"})()
+
+
+def _written(value) -> str:
+    if value is _NOTHING:
+        return "nothing"
+    if value is None:
+        return "null"
+    return repr(value) if isinstance(value, str) and len(value) <= 80 else f"a {type(value).__name__}"

@@ -6,20 +6,8 @@ these nodes; ``eventbus-render schema KIND`` turns the same nodes into the
 editors' JSON Schemas (:mod:`renderer.commands.schema`). Neither has a rule of
 its own, so the two accept and reject the same documents.
 
-The nodes are those of :mod:`renderer.stages.spec`, plus four types this
-module registers with the validator:
-
-- ``{"type": "text", "pattern": REGEX, "what": ..., "fix": ...}``: a string the
-  whole of which ``REGEX`` matches. The regex is written in the common subset
-  of Python's ``re`` and ECMA 262 (what JSON Schema's ``pattern`` is), and is
-  the only statement of the rule: DNS labels, label keys and values, plain
-  file names, real calendar dates (leap years included), merge strategies.
-- ``{"type": "keyed", "keys": TEXT, "values": NODE}``: a map whose keys are
-  checked too (label keys, environment names).
-- ``{"type": "nullable", "node": NODE}``: ``null`` or ``NODE``.
-- ``{"type": "choice", "enum": [...]}``: one of a few YAML scalars of any type,
-  compared with their type (``false`` is not ``0``); how a guard's ``level``
-  accepts the ``false`` that YAML 1.1 makes of an unquoted ``off``.
+The nodes are those of :mod:`renderer.stages.spec`, plus the types and formats of
+:mod:`renderer.stages.formats` (text, keyed, nullable, choice, all).
 
 Any node may carry ``"doc"`` (the editor's description) and an object
 ``"name"`` (its definition name in the JSON Schema). A file is one layer of a
@@ -31,10 +19,31 @@ sits above this module, which must stay importable by the loader).
 
 from __future__ import annotations
 
-import re
-
 from renderer.stages import spec
-from renderer.stages.validate import SchemaProblem, register, validate
+from renderer.stages.formats import (  # noqa: F401  (the formats are part of this module's face)
+    ANY_MAPPING,
+    DATE,
+    DNS_LABEL_HINT,
+    EVENTBUS_NAME,
+    LABEL_KEY,
+    LABEL_VALUE,
+    MANAGED_BY,
+    MANAGED_BY_KEY,
+    MANIFEST_PATH,
+    NAME_HINT,
+    NAMESPACE,
+    NON_BLANK,
+    NON_EMPTY,
+    RESERVED_PREFIX,
+    STRATEGY,
+    VALUES_ANNOTATION_KEY,
+    VALUES_LABEL_KEY,
+    file_name,
+    nullable,
+    reserved_key,
+    text,
+)
+from renderer.stages.validate import SchemaProblem, validate
 
 __all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "INSTANCE_LABEL", "INSTANCE_LABEL_KEY", "check",
            "node", "partial", "nullable"]
@@ -44,126 +53,6 @@ KINDS = ("app", "profile", "overlay", "environment", "waiver", "guards", "values
 LEVELS = ("off", "warning", "error")
 """Guard severities, weakest first."""
 BACKENDS = tuple(spec.BACKEND_PATHS)
-
-
-# -- the node types this module adds to the validator -------------------------------------------
-
-_STRING = {"type": "string"}
-_MAPPING = {"type": "map", "values": {"type": "any"}}
-
-
-def _show(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"'{value if len(value) <= 40 else value[:37] + '...'}'"
-    return str(value)
-
-
-def _check_text(value, node, path, out):
-    if not isinstance(value, str):
-        out.extend(validate(value, _STRING, path))
-    elif re.fullmatch(node["pattern"], value) is None:
-        out.append(SchemaProblem(path, f"{_show(value)} is not {node['what']}", node.get("fix", "")))
-
-
-def _check_keyed(value, node, path, out):
-    if not isinstance(value, dict):
-        out.extend(validate(value, _MAPPING, path))
-        return
-    for key, child in value.items():
-        # a bad key is the entry's problem: its value is not looked at
-        out.extend(validate(key, node["keys"], path + (key,)) or validate(child, node["values"], path + (key,)))
-
-
-def _check_nullable(value, node, path, out):
-    if value is not None:
-        out.extend(validate(value, node["node"], path))
-
-
-def _typed(value) -> tuple:
-    """A scalar with its type, so that ``false`` is not ``0``; lists and mappings are never a choice."""
-    return (type(value), value) if isinstance(value, (str, int, float, type(None))) else (type(value), None)
-
-
-def _check_choice(value, node, path, out):
-    enum = node["enum"]
-    if _typed(value) in {_typed(choice) for choice in enum}:
-        return
-    shown = node.get("names") or [_show(choice).strip("'") for choice in enum]
-    import difflib  # only paid for when there is a mistake to explain
-
-    close = difflib.get_close_matches(value, shown, n=1) if isinstance(value, str) else []
-    fix = node.get("fix") or (f"use '{close[0]}'" if close else "use one of " + ", ".join(shown))
-    message = node.get("message") or f"{_show(value)} is not one of " + ", ".join(shown)
-    out.append(SchemaProblem(path, message, fix))
-
-
-register("text", _check_text)
-register("keyed", _check_keyed)
-register("nullable", _check_nullable)
-register("choice", _check_choice)
-
-
-def nullable(node: dict) -> dict:
-    """``null`` or ``node``."""
-    return node if node["type"] in ("nullable", "any") else {"type": "nullable", "node": node}
-
-
-def text(pattern: str, what: str, fix: str, doc: str = "") -> dict:
-    """A string matching ``pattern`` as a whole; ``what`` completes "'x' is not ..."."""
-    out = {"type": "text", "pattern": pattern, "what": what, "fix": fix}
-    if doc:
-        out["doc"] = doc
-    return out
-
-
-# -- formats: one regex each, for the renderer and the editors alike ----------------------------
-
-_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
-_DNS_SUBDOMAIN = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
-_LABEL_NAME = r"(?:[A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]"
-# [prefix/]name: the prefix a DNS subdomain of at most 253 characters, the name at most 63
-_LABEL_KEY = rf"(?:(?=[^/]{{1,253}}/){_DNS_SUBDOMAIN}/)?{_LABEL_NAME}"
-_LABEL_VALUE = r"(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?"
-# a file stem: nothing that could leave the app directory
-_NAME = r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
-# YYYY-MM-DD of a day that exists (years 0001-9999, as Python's date); leap days in leap years only
-_LEAP_YEAR = r"[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00"
-_DATE = (r"(?!0000)[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
-         rf"|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:{_LEAP_YEAR})-02-29")
-_MERGE_KEYS = r"\s*[^+\s][^+]*"
-_STRATEGY = rf"replace|append|mergeBy:{_MERGE_KEYS}(?:\+{_MERGE_KEYS})*"
-
-DNS_LABEL_HINT = "use lower-case letters, digits and '-', at most 63 characters"
-EVENTBUS_NAME = text(_DNS_LABEL, "a valid EventBus name",
-                     DNS_LABEL_HINT + " (the controller uses it as a label value and in Service names)",
-                     "EventBus metadata.name (default: default).")
-NAMESPACE = text(_DNS_LABEL, "a valid namespace name", DNS_LABEL_HINT, "EventBus namespace (default: argo-events).")
-LABEL_KEY = text(_LABEL_KEY, "a valid Kubernetes label key",
-                 "use [prefix/]name with letters, digits, '-', '_', '.' (name at most 63 characters, prefix a "
-                 "DNS subdomain)")
-LABEL_VALUE = text(_LABEL_VALUE, "a valid Kubernetes label value",
-                   "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
-NAME_HINT = "use a file name from profiles/ or overlays/ without directories, e.g. 'prod'"
-DATE = text(_DATE, "a date", "write the last day the waiver holds as YYYY-MM-DD (UTC, inclusive)",
-            "Last day the waiver holds (YYYY-MM-DD, UTC, inclusive).")
-STRATEGY = text(_STRATEGY, "a merge strategy", "use replace, append or mergeBy:KEY (mergeBy:key+effect for several "
-                "keys)")
-NON_BLANK = text(r"[\s\S]*\S[\s\S]*", "the name of a person or team", "name a person or team",
-                 "Person or team answerable for it.")
-NON_EMPTY = text(r"[\s\S]+", "a non-empty string", "write a value or remove the entry")
-MANIFEST_PATH = text(r"(?:spec|metadata)(?:[.\[][\s\S]*)?", "a manifest path",
-                     "copy the path from the report, e.g. spec.jetstream.replicas",
-                     "Manifest path of the value the waiver accepts, as the report prints it, e.g. "
-                     "spec.jetstream.replicas.")
-
-
-def file_name(what: str) -> dict:
-    """A profile, overlay or environment name: a plain file stem."""
-    return text(_NAME, "a plain name", NAME_HINT, f"Name of {what} (a file stem, no folders).")
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -176,8 +65,8 @@ VALUES = {
            "plus labels, annotations and spread. null deletes a key.",
     "fields": {
         **spec.EVENTBUS["fields"]["spec"]["fields"],
-        "labels": {"type": "keyed", "keys": LABEL_KEY, "values": LABEL_VALUE},
-        "annotations": {"type": "keyed", "keys": LABEL_KEY, "values": spec.STR},
+        "labels": {"type": "keyed", "keys": VALUES_LABEL_KEY, "values": LABEL_VALUE},
+        "annotations": {"type": "keyed", "keys": VALUES_ANNOTATION_KEY, "values": spec.STR},
         "spread": {"type": "object", "fields": {"zones": _SPREAD_MODE, "hosts": _SPREAD_MODE,
                                                 "zoneWeight": _WEIGHT, "hostWeight": _WEIGHT}},
     },
@@ -300,7 +189,7 @@ def _guard(rule_id: str, module) -> dict:
 def _rules_nodes(rules) -> tuple[dict, dict]:
     """``(guards, waiver)`` nodes for a guard registry (rule id -> rule module), or without one."""
     if rules is None:
-        guards = {"type": "map", "values": nullable(_MAPPING)}
+        guards = {"type": "map", "values": nullable(ANY_MAPPING)}
         rule = text(r"[\s\S]+", "a guard id", "name the guard the waiver is for, e.g. replica-count")
     else:
         guards = {"type": "object", "fields": {rule_id: _guard(rule_id, module) for rule_id, module in rules.items()},

@@ -140,7 +140,9 @@ def test_a_key_the_request_names_that_no_label_uses_changes_nothing(make_app):
 
 def test_an_app_template_that_writes_the_tracked_label_is_refused(make_app):
     template = ("apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata:\n  name: {{ name }}\n"
-                "  labels: {app.kubernetes.io/instance: {{ name }}}\nspec:\n  jetstream: {version: '2.10.29'}\n")
+                "  namespace: {{ namespace }}\n  annotations: {{ annotations | yaml }}\n"
+                "  labels: {{ labels | combine({'app.kubernetes.io/instance': name}) | yaml }}\n"
+                "spec:\n  jetstream: {version: '2.10.29'}\n")
     app = make_app("backend: jetstream\n", files={"templates/jetstream.yaml.j2": template})
     message = render_error(app)
     assert message.startswith("templates/jetstream.yaml.j2")

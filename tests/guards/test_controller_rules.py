@@ -10,20 +10,23 @@ from renderer.stages.guards import controller_rules
 from tests.conftest import SHARED_UPSTREAM
 
 RULE = "controller-rules"
+# what every template writes: the identity the app file gives (renderer.stages.checks.check_identity_kept)
+METADATA = ("metadata: {name: {{ name | yaml }}, namespace: {{ namespace | yaml }}, labels: {{ labels | yaml }}, "
+            "annotations: {{ annotations | yaml }}}\n")
 
 TWO_BACKENDS = """\
 apiVersion: argoproj.io/v1alpha1
 kind: EventBus
-metadata: {name: {{ name | yaml }}, namespace: {{ namespace | yaml }}}
+""" + METADATA + """\
 spec:
   jetstream: {version: "2.10.29"}
   kafka: {url: "kafka:9092"}
 """
-NO_BACKEND = "apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata: {name: x}\nspec: {}\n"
+NO_BACKEND = "apiVersion: argoproj.io/v1alpha1\nkind: EventBus\n" + METADATA + "spec: {}\n"
 NATIVE_AND_EXOTIC = """\
 apiVersion: argoproj.io/v1alpha1
 kind: EventBus
-metadata: {name: {{ name | yaml }}}
+""" + METADATA + """\
 spec:
   nats:
     native: {replicas: 3}
