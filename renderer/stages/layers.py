@@ -11,6 +11,12 @@ The merge itself is driven by deepmerge (type-dispatched strategies); the
 strategies here add provenance: every path written gets a :class:`Setting`
 naming its :class:`Origin`, so ``explain`` can show the final value and the
 values it overrode, and errors can point at the line that set a bad value.
+
+Every strategy is linear in the size of the lists it merges (``mergeBy``
+finds items through an index of their keys), and what a merge holds (each
+layer's values, and the copy of a merged list each layer merging into it
+keeps for ``explain``) is counted: past :data:`MAX_RENDER_VALUES` the render
+is refused, naming the layer.
 """
 
 from __future__ import annotations
@@ -32,15 +38,29 @@ from renderer.stages.provenance import (  # noqa: F401  (the model of a merge, u
     parse_strategy,
 )
 
+MAX_RENDER_VALUES = 100_000
+"""Most values one render may read from its layers (twice what one file may hold), and most values the copies
+of merged lists may hold: a list that ``append`` or ``mergeBy`` merges is kept once per layer merging into it,
+for ``explain``."""
+
+
+def too_many(count: int, what: str, location: Location | None = None) -> InputError:
+    """The error of a render that reads, or keeps copies of, more than :data:`MAX_RENDER_VALUES` values."""
+    return InputError(f"{what} more than {MAX_RENDER_VALUES:,} values ({count:,}), the limit of one render",
+                      location=location,
+                      hint="split the values over fewer, smaller layers; a list that append or mergeBy merges is "
+                           "kept once per layer merging into it")
+
 
 class _LayerMerge:
-    """Merges one layer onto the accumulated values, recording provenance."""
+    """Merges one layer onto the accumulated values, recording provenance and counting what the merge holds."""
 
-    def __init__(self, layer: Layer, provenance: Provenance, strategies: dict):
+    def __init__(self, layer: Layer, provenance: Provenance, strategies: dict, held: int = 0):
         self.layer = layer
         self.provenance = provenance
         self.strategies = strategies
         self.remap: dict[tuple, tuple] = {}
+        self.held = held
 
     # -- provenance helpers -------------------------------------------------
     def _source(self, path: tuple) -> tuple:
@@ -83,6 +103,18 @@ class _LayerMerge:
     def _add(self, path: tuple, value) -> None:
         self.provenance.add(path, Setting(None, value, self.layer, self._source(path) if self.remap else path))
 
+    def _copy_counted(self, value):
+        """:func:`copy_values` of a merged list, kept for ``explain``, its size added to what the merge holds;
+        refused past the limit (the one part of a merge that is not linear in the values the layers hold)."""
+        out, size = _copy_sized(value)
+        self.held += size
+        if self.held > MAX_RENDER_VALUES:
+            origin = self.layer.origin(())
+            raise too_many(self.held, f"merging {self.layer.kind} {self.layer.name!r} makes the merged lists kept "
+                           "for explain hold",
+                           Location(origin.file, origin.line, origin.column))
+        return out
+
     # -- strategies for deepmerge ------------------------------------------
     def _dicts(self, config, path, base: dict, nxt: dict):
         path = tuple(path)
@@ -109,22 +141,26 @@ class _LayerMerge:
         if strategy is None or strategy.kind == "replace":
             return self._take(path, nxt)
         merged = list(base)
+        keyed = strategy.kind == "mergeBy"
+        positions: dict = {}  # item key -> position of the first item with it: one lookup per item, not a scan
+        if keyed:
+            for position, existing in enumerate(merged):
+                key = _item_key(existing, strategy.keys)
+                if key is not None:
+                    positions.setdefault(key, position)
         for index, item in enumerate(nxt):
-            key = _item_key(item, strategy.keys) if strategy.kind == "mergeBy" else None
-            target = None
-            if key is not None:
-                for position, existing in enumerate(merged):
-                    if _item_key(existing, strategy.keys) == key:
-                        target = position
-                        break
+            key = _item_key(item, strategy.keys) if keyed else None
+            target = positions.get(key) if key is not None else None
             if target is None:
                 target = len(merged)
                 self.remap[path + (target,)] = self._source(path) + (index,)
                 merged.append(self._take(path + (target,), item))
+                if key is not None:
+                    positions[key] = target
             else:
                 self.remap[path + (target,)] = self._source(path) + (index,)
                 merged[target] = config.value_strategy(list(path + (target,)), merged[target], item)
-        self.provenance.add(path, Setting(None, _copy(merged), self.layer, self._source(path)))
+        self.provenance.add(path, Setting(None, self._copy_counted(merged), self.layer, self._source(path)))
         return merged
 
     def _replace(self, config, path, base, nxt):
@@ -216,6 +252,22 @@ def _copy(value):
     return value
 
 
+def _copy_sized(value) -> tuple:
+    """``(copy, number of values in it)``: :func:`_copy` that counts (mappings and lists count as one each)."""
+    size = 0
+
+    def copy(node):
+        nonlocal size
+        size += 1
+        if isinstance(node, dict):
+            return {k: copy(v) for k, v in node.items() if v is not None}
+        if isinstance(node, list):
+            return [copy(v) for v in node]
+        return node
+
+    return copy(value), size
+
+
 @dataclass(slots=True)
 class Merged:
     """The result of merging layers: values, provenance, strategies in force and the layers."""
@@ -224,6 +276,8 @@ class Merged:
     provenance: Provenance
     strategies: dict
     layers: list
+    held: int = 0
+    """How many values the copies of merged lists kept for ``explain`` hold (:data:`MAX_RENDER_VALUES`)."""
 
     def copy(self, touched=None) -> Merged:
         """A copy that further layers can be merged onto, leaving this one as it is.
@@ -240,7 +294,7 @@ class Merged:
             for key in touched:
                 if key in values:
                     values[key] = _copy(values[key])
-        return Merged(values, Provenance(self.provenance.history), dict(self.strategies), list(self.layers))
+        return Merged(values, Provenance(self.provenance.history), dict(self.strategies), list(self.layers), self.held)
 
 
 def merge_layers(layers: list[Layer], start: Merged | None = None) -> Merged:
@@ -250,12 +304,18 @@ def merge_layers(layers: list[Layer], start: Merged | None = None) -> Merged:
     """
     if start is None:
         start = Merged({}, Provenance(), {}, [])
-    provenance, strategies, values = start.provenance, start.strategies, start.values
+    provenance, strategies, values, held = start.provenance, start.strategies, start.values, start.held
     for layer in layers:
         for pattern, text in (layer.merge or {}).items():
             strategies[_pattern_path(layer, str(pattern))] = parse_strategy(text, layer, pattern)
-        values = _LayerMerge(layer, provenance, strategies).run(values)
-    return Merged(values, provenance, strategies, start.layers + list(layers))
+        merge = _LayerMerge(layer, provenance, strategies, held)
+        values = merge.run(values)
+        held = merge.held
+        if held > MAX_RENDER_VALUES:
+            origin = layer.origin(())
+            raise too_many(held, f"merging {layer.kind} {layer.name!r} makes the merged lists kept for explain hold",
+                           Location(origin.file, origin.line, origin.column))
+    return Merged(values, provenance, strategies, start.layers + list(layers), held)
 
 
 def _pattern_path(layer: Layer, pattern: str) -> tuple:

@@ -131,6 +131,8 @@ def select_environment(app, environment: str | None) -> dict:
 def collect_layers(app, request, env: dict):
     """Load profiles and overlays and build the ordered list of layers: ``(profiles, overlays, stack)``."""
     doc = app.doc
+    read = _ReadCount()
+    read.add(doc)
     env_prefix = ("environments", request.environment) if request.environment else ()
     if request.profile is not None:
         sources.check_name(request.profile, None, (), "profile")
@@ -140,15 +142,16 @@ def collect_layers(app, request, env: dict):
                                               ref_path=env_prefix + ("profile",))
     else:
         profiles = sources.load_profile_chain(app.profile, app.root, referrer=doc)
+    for profile in profiles:
+        read.add(profile.doc)
     overlays = []
-    for index, name in enumerate(app.overlays):
-        overlays.append(sources.load_overlay(name, app.root, referrer=doc, ref_path=("overlays", index)))
-    for index, name in enumerate(env.get("overlays") or []):
-        overlays.append(sources.load_overlay(name, app.root, referrer=doc,
-                                             ref_path=env_prefix + ("overlays", index)))
+    wanted = [(name, doc, ("overlays", index)) for index, name in enumerate(app.overlays)]
+    wanted += [(name, doc, env_prefix + ("overlays", index)) for index, name in enumerate(env.get("overlays") or [])]
     for name in request.overlays:
         sources.check_name(name, None, (), "overlay")
-        overlays.append(sources.load_overlay(name, app.root))
+        wanted.append((name, None, ("overlays",)))
+    for name, referrer, ref_path in wanted:  # counted as they are read: a render of too many values stops early
+        overlays.append(read.add(sources.load_overlay(name, app.root, referrer=referrer, ref_path=ref_path)))
 
     stack = defaults_layers(app.backend)
     for profile in profiles:
@@ -166,6 +169,24 @@ def collect_layers(app, request, env: dict):
     for text in request.set_strings:
         stack.append(parse_set(text, force_string=True, schema=schema, flag="--set-string"))
     return profiles, overlays, stack
+
+
+class _ReadCount:
+    """The values of the files one render reads, each file counted once, refused past the limit of a render."""
+
+    def __init__(self):
+        self.seen: set = set()
+        self.total = 0
+
+    def add(self, record):
+        """Count the file of ``record`` (a document, or a profile or overlay holding one); return ``record``."""
+        document = getattr(record, "doc", record)
+        if document.key not in self.seen:
+            self.seen.add(document.key)
+            self.total += len(document.marks)
+            if self.total > layers_mod.MAX_RENDER_VALUES:
+                raise layers_mod.too_many(self.total, "with this file the render reads", Location(document.display))
+        return record
 
 
 def _layer_key(layer) -> tuple:
