@@ -102,7 +102,8 @@ def test_a_template_whose_output_passes_one_mebibyte_is_refused(make_app, cli):
     body = HEADER + "{% for i in range(20000) %}  # {{ 'x' * 100 }}\n{% endfor %}"
     result = render_with_template(make_app, cli, body)
     assert result.code == 2 and result.out == ""
-    assert "produced more than 1048576 bytes" in result.err
+    assert "templates/jetstream.yaml.j2: the template's output (or a block or macro of it) would pass 1,048,576 " \
+           "characters" in result.err
 
 
 def test_a_template_file_larger_than_256_kib_is_not_loaded(make_app, cli):

@@ -88,19 +88,19 @@ def render(backend: str, context: dict, app_root: Path | None) -> str:
     """Render the template of ``backend`` with ``context``; template errors become :class:`InputError`."""
     name = backend + TEMPLATE_SUFFIX
     env, own_templates = _environment(app_root)
+    from renderer.stages import template_bounds
+
+    template = None
     try:
         template = env.get_template(name)
-        if own_templates:
-            with _time_limit(TIME_LIMIT_SECONDS):
+        with template_bounds.budget():  # what one render builds, added up (MAX_WORK)
+            if own_templates:
+                with _time_limit(TIME_LIMIT_SECONDS):
+                    text = template.render(context)
+            else:  # the package's own templates hold no loops a value could blow up: no timer needed
                 text = template.render(context)
-        else:  # the package's own templates hold no loops a value could blow up: no timer needed
-            text = template.render(context)
     except Exception as exc:
-        raise _template_error(exc, name) from None
-    from renderer.stages.template_sandbox import MAX_OUTPUT_BYTES
-
-    if len(text) > MAX_OUTPUT_BYTES:
-        raise InputError(f"template {name} produced more than {MAX_OUTPUT_BYTES} bytes")
+        raise _template_error(exc, name, getattr(template, "filename", None) or name) from None
     return text
 
 
@@ -116,11 +116,16 @@ def _template_location(exc: BaseException, fallback: str) -> Location:
     return found or Location(fallback)
 
 
-def _template_error(exc: Exception, name: str) -> Exception:
+def _template_error(exc: Exception, name: str, shown: str) -> Exception:
     """The :class:`InputError` a failed render becomes (or ``exc`` itself when it is not the template's)."""
     from jinja2 import TemplateNotFound
     from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 
+    from renderer.stages.template_bounds import TooLarge
+
+    if isinstance(exc, TooLarge):
+        return InputError(str(exc), location=_template_location(exc, shown),
+                          hint="a template builds values of at most 1 MiB, and at most 16 MiB in all")
     if isinstance(exc, TemplateTimeout):
         return InputError(f"template {name} ran for more than {TIME_LIMIT_SECONDS:g} seconds and was stopped",
                           hint="look for loops over large ranges")

@@ -20,41 +20,70 @@ import hashlib
 import os
 import stat
 import sys
+import types
 from pathlib import Path
 
 import jinja2
 from jinja2 import BaseLoader, FileSystemBytecodeCache, StrictUndefined, TemplateNotFound
-from jinja2.exceptions import SecurityError
 from jinja2.loaders import split_template_path
+from jinja2.runtime import Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from renderer import __version__
+from renderer.stages import template_bounds
 from renderer.stages.template_filters import combine, spread_pods, to_yaml_flow
 
 MAX_TEMPLATE_BYTES = 256 * 1024
-MAX_OUTPUT_BYTES = 1024 * 1024
+MAX_OUTPUT_BYTES = template_bounds.MAX_VALUE
 """Largest text a template may produce, and largest string or list an expression may build."""
 BUILTIN_LABEL = "builtin:templates"
 """How the package's templates are named in messages (an app's own are ``templates/...``)."""
 
 
 class LimitedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus bounds on the operators that can build huge values."""
+    """The immutable sandbox, plus bounds on everything that can build a large value
+    (:mod:`renderer.stages.template_bounds`): operators, ``~``, method calls, ``str.format`` and the output."""
 
-    intercepted_binops = frozenset(["*", "**", "+"])
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
+    code_generator_class = template_bounds.BoundedCodeGenerator
+    concat = staticmethod(template_bounds.bounded_concat)
 
     def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
-            raise SecurityError("exponent too large for a template")
-        if operator == "*":
-            for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) \
-                        and len(seq) * count > MAX_OUTPUT_BYTES:
-                    raise SecurityError("repetition would build a value larger than 1 MiB")
-        elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
-                and len(left) + len(right) > MAX_OUTPUT_BYTES:
-            raise SecurityError("concatenation would build a value larger than 1 MiB")
+        template_bounds.check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):
+        # Jinja2's parameter names: a template's keyword arguments can be called anything but these
+        args = template_bounds.check_call(__obj, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, (str, bytes, list, tuple, dict)) and not isinstance(__obj, Macro):
+            template_bounds.build(len(result), getattr(__obj, "__name__", "a call"))
+        return result
+
+    def wrap_str_format(self, value):
+        """``str.format`` and ``format_map`` of a template, each field sized first (Jinja2's own, with
+        :class:`~renderer.stages.template_bounds.BoundedFormatter`)."""
+        if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or \
+                value.__name__ not in ("format", "format_map") or not isinstance(value.__self__, str):
+            return None
+        text = value.__self__
+        formatter = template_bounds.BoundedEscapeFormatter(self, escape=text.escape) if isinstance(text, Markup) \
+            else template_bounds.BoundedFormatter(self)
+        is_map = value.__name__ == "format_map"
+
+        def wrapper(*args, **kwargs):
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                args, kwargs = (), args[0]
+            return type(text)(formatter.vformat(text, args, kwargs))
+
+        return functools.update_wrapper(wrapper, value)
+
+    def sized_parts(self, parts: tuple) -> tuple:
+        """The operands of ``~``, sized (generated code calls it: :class:`template_bounds.BoundedCodeGenerator`)."""
+        return template_bounds.sized_parts(parts)
 
 
 class ConfinedLoader(BaseLoader):
@@ -146,6 +175,7 @@ class BuiltinBytecodeCache(FileSystemBytecodeCache):
 
     _FINGERPRINT = repr((jinja2.__version__, __version__, sys.version, str(Path(__file__).resolve().parent),
                          sorted(LimitedSandbox.intercepted_binops), sorted(LimitedSandbox.intercepted_unops),
+                         LimitedSandbox.code_generator_class.__qualname__, template_bounds.CODE_VERSION,
                          sorted((name, repr(value)) for name, value in _OPTIONS.items())))
 
     def __init__(self, directory: str):
@@ -188,4 +218,5 @@ def new_environment(roots: list[tuple[Path, str]]) -> LimitedSandbox:
     env.filters["yaml"] = to_yaml_flow
     env.filters["combine"] = combine
     env.filters["spread_pods"] = spread_pods
+    env.filters = template_bounds.bounded_filters(env.filters)  # Jinja2's and ours alike
     return env
