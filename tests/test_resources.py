@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from renderer.stages.layers import MAX_RENDER_VALUES, Layer, merge_layers
+from renderer.stages.layers import MAX_RENDER_BYTES, MAX_RENDER_VALUES, Layer, merge_layers
 
 
 def layer(kind, values, merge=None, name=None):
@@ -99,6 +99,14 @@ def test_small_layers_that_merge_into_one_large_list_are_refused_by_what_the_mer
 def test_values_from_the_command_line_count_too(make_app, cli, args):
     app = app_with_overlays(make_app, 4, 20_000)
     refused(cli("render", "--app", app, *args, "--set", "jetstream.replicas=3"), f"more than {LIMIT} values")
+
+
+def test_many_files_of_long_strings_are_refused_by_the_bytes_a_render_reads(make_app, cli):
+    files = {f"overlays/o{i}.yaml": f"values:\n  annotations:\n    example.com/o{i}: {'x' * 1_000_000}\n"
+             for i in range(20)}
+    app = make_app("backend: jetstream\noverlays: [" + ", ".join(f"o{i}" for i in range(20)) + "]\n", files=files)
+    refused(cli("render", "--app", app), f"the render reads more than {MAX_RENDER_BYTES:,} bytes of files",
+            "overlays/o16.yaml")
 
 
 def test_one_file_at_the_per_file_limit_still_renders(make_app, cli):

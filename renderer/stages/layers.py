@@ -44,6 +44,10 @@ of merged lists may hold: a list that ``append`` or ``mergeBy`` merges is kept o
 for ``explain``."""
 
 
+MAX_RENDER_BYTES = 16 * 1024 * 1024
+"""Most bytes of files one render may read (each file holds at most 1 MiB)."""
+
+
 def too_many(count: int, what: str, location: Location | None = None) -> InputError:
     """The error of a render that reads, or keeps copies of, more than :data:`MAX_RENDER_VALUES` values."""
     return InputError(f"{what} more than {MAX_RENDER_VALUES:,} values ({count:,}), the limit of one render",

@@ -177,6 +177,7 @@ class _ReadCount:
     def __init__(self):
         self.seen: set = set()
         self.total = 0
+        self.bytes = 0
 
     def add(self, record):
         """Count the file of ``record`` (a document, or a profile or overlay holding one); return ``record``."""
@@ -184,8 +185,14 @@ class _ReadCount:
         if document.key not in self.seen:
             self.seen.add(document.key)
             self.total += len(document.marks)
+            self.bytes += len(document.key[1]) if len(document.key) > 1 else 0
             if self.total > layers_mod.MAX_RENDER_VALUES:
                 raise layers_mod.too_many(self.total, "with this file the render reads", Location(document.display))
+            if self.bytes > layers_mod.MAX_RENDER_BYTES:
+                raise InputError(f"with this file the render reads more than {layers_mod.MAX_RENDER_BYTES:,} bytes "
+                                 f"of files ({self.bytes:,}), the limit of one render",
+                                 location=Location(document.display),
+                                 hint="split the values over fewer, smaller layers")
         return record
 
 
