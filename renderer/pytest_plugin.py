@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from renderer.credentials import redact
+
 TODAY_INI = "eventbus_render_today"
 
 
@@ -71,7 +73,7 @@ class EventBusRenderer:
             message = exc.render()
         where = f"{app_dir}" + (f" [{environment}]" if environment else "")
         # outside the except block, so pytest shows the renderer's message and no exception chain
-        pytest.fail(f"eventbus-render: {where} does not render:\n{message}", pytrace=False)
+        pytest.fail(redact(f"eventbus-render: {where} does not render:\n{message}"), pytrace=False)
 
     def manifest(self, app_dir, environment: str | None = None, **options) -> dict:
         """The rendered manifest as data."""
@@ -93,7 +95,7 @@ class EventBusRenderer:
             return sorted(sources.load_app(self._path(app_dir)).environments)
         except RendererError as exc:
             message = exc.render()
-        pytest.fail(f"eventbus-render: {app_dir}: {message}", pytrace=False)
+        pytest.fail(redact(f"eventbus-render: {app_dir}: {message}"), pytrace=False)
 
     def all(self, root=".", *, fmt: str = "yaml") -> dict:
         """Every environment of every app below ``root``, as ``render --all`` writes them: file -> text."""
@@ -102,7 +104,7 @@ class EventBusRenderer:
         tree = render_root(self._path(root), Options(fmt=fmt, today=self.today), jobs=1)
         if tree.failures:
             error = RenderAllError(tree.failures, len(tree.entries) + len(tree.failures), "the tree does not render")
-            pytest.fail(f"eventbus-render: {root}:\n{error.render()}", pytrace=False)
+            pytest.fail(redact(f"eventbus-render: {root}:\n{error.render()}"), pytrace=False)
         return {entry.file: entry.text for entry in tree.entries}
 
 

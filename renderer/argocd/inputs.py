@@ -79,6 +79,13 @@ class Inputs:
 # -- ARGOCD_ENV_* -------------------------------------------------------------------------------
 
 
+def value_lines(text: str) -> list:
+    """The lines of ``ARGOCD_ENV_VALUES``: split at ``\\n`` only (a ``\\r`` before it is stripped with the line's
+    spaces). ``str.splitlines`` also splits at U+2028, U+2029, U+0085, VT, FF, FS, GS and RS, which a value may
+    hold: one of them must not start a second ``PATH=VALUE``."""
+    return text.split("\n")
+
+
 def read_env(environ, inputs: Inputs) -> None:
     """Read the allow-listed ``ARGOCD_ENV_*`` variables into ``inputs``."""
     for key in sorted(environ):
@@ -101,7 +108,7 @@ def read_env(environ, inputs: Inputs) -> None:
             if names:
                 inputs.overlays, inputs.overlays_source = names, key
         elif name == "VALUES":
-            for number, line in enumerate(value.splitlines(), 1):
+            for number, line in enumerate(value_lines(value), 1):
                 text = line.strip()
                 if text and not text.startswith("#"):
                     inputs.layers.append(value_layer("env", key, text, line=number))
@@ -347,7 +354,7 @@ def carriers(environ, value: str) -> list:
     for key in sorted(environ):
         text = environ[key]
         if key.startswith(ENV_PREFIX) and needle in text.lower():
-            lines = [n for n, line in enumerate(text.splitlines(), 1) if needle in line.lower()]
+            lines = [n for n, line in enumerate(value_lines(text), 1) if needle in line.lower()]
             where = f" line {lines[0]}" if key == ENV_PREFIX + "VALUES" and lines else ""
             out.append(f"plugin.env {key[len(ENV_PREFIX):]} ({key}{where})")
     raw = environ.get(PARAMETERS_JSON)

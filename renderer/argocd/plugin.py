@@ -226,4 +226,7 @@ def run_command(command: str, cwd, environ) -> tuple[int, str, str]:
     extra = stray.getvalue()
     if extra:
         err = extra + ("" if extra.endswith("\n") else "\n") + err
-    return code, out, err
+    from renderer.credentials import redact
+
+    # the manifests are what Argo CD applies, as written; everything else is shown to people
+    return code, out if command == "generate" else redact(out), redact(err)

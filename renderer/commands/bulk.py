@@ -334,5 +334,5 @@ def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strin
                    f"{'s' if tree.apps != 1 else ''} in {len(tree.environments)} environment"
                    f"{'s' if len(tree.environments) != 1 else ''}{where}")
         if not output_dir:
-            emit_text(stream_text(tree, fmt))
+            emit_text(stream_text(tree, fmt), verbatim=True)
         warn(summary)

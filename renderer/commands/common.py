@@ -1,7 +1,8 @@
 """What every command shares: the options that choose the layers, and writing results and diagnostics.
 
 stdout carries only a command's result, written once, after everything has
-succeeded (:func:`emit_text`); diagnostics go to stderr (:func:`warn`).
+succeeded (:func:`emit_text`); diagnostics go to stderr (:func:`warn`). Both
+mask credentials (:func:`renderer.credentials.redact`), except in manifests.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ import sys
 import click
 
 
-def emit_text(text: str) -> None:
-    """Write the command's whole result to stdout at once; a stdout that cannot take it is an input error."""
+def emit_text(text: str, *, verbatim: bool = False) -> None:
+    """Write the command's whole result to stdout at once; a stdout that cannot take it is an input error.
+
+    Credentials are masked (:func:`renderer.credentials.redact`) unless ``verbatim``: manifests, which Argo CD
+    and kubectl apply as written, and text that holds no user data.
+    """
     from renderer.errors import InputError
 
+    if not verbatim:
+        from renderer.credentials import redact
+
+        text = redact(text)
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -26,8 +35,10 @@ def emit_text(text: str) -> None:
 
 
 def warn(text: str) -> None:
-    """A diagnostic line on stderr."""
-    sys.stderr.write(text.rstrip("\n") + "\n")
+    """A diagnostic line on stderr, credentials masked (:func:`renderer.credentials.redact`)."""
+    from renderer.credentials import redact
+
+    sys.stderr.write(redact(text.rstrip("\n")) + "\n")
 
 
 def error_message(exc) -> str:

@@ -34,7 +34,7 @@ def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), 
     objects = [rendered.manifest]
     report_warnings(rendered)
     if not output_dir:
-        emit_text(emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects))
+        emit_text(emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects), verbatim=True)
         return
     name = output_filename(rendered)
     if fmt == "json":

@@ -191,7 +191,7 @@ def schema_command(kind):
     """
     from renderer.commands.common import emit_text
 
-    emit_text(committed(kind))
+    emit_text(committed(kind), verbatim=True)
 
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point

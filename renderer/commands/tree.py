@@ -122,8 +122,10 @@ def finding_record(finding) -> dict:
     path = getattr(finding, "path", None)
     if isinstance(path, (tuple, list)):
         path = format_path(tuple(path))
+    from renderer.credentials import redact
+
     return {"rule": str(getattr(finding, "rule", "") or ""), "level": str(getattr(finding, "level", "") or ""),
-            "path": str(path or ""), "message": str(getattr(finding, "message", finding)),
+            "path": str(path or ""), "message": redact(str(getattr(finding, "message", finding))),
             "waived": bool(getattr(finding, "waived", False))}
 
 

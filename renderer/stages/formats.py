@@ -41,7 +41,9 @@ def _show(value) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return f"'{value if len(value) <= 40 else value[:37] + '...'}'"
+        from renderer.credentials import clip
+
+        return f"'{clip(value, 40)}'"
     return str(value)
 
 

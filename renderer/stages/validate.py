@@ -54,8 +54,9 @@ def _describe(value) -> str:
     if isinstance(value, float):
         return f"number {value!r}"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string '{shown}'"
+        from renderer.credentials import clip
+
+        return f"string '{clip(value, 40)}'"
     if isinstance(value, dict):
         return "object"
     if isinstance(value, (list, tuple)):

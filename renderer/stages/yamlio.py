@@ -178,6 +178,9 @@ _TAG_HINTS = {
 
 def shown(text: str) -> str:
     """``text`` for a message: quoted, and cut short when long."""
+    from renderer.credentials import redact
+
+    text = redact(text)  # before the cut: a cut credential is no longer recognised
     return repr(text) if len(text) <= 40 else repr(text[:20]) + f"... ({len(text)} characters)"
 
 

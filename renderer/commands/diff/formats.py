@@ -45,8 +45,9 @@ def finding_text(finding: dict) -> str:
 
 def short(value) -> str:
     """A value as JSON, cut to 48 characters; ``(unset)`` for a missing one."""
-    text = "(unset)" if value is None else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 48 else text[:45] + "..."
+    from renderer.credentials import clip
+
+    return "(unset)" if value is None else clip(json.dumps(value, ensure_ascii=False), 48)
 
 
 def why(item: dict) -> str:

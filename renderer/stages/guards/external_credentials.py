@@ -38,10 +38,13 @@ Failing:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from renderer.credentials import mask_url as mask
+from renderer.credentials import url_problem
 from renderer.stages.guards.model import Finding, Param, quote, sections, value_path
+
+__all__ = ["DEFAULTS", "DESCRIPTION", "ID", "PARAMS", "RATIONALE", "check", "mask", "url_problem"]
 
 ID = "external-credentials"
 DESCRIPTION = ("NATS, JetStream exotic and Kafka connections authenticate, and take credentials only through "
@@ -57,7 +60,6 @@ DEFAULTS = {"requireAuth": True, "kafkaRequireTLS": False, "kafkaRequireSASL": F
 
 _SECRET_REFS = (("accessSecret",), ("tls", "caCertSecret"), ("tls", "clientCertSecret"), ("tls", "clientKeySecret"),
                 ("sasl", "userSecret"), ("sasl", "passwordSecret"))
-_SECRET_QUERY = r"(?i)(password|passwd|pass|pwd|token|secret|key|apikey|api_key|auth|credentials?)"
 
 
 def check(rendered, params: dict) -> Iterator[Finding]:
@@ -90,44 +92,6 @@ def _no_access_secret(path: tuple, what: str) -> Finding:
     spath = path + ("accessSecret",)
     return Finding(ID, path=spath, actual="no accessSecret", expected=f"a Secret reference holding the {what}",
                    fix=f"set {value_path(spath)} to {{name: <secret>, key: <key>}}")
-
-
-def mask(url: str) -> str:
-    """``nats://user:pw@host`` -> ``nats://***@host``; secret query values -> ``***``."""
-    def one(part: str) -> str:
-        scheme, sep, rest = part.partition("://")
-        if not sep:
-            scheme, rest = "", part
-        authority, slash, tail = _split_authority(rest)
-        if "@" in authority:
-            authority = "***@" + authority.rsplit("@", 1)[1]
-        def hide(m):
-            return f"{m.group(1)}{m.group(2)}=***" if re.fullmatch(_SECRET_QUERY, m.group(2)) else m.group(0)
-
-        tail = re.sub(r"([?&])([^=&#]+)=([^&#]*)", hide, tail)
-        return (scheme + sep if sep else "") + authority + slash + tail
-
-    return ",".join(one(p) for p in url.split(","))
-
-
-def _split_authority(rest: str) -> tuple[str, str, str]:
-    for i, char in enumerate(rest):
-        if char in "/?#":
-            return rest[:i], "", rest[i:]
-    return rest, "", ""
-
-
-def url_problem(url: str) -> str | None:
-    """Why ``url`` (one or several, comma-separated) carries credentials, or None."""
-    for part in url.split(","):
-        rest = part.partition("://")[2] or part
-        authority = _split_authority(rest.strip())[0]
-        if "@" in authority:
-            return "credentials before the host"
-        for key in re.findall(r"[?&]([^=&#]+)=", rest):
-            if re.fullmatch(_SECRET_QUERY, key):
-                return f"a {key} in the query"
-    return None
 
 
 def _inline(path: tuple, section: dict) -> Iterator[Finding]:
