@@ -70,8 +70,8 @@ def test_wrong_type_from_set_names_the_flag(make_app, cli):
 
 
 def test_missing_required_value_is_named(make_app, cli):
-    app = make_app("backend: kafka\nvalues:\n  kafka:\n    url: k:9092\n    consumerGroup: {oldest: true}\n")
-    assert_input_error(cli("render", "--app", app), "kafka.consumerGroup", "groupName")
+    app = make_app("backend: kafka\nvalues:\n  kafka:\n    url: k:9092\n    tls: {caCertSecret: {name: ca}}\n")
+    assert_input_error(cli("render", "--app", app), "kafka.tls.caCertSecret", "'key'")
 
 
 def test_all_value_problems_are_reported_at_once(make_app, cli):

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from renderer.errors import InputError
-from renderer.stages.guards import controller_rules
+from renderer.stages import controller
 from tests.conftest import SHARED_UPSTREAM
 
 RULE = "controller-rules"
@@ -45,10 +45,11 @@ spec:
     ("jetstream-exotic", {"jetstreamExotic": {"url": None}}, ["spec.jetstreamExotic.url"]),
     ("kafka", {"kafka": {"url": None}}, ["spec.kafka.url"]),
     ("kafka", {"kafka": {"consumerGroup": {"groupName": "events"}}}, []),
-    ("kafka", {"kafka": {"consumerGroup": {"groupName": ""}}}, ["spec.kafka.consumerGroup.groupName"]),
+    ("kafka", {"kafka": {"consumerGroup": {"groupName": ""}}}, []),
 ], ids=["native-3", "native-5", "native-omitted", "native-2-raised", "native-1-raised", "auth-none",
         "auth-basic-unsupported", "exotic-no-url", "exotic-no-cluster-id", "exotic-empty-cluster-id",
-        "jetstream-exotic-no-url", "kafka-no-url", "kafka-group-named", "kafka-group-unnamed"])
+        "jetstream-exotic-no-url", "kafka-no-url", "kafka-group-named",
+        "kafka-group-unnamed-each-sensor-names-its-own"])
 def test_each_backend_has_what_the_controller_requires(violations, backend, values, expected):
     assert violations(RULE, backend, values) == expected
 
@@ -115,7 +116,7 @@ def test_controller_rules_are_errors_in_dev_too(evaluate):
 
 
 def test_a_profile_can_replace_the_controllers_version_list(violations):
-    profile = "extends: prod\nguards:\n  controller-rules:\n    jetstreamVersions: ['2.10.29', '2.11.4']\n"
+    profile = "extends: prod\ncontroller:\n  jetstreamVersions: ['2.10.29', '2.11.4']\n"
     files = {"profiles/cluster-b.yaml": profile}
     assert violations(RULE, "jetstream", {"jetstream": {"version": "2.11.4"}}, profile="cluster-b", files=files) == []
     assert violations(RULE, "jetstream", {"jetstream": {"version": "2.9.16"}}, profile="cluster-b",
@@ -138,12 +139,6 @@ def test_a_bad_duration_never_reaches_the_guards_the_schema_refuses_it_at_its_li
     assert "no day unit" in caught.value.hint
 
 
-def test_the_duration_check_itself_rejects_what_go_cannot_parse():
-    section = {"maxAge": "7d", "raftHeartbeatTimeout": "2s", "raftElectionTimeout": "1 s"}
-    found = list(controller_rules._native(("spec", "nats", "native"), section))
-    assert [f.path[-1] for f in found] == ["maxAge", "raftElectionTimeout"]
-
-
 def test_the_default_version_list_is_upstreams_controller_config():
     config_file = SHARED_UPSTREAM / "controller-config.yaml"
     if not config_file.is_file():
@@ -151,4 +146,5 @@ def test_the_default_version_list_is_upstreams_controller_config():
     configmap = yaml.safe_load(config_file.read_text())
     config = yaml.safe_load(configmap["data"]["controller-config.yaml"])
     listed = [str(v["version"]) for v in config["eventBus"]["jetstream"]["versions"]]
-    assert list(controller_rules.UPSTREAM_JETSTREAM_VERSIONS) == listed
+    assert list(controller.Controller().jetstream_versions) == listed
+    assert controller.Controller().release == "v1.9.11"  # the release the shared upstream data comes from
