@@ -239,9 +239,10 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
     about ``per_job`` chunks each, dealt in turn: small enough that each process
     gets a like mix of the tree's apps (neighbours in a tree tend to be alike),
     large enough to stay few; small inputs run in this process as one chunk.
-    It all happens in one run (:func:`renderer.context.run`), reading the repository as one :class:`sources.snapshot` (told what
-    discovery saw of each app directory, ``known``), with the cyclic garbage
-    collector paused (:class:`renderer.commands.pool.paused_gc`).
+    It all happens in one run (:func:`renderer.context.run`), reading the
+    repository as one :class:`sources.snapshot` (told what discovery saw of
+    each app directory, ``known``), with the cyclic garbage collector
+    paused (:class:`renderer.commands.pool.paused_gc`).
     """
     from renderer.commands import pool
 
