@@ -87,8 +87,8 @@ def classify(text: str, data) -> tuple[str | None, object, str]:
         return "app", data, "has backend"
     if keys and keys <= APP_PARTS:
         return "app", {"backend": "jetstream", **data}, "part of an app file"
-    if keys & {"guards", "extends"}:
-        return "profile", data, "has guards or extends"
+    if keys & {"guards", "extends", "controller"}:
+        return "profile", data, "has guards, extends or controller"
     if keys and keys <= {"description", "values", "merge"}:
         return "overlay", data, "values only (valid in any file)"
     raise AssertionError(f"unclassified YAML block with keys {sorted(keys)}: add a rule or a SKIPPED reason")

@@ -28,8 +28,9 @@ What follows from them, and what :func:`read` checks:
 - ``null`` deletes the controller's default for that key (``AllSettings`` leaves out keys without a
   value, viper.go:1974-1988), so the stream gets 0: refused;
 - ``retention`` must be 0-2 and ``discard`` 0-1 (jetstream.go:184-197: anything else fails the pods);
-  the NATS server refuses more than 5 replicas, negative durations and windows below 100ms, and a
-  duplicates window longer than ``maxAge`` (stream.go:1206-1257).
+  the NATS server refuses more than 5 replicas, a negative duplicates window, windows and ages below
+  100ms, and a duplicates window longer than ``maxAge`` (stream.go:1206-1257); a negative ``maxAge``
+  passes, and expires every message at once (filestore.go:2015).
 """
 
 from __future__ import annotations
@@ -207,7 +208,9 @@ def _duration(name: str, text: str) -> tuple[int | None, tuple | None]:
         return None, (f"'{text}' is not a Go duration: the runtime reads it as 0"
                       + (", which means no limit" if name == "maxAge" else ""), duration_fix(text))
     if value < 0:
-        return None, (f"'{text}' is negative", f"write {name} as a positive duration" +
+        effect = ("the NATS server takes it and expires every message at once" if name == "maxAge" else
+                  "the NATS server refuses a negative window")
+        return None, (f"'{text}' is negative: {effect}", f"write {name} as a positive duration" +
                       (" (0 for no limit)" if name == "maxAge" else ""))
     if 0 < value < _MIN_WINDOW:
         return None, (f"'{text}' is below the 100ms the NATS server accepts", f"write {name} as 100ms or more")
