@@ -59,11 +59,11 @@ def nats_exotic(path: tuple, section: dict, facts) -> Iterator[Finding]:
                       fix=f"set {value_path(path + ('auth',))} to token and name the Secret in accessSecret")
     elif auth == "token" and not section.get("accessSecret"):
         # eventsource/resource.go:251-272 and sensor/resource.go:212-233 mount auth.yaml only from
-        # accessSecret; pkg/eventbus/driver.go:133-141 fails without it
+        # accessSecret; pkg/eventbus/driver.go:133-141 fails without it. Reported at auth, which asks for it.
         apath = path + ("accessSecret",)
-        yield Finding(ID, path=apath, actual="auth token without accessSecret (EventSource and Sensor pods fail: "
-                                             "they read the token from the Secret it names)",
-                      expected="the Secret holding the token",
+        yield Finding(ID, path=path + ("auth",),
+                      actual="auth token without accessSecret (EventSource and Sensor pods fail: they read the "
+                             "token from the Secret it names)", expected="the Secret holding the token in accessSecret",
                       fix=f"set {value_path(apath)} to {{name: <secret>, key: <key>}}; the key holds 'token: <token>'")
 
 
@@ -127,9 +127,11 @@ def kafka(path: tuple, section: dict, facts) -> Iterator[Finding]:
         spath = path + ("sasl",)
         for key in ("userSecret", "passwordSecret"):
             if not sasl.get(key):
-                # kafka.go:101-111 reads both Secrets; pkg/shared/util/util.go:145-148 fails on a missing one
-                yield missing(spath + (key,), f"the Secret holding the SASL {key[:-6]}",
-                              f"set {value_path(spath + (key,))} to {{name: <secret>, key: <key>}}")
+                # kafka.go:101-111 reads both Secrets; pkg/shared/util/util.go:145-148 fails on a missing one.
+                # Reported at sasl, the setting that asks for it.
+                yield Finding(ID, path=spath, actual=f"sasl without {key} (EventSource and Sensor pods fail)",
+                              expected=f"the Secret holding the SASL {key[:-6]} in {key}",
+                              fix=f"set {value_path(spath + (key,))} to {{name: <secret>, key: <key>}}")
         mechanism = sasl.get("mechanism")
         if mechanism is not None and mechanism not in SASL_MECHANISMS_THAT_RUN:
             yield Finding(ID, path=spath + ("mechanism",),
