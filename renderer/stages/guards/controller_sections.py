@@ -99,7 +99,7 @@ def jetstream_exotic(path: tuple, section: dict, facts) -> Iterator[Finding]:
     if not section.get("url"):  # validate.go:44-48
         yield missing(path + ("url",), "the JetStream server URL",
                       f"set {value_path(path + ('url',))}, e.g. nats://jetstream.messaging.svc:4222")
-    yield from unread(path, section, facts, "jetstreamExotic", "tls", "EventSources and Sensors connect without it")
+    yield from unread(path, section, facts, ("jetstreamExotic", "tls"), "EventSources and Sensors connect without it")
     # installer/exotic_jetstream.go:27-37: the text reaches the pods as written, with no default under it
     yield from stream_config(path, section, facts, None, merged=False)
 
@@ -139,19 +139,20 @@ def kafka(path: tuple, section: dict, facts) -> Iterator[Finding]:
                                  "neither an OAuth token provider nor GSS-API, so sarama refuses it)",
                           expected="one of " + ", ".join(SASL_MECHANISMS_THAT_RUN),
                           fix=f"set {value_path(spath + ('mechanism',))} to SCRAM-SHA-512 or PLAIN")
-    yield from unread(path, section, facts, "kafka", "partitioner", "the producer uses the random partitioner")
+    yield from unread(path, section, facts, ("kafka", "partitioner"), "the producer uses the random partitioner")
 
 
-def unread(path: tuple, section: dict, facts, *key: str) -> Iterator[Finding]:
-    """A setting the profile's controller release does not read yet (the last argument says what runs)."""
-    *setting, effect = key
-    if section.get(setting[-1]) is not None and not facts.reads(*setting):
+def unread(path: tuple, section: dict, facts, setting: tuple, effect: str) -> Iterator[Finding]:
+    """A ``setting`` (a key of ``controller.SINCE``) the profile's controller release does not read yet;
+    ``effect`` says what runs instead."""
+    key = setting[-1]
+    if section.get(key) is not None and not facts.reads(*setting):
         from renderer.stages.controller import SINCE
 
-        fpath = path + (setting[-1],)
-        yield Finding(ID, path=fpath, actual=f"{setting[-1]} is not read by Argo Events {facts.release} (added in "
-                                             f"{SINCE[tuple(setting)]}): {effect}",
-                      expected=f"no {setting[-1]}, or a controller of {SINCE[tuple(setting)]} or later",
+        since, fpath = SINCE[setting], path + (key,)
+        yield Finding(ID, path=fpath, actual=f"{key} is not read by Argo Events {facts.release} (added in {since}): "
+                                             f"{effect}",
+                      expected=f"no {key}, or a controller of {since} or later",
                       fix=f"remove {value_path(fpath)}, or name the cluster's release in the profile's "
                           "controller.release")
 
