@@ -148,3 +148,56 @@ def test_the_default_version_list_is_upstreams_controller_config():
     listed = [str(v["version"]) for v in config["eventBus"]["jetstream"]["versions"]]
     assert list(controller.Controller().jetstream_versions) == listed
     assert controller.Controller().release == "v1.9.11"  # the release the shared upstream data comes from
+
+
+def test_a_profile_names_its_controller_release_and_gets_that_releases_versions(violations, findings):
+    files = {"profiles/old.yaml": "extends: dev\ncontroller: {release: v1.9.5}\n"}
+    assert violations(RULE, "jetstream", {"jetstream": {"version": "2.10.10"}}, profile="old", files=files) == []
+    [finding] = findings(RULE, "jetstream", {"jetstream": {"version": "2.10.29"}}, profile="old", files=files)
+    assert finding.message == ("version '2.10.29' is not one the controller lists, expected one of latest, 2.8.1, "
+                               "2.8.1-alpine, 2.8.2, 2.8.2-alpine, 2.9.1, 2.9.12, 2.9.16, 2.10.10 (the controller "
+                               "config of Argo Events v1.9.5)")
+
+
+def test_a_child_profile_overrides_only_the_controller_keys_it_sets(findings):
+    files = {"profiles/base.yaml": "extends: dev\ncontroller: {release: v1.9.1, jetstreamVersions: ['2.11.4']}\n",
+             "profiles/child.yaml": "extends: base\ncontroller: {release: v1.9.11}\n"}
+    [finding] = findings(RULE, "jetstream", {"jetstream": {"version": "2.10.29"}}, profile="child", files=files)
+    assert finding.expected == ("one of 2.11.4 (controller.jetstreamVersions of profile 'base' "
+                                "(profiles/base.yaml:2:31))")
+
+
+@pytest.mark.parametrize("default, expected", [
+    ("replicas: 1\n", []),
+    ("replicas: 3\n", ["spec.jetstream.streamConfig"]),
+    ("Replicas: '1'\n", []),
+    ("", []),  # a cluster whose config has no stream settings: 0 replicas, which the server makes 1
+], ids=["one", "three", "case-and-quotes", "empty-means-no-defaults"])
+def test_the_stream_replicas_rule_uses_the_profiles_default_stream_config(violations, default, expected):
+    text = "extends: dev\ncontroller:\n  streamConfig: " + (f"|\n    {default}" if default else "''\n")
+    files = {"profiles/one.yaml": text}
+    single = {"jetstream": {"replicas": 1, "streamConfig": None}}
+    assert violations(RULE, "jetstream", single, profile="one", files=files) == expected
+
+
+@pytest.mark.parametrize("default, fragment", [
+    ("maxAge: 7d", "maxAge (line 1 of the text): '7d' is not a Go duration"),
+    ("maxAges: 72h", "did you mean 'maxAge'?"),
+    ("- replicas: 1", "is a list, not a mapping of settings"),
+    ("{maxAge: 1m, duplicates: 5m}", "duplicates window (5m) is longer than maxAge (1m)"),
+], ids=["days", "misspelt", "list", "window"])
+def test_a_profiles_own_stream_config_is_read_as_the_controller_reads_it(evaluate, default, fragment):
+    files = {"profiles/bad.yaml": f"extends: dev\ncontroller:\n  streamConfig: '{default}'\n"}
+    with pytest.raises(InputError) as caught:
+        evaluate("jetstream", profile="bad", files=files)
+    assert fragment in caught.value.message + str(caught.value.hint)
+    assert str(caught.value.location) == "profiles/bad.yaml:3:3"
+
+
+def test_the_moved_version_list_parameter_says_where_it_lives_now(evaluate):
+    files = {"profiles/old.yaml": "extends: dev\nguards:\n  controller-rules:\n    jetstreamVersions: ['2.10.29']\n"}
+    with pytest.raises(InputError) as caught:
+        evaluate("jetstream", profile="old", files=files)
+    assert "is a fact about the cluster's controller now" in caught.value.message
+    assert caught.value.hint == "move it to the profile's controller block: controller: {jetstreamVersions: [...]}"
+    assert str(caught.value.location).startswith("profiles/old.yaml:4")
