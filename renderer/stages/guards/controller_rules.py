@@ -5,7 +5,7 @@ An error in every profile, `dev` included, and never waivable: an EventBus
 that breaks one of these is refused by the controller, fails in the pods, or
 does not run as written, so rendering it would only move the failure to the
 cluster. Each rule follows argo-events v1.9.11 and the clients it ships
-(sarama v1.43.0, nats.go, viper v1.21.0 with cast v1.10.0); docs/controller.md
+(sarama v1.43.0, nats.go v1.52.0, viper v1.21.0 with cast v1.10.0); docs/controller.md
 lists them all with the upstream file and line.
 
 - exactly one backend under `spec` (the controller takes `nats`, then
