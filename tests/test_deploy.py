@@ -422,7 +422,7 @@ def test_dockerignore_keeps_what_pip_install_needs():
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for needed in ("pyproject.toml", "README.md", "renderer", "profiles", "overlays", "plugin.yaml"):
+    for needed in ("pyproject.toml", "README.md", "renderer", "profiles", "overlays", "plugin.yaml", "image"):
         assert needed not in lines, f".dockerignore drops {needed}, which the image build needs"
     assert {".git", ".venv"} <= lines
 
