@@ -195,8 +195,18 @@ class Podman:
         """
         self.run("build", "--pull=never", "--layers=false", "--build-arg", f"BASE_IMAGE={base}",
                  "--file", context / "Dockerfile", "--tag", tag, context, timeout=1200)
-        self.run("image", "prune", "--force", timeout=300)
+        self.drop_orphans()
         return tag
+
+    def drop_orphans(self) -> None:
+        """Remove sidecar images of test sessions that are gone (tagged ``-PID``), then untagged images."""
+        listed = self.run("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
+                          f"reference={SIDECAR_IMAGE.rpartition(':')[0]}").stdout.split()
+        for name in listed:
+            match = re.fullmatch(re.escape(SIDECAR_IMAGE) + r"-(\d+)", name)
+            if match and not Path(f"/proc/{match.group(1)}").exists():
+                self.run("rmi", name, check=False)
+        self.run("image", "prune", "--force", timeout=300)
 
 
 def _write_if_changed(path: Path, text: str) -> None:
