@@ -6,8 +6,27 @@ these nodes; ``eventbus-render schema KIND`` turns the same nodes into the
 editors' JSON Schemas (:mod:`renderer.commands.schema`). Neither has a rule of
 its own, so the two accept and reject the same documents.
 
-The nodes are those of :mod:`renderer.stages.spec`, plus the types and formats of
-:mod:`renderer.stages.formats` (text, keyed, nullable, choice, all).
+The nodes are those of :mod:`renderer.stages.spec`, plus five types
+:mod:`renderer.stages.usertypes` registers with the validator:
+
+- ``{"type": "text", "pattern": REGEX, "what": ..., "fix": ...}``: a string the
+  whole of which ``REGEX`` matches. The regex is written in the common subset
+  of Python's ``re`` and ECMA 262 (what JSON Schema's ``pattern`` is), and is
+  the only statement of the rule: DNS labels, label keys and values, plain
+  file names, real calendar dates (leap years included), merge strategies.
+- ``{"type": "keyed", "keys": TEXT, "values": NODE}``: a map whose keys are
+  checked too (label keys, environment names).
+- ``{"type": "nullable", "node": NODE}``: ``null`` or ``NODE``.
+- ``{"type": "choice", "enum": [...]}``: one of a few YAML scalars of any type,
+  compared with their type (``false`` is not ``0``); how a guard's ``level``
+  accepts the ``false`` that YAML 1.1 makes of an unquoted ``off``.
+- ``{"type": "all", "nodes": [...]}``: every node holds; the first that does not
+  says why (a label key that is valid, and not one the renderer owns).
+
+Labels and annotations under ``eventbus-render/`` and the label
+``app.kubernetes.io/managed-by`` are the renderer's own: no value may set one
+(:data:`VALUES_LABEL_KEY`, :data:`VALUES_ANNOTATION_KEY`), and a template must
+write exactly the renderer's (:func:`renderer.stages.checks.check_identity_kept`).
 
 Any node may carry ``"doc"`` (the editor's description) and an object
 ``"name"`` (its definition name in the JSON Schema). A file is one layer of a
@@ -19,40 +38,100 @@ sits above this module, which must stay importable by the loader).
 
 from __future__ import annotations
 
-from renderer.stages import spec
-from renderer.stages.formats import (  # noqa: F401  (the formats are part of this module's face)
-    ANY_MAPPING,
-    DATE,
-    DNS_LABEL_HINT,
-    EVENTBUS_NAME,
-    LABEL_KEY,
-    LABEL_VALUE,
-    MANAGED_BY,
-    MANAGED_BY_KEY,
-    MANIFEST_PATH,
-    NAME_HINT,
-    NAMESPACE,
-    NON_BLANK,
-    NON_EMPTY,
-    RESERVED_PREFIX,
-    STRATEGY,
-    VALUES_ANNOTATION_KEY,
-    VALUES_LABEL_KEY,
-    file_name,
-    nullable,
-    reserved_key,
-    text,
-)
+from renderer.stages import controller, spec, usertypes
+from renderer.stages.spec import STR_LIST
 from renderer.stages.validate import SchemaProblem, validate
 
-__all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "INSTANCE_LABEL", "INSTANCE_LABEL_KEY", "check",
-           "node", "partial", "nullable"]
+__all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "INSTANCE_LABEL", "INSTANCE_LABEL_KEY",
+           "CONTROLLER", "check", "node", "partial", "nullable"]
 
 KINDS = ("app", "profile", "overlay", "environment", "waiver", "guards", "values", "merge")
 """What :func:`check` knows: the three files, and parts of them a caller may check alone."""
 LEVELS = ("off", "warning", "error")
 """Guard severities, weakest first."""
 BACKENDS = tuple(spec.BACKEND_PATHS)
+
+
+usertypes.register_all()
+
+
+def nullable(node: dict) -> dict:
+    """``null`` or ``node``."""
+    return node if node["type"] in ("nullable", "any") else {"type": "nullable", "node": node}
+
+
+def text(pattern: str, what: str, fix: str, doc: str = "") -> dict:
+    """A string matching ``pattern`` as a whole; ``what`` completes "'x' is not ..."."""
+    out = {"type": "text", "pattern": pattern, "what": what, "fix": fix}
+    if doc:
+        out["doc"] = doc
+    return out
+
+
+# -- formats: one regex each, for the renderer and the editors alike ----------------------------
+
+_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_SUBDOMAIN = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
+_LABEL_NAME = r"(?:[A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]"
+# [prefix/]name: the prefix a DNS subdomain of at most 253 characters, the name at most 63
+_LABEL_KEY = rf"(?:(?=[^/]{{1,253}}/){_DNS_SUBDOMAIN}/)?{_LABEL_NAME}"
+_LABEL_VALUE = r"(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?"
+# a file stem: nothing that could leave the app directory
+_NAME = r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
+# YYYY-MM-DD of a day that exists (years 0001-9999, as Python's date); leap days in leap years only
+_LEAP_YEAR = r"[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00"
+_DATE = (r"(?!0000)[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+         rf"|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:{_LEAP_YEAR})-02-29")
+_MERGE_KEYS = r"\s*[^+\s][^+]*"
+_STRATEGY = rf"replace|append|mergeBy:{_MERGE_KEYS}(?:\+{_MERGE_KEYS})*"
+
+DNS_LABEL_HINT = "use lower-case letters, digits and '-', at most 63 characters"
+EVENTBUS_NAME = text(_DNS_LABEL, "a valid EventBus name",
+                     DNS_LABEL_HINT + " (the controller uses it as a label value and in Service names)",
+                     "EventBus metadata.name (default: default).")
+NAMESPACE = text(_DNS_LABEL, "a valid namespace name", DNS_LABEL_HINT, "EventBus namespace (default: argo-events).")
+LABEL_KEY = text(_LABEL_KEY, "a valid Kubernetes label key",
+                 "use [prefix/]name with letters, digits, '-', '_', '.' (name at most 63 characters, prefix a "
+                 "DNS subdomain)")
+RESERVED_PREFIX = "eventbus-render/"
+"""Labels and annotations under this prefix are the renderer's own (the profile, overlays, environment and
+waivers that rendered the object): no value and no template sets one."""
+MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "eventbus-render"
+"""The one standard label the renderer sets that values cannot: which tool owns the object."""
+_RESERVED_FIX = ("remove it: keys under eventbus-render/ and the label app.kubernetes.io/managed-by belong to the "
+                 "renderer, which writes them on every object")
+VALUES_LABEL_KEY = {"type": "all", "nodes": [LABEL_KEY, text(
+    r"(?!eventbus-render/|app\.kubernetes\.io/managed-by(?![\s\S]))[\s\S]*",
+    "a label the values may set: it belongs to the renderer", _RESERVED_FIX)]}
+VALUES_ANNOTATION_KEY = {"type": "all", "nodes": [LABEL_KEY, text(
+    r"(?!eventbus-render/)[\s\S]*", "an annotation the values may set: it belongs to the renderer", _RESERVED_FIX)]}
+
+
+def reserved_key(key: str) -> bool:
+    """Whether a label or annotation key is the renderer's own."""
+    return key.startswith(RESERVED_PREFIX) or key == MANAGED_BY_KEY
+
+
+LABEL_VALUE = text(_LABEL_VALUE, "a valid Kubernetes label value",
+                   "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+NAME_HINT = "use a file name from profiles/ or overlays/ without directories, e.g. 'prod'"
+DATE = text(_DATE, "a date", "write the last day the waiver holds as YYYY-MM-DD (UTC, inclusive)",
+            "Last day the waiver holds (YYYY-MM-DD, UTC, inclusive).")
+STRATEGY = text(_STRATEGY, "a merge strategy", "use replace, append or mergeBy:KEY (mergeBy:key+effect for several "
+                "keys)")
+NON_BLANK = text(r"[\s\S]*\S[\s\S]*", "the name of a person or team", "name a person or team",
+                 "Person or team answerable for it.")
+NON_EMPTY = text(r"[\s\S]+", "a non-empty string", "write a value or remove the entry")
+MANIFEST_PATH = text(r"(?:spec|metadata)(?:[.\[][\s\S]*)?", "a manifest path",
+                     "copy the path from the report, e.g. spec.jetstream.replicas",
+                     "Manifest path of the value the waiver accepts, as the report prints it, e.g. "
+                     "spec.jetstream.replicas.")
+
+
+def file_name(what: str) -> dict:
+    """A profile, overlay or environment name: a plain file stem."""
+    return text(_NAME, "a plain name", NAME_HINT, f"Name of {what} (a file stem, no folders).")
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -128,6 +207,21 @@ INSTANCE_LABEL = nullable({
 """A profile's ``instanceLabel``: which label key Argo CD tracks, and whether rendered objects carry it."""
 
 
+CONTROLLER = nullable({
+    "type": "object", "name": "Controller", "noun": "controller key",
+    "doc": "The Argo Events controller of the cluster: its release and, where the cluster's controller config "
+           "differs from that release's, its JetStream versions and default streamConfig.",
+    "fields": {
+        "release": nullable({"type": "string", "enum": list(controller.RELEASES),
+                             "doc": f"The Argo Events controller release (default: {controller.DEFAULT_RELEASE})."}),
+        "jetstreamVersions": nullable(dict(STR_LIST, items=NON_EMPTY, doc="The controller config's JetStream "
+                                                                          "versions.")),
+        "streamConfig": nullable(dict(spec.STR, doc="The controller config's default JetStream streamConfig.")),
+    },
+})
+"""A profile's ``controller``: facts about the cluster's Argo Events controller (:mod:`renderer.stages.controller`)."""
+
+
 def _overlay_names(doc: str) -> dict:
     return nullable({"type": "array", "items": file_name("an overlay"), "doc": doc})
 
@@ -183,13 +277,16 @@ def _guard(rule_id: str, module) -> dict:
     waivable["doc"] = always if mandatory else "Whether an app file may waive violations."
     fields = {"level": level, "waivable": waivable}
     fields.update((key, param_node(param)) for key, param in module.PARAMS.items())
-    return nullable({"type": "object", "fields": fields, "doc": module.DESCRIPTION, "noun": "setting"})
+    out = {"type": "object", "fields": fields, "doc": module.DESCRIPTION, "noun": "setting"}
+    if getattr(module, "MOVED", None):
+        out["removed"] = dict(module.MOVED)
+    return nullable(out)
 
 
 def _rules_nodes(rules) -> tuple[dict, dict]:
     """``(guards, waiver)`` nodes for a guard registry (rule id -> rule module), or without one."""
     if rules is None:
-        guards = {"type": "map", "values": nullable(ANY_MAPPING)}
+        guards = {"type": "map", "values": nullable(usertypes.MAPPING)}
         rule = text(r"[\s\S]+", "a guard id", "name the guard the waiver is for, e.g. replica-count")
     else:
         guards = {"type": "object", "fields": {rule_id: _guard(rule_id, module) for rule_id, module in rules.items()},
@@ -239,7 +336,7 @@ def _documents(rules) -> dict:
     }
     profile = {"type": "object", "fields": {"description": DESCRIPTION, "extends": nullable(file_name(
         "the parent profile")), "values": nullable(LAYER_VALUES), "guards": nullable(guards), "merge": MERGE,
-        "instanceLabel": INSTANCE_LABEL}, "noun": "key"}
+        "instanceLabel": INSTANCE_LABEL, "controller": CONTROLLER}, "noun": "key"}
     return {"app": app, "profile": profile, "overlay": OVERLAY, "environment": ENVIRONMENT, "waiver": waiver,
             "guards": guards, "values": LAYER_VALUES, "merge": MERGE}
 
@@ -249,7 +346,8 @@ def _signature(rules) -> tuple:
     if rules is None:
         return ()
     return tuple((rule_id, getattr(module, "MANDATORY", False), module.DESCRIPTION,
-                  tuple((key, p.kind, p.doc, tuple(p.choices), p.nullable) for key, p in module.PARAMS.items()))
+                  tuple((key, p.kind, p.doc, tuple(p.choices), p.nullable) for key, p in module.PARAMS.items()),
+                  tuple(getattr(module, "MOVED", {}).items()))
                  for rule_id, module in rules.items())
 
 
