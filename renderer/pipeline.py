@@ -25,7 +25,6 @@ from renderer.stages.checks import (
     Problem,
     check_identity,
     check_identity_kept,
-    identity,
     manifest_origin,
     problem_error,
     raise_all,
@@ -283,7 +282,7 @@ def _render(request: RenderRequest) -> Rendered:
     manifest = yamlio.load_structured(text, template_file, unique_keys=template_root is None)
     if not isinstance(manifest, dict):
         raise InputError("the template did not produce a mapping", location=Location(template_file))
-    check_identity_kept(manifest, identity(name, namespace, labels, annotations), template_file)
+    check_identity_kept(manifest, name, namespace, labels, annotations, template_file)
 
     # what the controller writes into the stored spec is written here too, so the manifest is the live object
     controller.write_backs(manifest, name, namespace)

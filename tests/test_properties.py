@@ -85,7 +85,10 @@ def test_any_stack_renders_valid_output_or_fails_cleanly(tmp_path_factory, cli, 
         manifest = yaml.safe_load(result.out)
         assert validate_eventbus(manifest) == []
         if upstream is not None:
-            assert [e.message for e in upstream.iter_errors(manifest)] == []
+            # upstream's schema requires kafka.consumerGroup.groupName, but the controller runs without one
+            # (each Sensor uses <namespace>-<sensor>: tests/test_upstream.py, kafka_sensor.go:50-55)
+            assert [e.message for e in upstream.iter_errors(manifest)
+                    if e.message != "'groupName' is a required property"] == []
     else:
         assert result.code in (1, 2)
         assert result.out == ""

@@ -91,10 +91,17 @@ def identity(name: str, namespace: str, labels: dict, annotations: dict) -> dict
     return out
 
 
-def check_identity_kept(manifest: dict, expected: dict, template_file: str) -> None:
-    """Refuse a rendered object whose identity is not ``expected`` (:func:`identity`): a template rewrote or left
-    out its apiVersion, kind, name or namespace, or one of the renderer's labels and annotations, or added one."""
+def check_identity_kept(manifest: dict, name: str, namespace: str, labels: dict, annotations: dict,
+                        template_file: str) -> None:
+    """Refuse a rendered object that does not carry the identity the renderer gave it (:func:`identity`): a
+    template rewrote or left out its apiVersion, kind, name or namespace, or one of the renderer's labels and
+    annotations, or added one."""
     metadata = manifest.get("metadata")
+    if metadata.__class__ is dict and manifest.get("apiVersion") == API_VERSION and manifest.get("kind") == KIND \
+            and metadata.get("name") == name and metadata.get("namespace") == namespace \
+            and metadata.get("labels") == labels and metadata.get("annotations") == annotations:
+        return  # what the built-in templates write: every label and annotation as given
+    expected = identity(name, namespace, labels, annotations)
     metadata = metadata if isinstance(metadata, dict) else {}
     found = {("apiVersion",): manifest.get("apiVersion", _NOTHING), ("kind",): manifest.get("kind", _NOTHING),
              ("metadata", "name"): metadata.get("name", _NOTHING),

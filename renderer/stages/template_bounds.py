@@ -7,8 +7,9 @@ small arguments is sized from its arguments first, and refused past
 
 - operators: ``*``, ``**`` and ``+`` on strings, bytes, lists and integers, ``%``
   formatting, and ``~`` (concatenation, through :class:`BoundedCodeGenerator`);
-- filters, the package's and Jinja2's alike (:func:`bounded_filters`): widths,
-  counts and indents, ``format``, ``replace``, ``join``, ``tojson``, ``indent``,
+- filters, the package's and Jinja2's alike
+  (:func:`renderer.stages.template_filter_bounds.bounded_filters`): widths, counts
+  and indents, ``format``, ``replace``, ``join``, ``tojson``, ``indent``,
   ``wordwrap``, ``batch``, ``slice``; ``sum`` adds numbers only; ``urlize`` is gone;
 - methods of strings, bytes and integers (``center``, ``ljust``, ``zfill``,
   ``expandtabs``, ``replace``, ``join``, ``translate``, ``to_bytes``) and
@@ -25,14 +26,11 @@ the rest.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import functools
 import re
 
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
-from jinja2.filters import make_attrgetter
 from jinja2.sandbox import SandboxedEscapeFormatter, SandboxedFormatter
 
 MAX_VALUE = 1024 * 1024
@@ -64,14 +62,18 @@ class _Budget:
 _BUDGET: contextvars.ContextVar = contextvars.ContextVar("eventbus_render_template_budget", default=None)
 
 
-@contextlib.contextmanager
-def budget():
+class budget:
     """Count what one render of a template builds (:data:`MAX_WORK`): ``with budget(): template.render(...)``."""
-    token = _BUDGET.set(_Budget())
-    try:
-        yield
-    finally:
-        _BUDGET.reset(token)
+
+    __slots__ = ("token",)
+
+    def __enter__(self):
+        self.token = _BUDGET.set(_Budget())
+        return self
+
+    def __exit__(self, *exc):
+        _BUDGET.reset(self.token)
+        return False
 
 
 def build(size: int, what: str) -> None:
@@ -90,43 +92,64 @@ def build(size: int, what: str) -> None:
 
 def size_of(value, limit: int = MAX_VALUE) -> int:
     """What writing ``value`` out takes, at least: characters of its strings and one per other item, counting a
-    value held twice twice; the walk stops once past ``limit``."""
+    value held twice twice; the walk stops once past ``limit``. (Every built-in template writes its values with
+    the ``yaml`` filter, which asks this first: the common cases come first.)"""
+    cls = value.__class__
+    if cls is str:
+        return len(value) + 2
     total = 0
     pending = [value]
+    pop, push = pending.pop, pending.append
     while pending:
-        item = pending.pop()
+        item = pop()
         cls = item.__class__
-        if cls is str or cls is bytes or isinstance(item, (str, bytes)):
-            total += len(item) + 2
-        elif cls is dict or isinstance(item, dict):
+        if cls is dict:
             total += 2
             for key, sub in item.items():
-                pending.append(key)
-                pending.append(sub)
-        elif cls in (list, tuple) or isinstance(item, (list, tuple)):
+                total += (len(key) if key.__class__ is str else _other(key)) + 4
+                sub_cls = sub.__class__
+                if sub_cls is str:
+                    total += len(sub)
+                elif sub_cls is dict or sub_cls is list:
+                    push(sub)
+                else:
+                    total += _other(sub)
+        elif cls is list or cls is tuple:
             total += 2 + len(item)
             pending.extend(item)
-        elif cls in (int, float, bool) or item is None:
-            total += 24
-        else:  # an object of the template's (a namespace, a macro): as long as its text
-            try:
-                total += len(str(item))
-            except Exception:
-                total += 24
+        elif cls is str:
+            total += len(item) + 2
+        else:
+            total += _other(item)
         if total > limit:
             return total
     return total
+
+
+def _other(item) -> int:
+    """The size of anything but a plain string, mapping or list (see :func:`size_of`)."""
+    if isinstance(item, (str, bytes)):
+        return len(item) + 2
+    if isinstance(item, (dict, list, tuple)):
+        return size_of(item)
+    if item is None or isinstance(item, (int, float)):
+        return 24
+    try:  # an object of the template's (a namespace, a macro): as long as its text
+        return len(str(item))
+    except Exception:
+        return 24
 
 
 def bounded_concat(pieces) -> str:
     """``"".join(pieces)``, refused as soon as the text passes :data:`MAX_VALUE` (the environment's ``concat``:
     the output, blocks, macros)."""
     parts, total = [], 0
+    append = parts.append
     for piece in pieces:
         total += len(piece)
         if total > MAX_VALUE:
             raise TooLarge(f"the template's output (or a block or macro of it) would pass {MAX_VALUE:,} characters")
-        parts.append(piece)
+        append(piece)
     build(total, "the output")
     return "".join(parts)
 
@@ -185,7 +208,8 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
+    """Whether ``value`` is an integer or a float (a boolean counts, as Python counts it)."""
     return isinstance(value, (int, float))
 
 
@@ -204,11 +228,12 @@ def printf_size(text, args) -> int:
         for number in (width, precision):
             if number == "*":
                 number = next(stars, 0)
-            total += _number(number) + _NUMBER_WIDTH
+            total += as_size(number) + _NUMBER_WIDTH
     return total
 
 
-def _number(text) -> int:
+def as_size(text) -> int:
+    """A width, count or length given as an integer or as digits (a format spec's); 0 for anything else."""
     if isinstance(text, int) and not isinstance(text, bool):
         return abs(text)
     if isinstance(text, str) and text.isdigit():
@@ -221,7 +246,7 @@ def spec_size(spec: str) -> int:
     match = _SPEC.fullmatch(spec or "")
     if match is None:
         return 0  # Python refuses the spec itself
-    return _number(match.group(1)) + _number(match.group(2))
+    return as_size(match.group(1)) + as_size(match.group(2))
 
 
 class _Bounded:
@@ -243,14 +268,15 @@ class BoundedEscapeFormatter(_Bounded, SandboxedEscapeFormatter):
 # -- methods ------------------------------------------------------------------------------------------------
 
 def _width(text, width=0, *rest):
-    return max(len(text), _number(width))
+    return max(len(text), as_size(width))
 
 
 def _expandtabs(text, tabsize=8):
-    return len(text) + text.count("\t" if isinstance(text, str) else b"\t") * _number(tabsize)
+    return len(text) + text.count("\t" if isinstance(text, str) else b"\t") * as_size(tabsize)
 
 
-def _replace(text, old, new, count=-1):
+def replace_size(text, old, new, count=-1):
+    """An upper bound of ``text.replace(old, new, count)``."""
     if not isinstance(old, (str, bytes)) or not isinstance(new, (str, bytes)):
         return len(text)
     found = len(text) + 1 if not old else text.count(old)
@@ -266,11 +292,11 @@ def _translate(text, table):
 
 
 def _to_bytes(number, length=1, *rest, **options):
-    return _number(length)
+    return as_size(length)
 
 
 _METHODS = {"center": _width, "ljust": _width, "rjust": _width, "zfill": _width, "expandtabs": _expandtabs,
-            "replace": _replace, "translate": _translate, "to_bytes": _to_bytes}
+            "replace": replace_size, "translate": _translate, "to_bytes": _to_bytes}
 
 
 def check_call(function, args: tuple, kwargs: dict) -> tuple:
@@ -292,90 +318,3 @@ def check_call(function, args: tuple, kwargs: dict) -> tuple:
             return args  # the method refuses these arguments itself
         build(size, f"{name}()")
     return args
-
-
-# -- filters ------------------------------------------------------------------------------------------------
-
-def _center(value, width=80):
-    return max(len(str(value)), _number(width))
-
-
-def _indent(s, width=4, first=False, blank=False):
-    step = len(width) if isinstance(width, str) else _number(width)
-    text = str(s)
-    return len(text) + (text.count("\n") + 1) * step
-
-
-def _wordwrap(s, width=79, break_long_words=True, wrapstring=None, break_on_hyphens=True):
-    text = str(s)
-    return len(text) * (1 + len(wrapstring if isinstance(wrapstring, str) else "\n"))
-
-
-def _format(value, *args, **kwargs):
-    return printf_size(str(value), kwargs or args)
-
-
-def _filter_replace(s, old, new, count=None):
-    return _replace(str(s), str(old), str(new), -1 if count is None else count)
-
-
-def _tojson(value, indent=None):
-    step = len(indent) if isinstance(indent, str) else _number(indent)
-    if step > MAX_INDENT:
-        raise TooLarge(f"tojson indent {step} (at most {MAX_INDENT})")
-    return size_of(value) * (1 + step)
-
-
-def _count(value, count, fill_with=None):
-    return _number(count)
-
-
-def _written(value, *rest, **options):
-    return size_of(value)  # escaping may make it a few times longer: the result is sized again
-
-
-_FILTERS = {"center": _center, "indent": _indent, "wordwrap": _wordwrap, "format": _format,
-            "replace": _filter_replace, "tojson": _tojson, "batch": _count, "slice": _count,
-            **dict.fromkeys(("escape", "e", "forceescape", "xmlattr", "urlencode", "pprint", "string", "yaml", "title",
-                             "upper", "lower", "capitalize"), _written)}
-_DROPPED = ("urlize",)
-"""Filters a template does not get: ``urlize`` writes HTML links of unbounded length, of no use in a manifest."""
-
-
-def bounded_filters(filters: dict) -> dict:
-    """``filters`` with every one sized: before (by its arguments, :data:`_FILTERS`) and after (its result)."""
-    out = {}
-    for name, function in filters.items():
-        if name not in _DROPPED:
-            out[name] = _wrap(name, function)
-    return out
-
-
-def _wrap(name: str, function):
-    sizer = _FILTERS.get(name)
-    passes = getattr(function, "jinja_pass_arg", None) is not None  # the first argument is Jinja2's, not the value
-
-    @functools.wraps(function)  # keeps jinja_pass_arg
-    def bounded(*args, **kwargs):
-        given = args[1:] if passes else args
-        if name == "join":
-            items = list(given[0]) if given else []
-            build(sum(size_of(item) for item in items) + len(str(given[1] if len(given) > 1 else
-                                                                  kwargs.get("d", ""))) * len(items), "join")
-            args = args[: len(args) - len(given)] + (items,) + tuple(given[1:])
-        elif name == "sum":  # sum(environment, iterable, attribute=None, start=0), over numbers only
-            items = list(given[0]) if given else []
-            attribute = kwargs.get("attribute", given[1] if len(given) > 1 else None)
-            start = kwargs.get("start", given[2] if len(given) > 2 else 0)
-            values = items if attribute is None else list(map(make_attrgetter(args[0], attribute), items))
-            if not all(_is_number(value) for value in values) or not _is_number(start):
-                raise TooLarge("sum adds numbers only (join strings with join, lists with +)")
-            return sum(values, start)
-        elif sizer is not None and given:
-            build(sizer(*given, **kwargs), f"the {name} filter")
-        result = function(*args, **kwargs)
-        if isinstance(result, (str, bytes, list, tuple, dict)):
-            build(len(result), f"the {name} filter")
-        return result
-
-    return bounded

@@ -31,7 +31,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from renderer import __version__
-from renderer.stages import template_bounds
+from renderer.stages import template_bounds, template_filter_bounds
 from renderer.stages.template_filters import combine, spread_pods, to_yaml_flow
 
 MAX_TEMPLATE_BYTES = 256 * 1024
@@ -210,7 +210,8 @@ def bytecode_cache() -> BuiltinBytecodeCache | None:
 
 
 def new_environment(roots: list[tuple[Path, str]]) -> LimitedSandbox:
-    """A sandboxed environment loading templates from ``roots`` ((folder, display prefix) pairs, in order)."""
+    """A sandboxed environment loading templates from ``roots`` ((folder, display prefix) pairs, in order);
+    the package's own when ``roots`` are the package's templates alone."""
     env = LimitedSandbox(loader=ConfinedLoader(roots), bytecode_cache=bytecode_cache(), **_OPTIONS)
     # no lorem ipsum or stateful helpers: templates see only what we pass them
     for name in ("lipsum", "cycler", "joiner"):
@@ -218,5 +219,6 @@ def new_environment(roots: list[tuple[Path, str]]) -> LimitedSandbox:
     env.filters["yaml"] = to_yaml_flow
     env.filters["combine"] = combine
     env.filters["spread_pods"] = spread_pods
-    env.filters = template_bounds.bounded_filters(env.filters)  # Jinja2's and ours alike
+    package = all(label == BUILTIN_LABEL for _, label in roots)
+    env.filters = template_filter_bounds.bounded_filters(env.filters, package=package)  # Jinja2's and ours alike
     return env
