@@ -111,10 +111,13 @@ def test_the_garbage_collector_pause_nests_and_restores():
     assert gc.isenabled()
 
 
-def test_a_failed_worker_is_a_renderer_error_the_command_line_reports_without_a_traceback():
-    from renderer.commands.common import error_message
-    from renderer.errors import RendererError
+def test_a_failed_worker_is_an_internal_error_the_command_line_reports_in_one_line():
+    from renderer.commands.common import describe_failure
+    from renderer.errors import EXIT_INTERNAL, InternalError
 
-    failure = pool.WorkerFailed("a worker process died before returning its results (killed, or out of memory)")
-    assert isinstance(failure, RendererError) and failure.exit_code == 1
-    assert error_message(failure).startswith("error: a worker process died")
+    failure = pool.WorkerFailed("a worker process failed: ValueError: x", detail="Traceback (most recent call last)")
+    assert isinstance(failure, InternalError) and failure.exit_code == EXIT_INTERNAL == 3  # not 1: no guard failed
+    code, text = describe_failure(failure)
+    assert code == 3 and text == "error: a worker process failed: ValueError: x"
+    code, text = describe_failure(failure, debug=True)  # the worker's traceback only when asked for
+    assert text.startswith("Traceback (most recent call last)") and text.endswith("ValueError: x")

@@ -14,7 +14,9 @@ callers fall back to one process elsewhere (:func:`renderer.commands.bulk.defaul
 
 from __future__ import annotations
 
-from renderer.errors import RendererError
+import os
+
+from renderer.errors import InternalError, RendererError
 
 
 class paused_gc:
@@ -42,13 +44,9 @@ class paused_gc:
         return False
 
 
-class WorkerFailed(RendererError):
-    """A worker process died or raised: the bulk run cannot be trusted (one message and exit 1, no traceback)."""
-
-    exit_code = 1
-
-    def render(self) -> str:
-        return "error: " + super().render()
+class WorkerFailed(InternalError):
+    """A worker process died or raised: the bulk run cannot be trusted (one line and exit 3; the worker's
+    traceback only with ``--debug``)."""
 
 
 def run(function, chunks: list, arguments, jobs: int) -> list:
@@ -57,10 +55,12 @@ def run(function, chunks: list, arguments, jobs: int) -> list:
     ``function`` must be a module-level function and its arguments and
     results picklable: they travel between the processes. An exception
     raised in this process (by ``arguments``) propagates once the workers
-    are stopped; one raised in a worker becomes :class:`WorkerFailed`
-    carrying the worker's traceback; a worker that dies (killed, crashed)
-    is a :class:`WorkerFailed` too, and the run ends instead of waiting
-    for its results.
+    are stopped; a :class:`~renderer.errors.RendererError` raised in a worker
+    (an output that cannot be written) propagates as it is; anything else
+    raised in a worker becomes :class:`WorkerFailed` carrying the worker's
+    traceback; a worker that dies (killed, crashed) is a :class:`WorkerFailed`
+    too, and the run ends instead of waiting for its results. Workers die
+    with this process (:func:`renderer.processes.die_with_parent`).
     """
     jobs = max(1, min(jobs, len(chunks)))
     if jobs == 1:
@@ -68,7 +68,10 @@ def run(function, chunks: list, arguments, jobs: int) -> list:
     import multiprocessing
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
-    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+    from renderer.processes import die_with_parent
+
+    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         futures = [executor.submit(function, *arguments(chunk)) for chunk in chunks]
         wait(futures, return_when=FIRST_EXCEPTION)
@@ -85,6 +88,8 @@ def _raise_failure(exc: BaseException):
 
     if isinstance(exc, BrokenProcessPool):
         raise WorkerFailed("a worker process died before returning its results (killed, or out of memory)")
+    if isinstance(exc, RendererError):
+        raise exc
     # the worker's traceback, as text, is the cause concurrent.futures gives the exception
-    detail = str(exc.__cause__ or "").strip() or f"{type(exc).__name__}: {exc}"
-    raise WorkerFailed(f"a worker process failed:\n{detail}")
+    detail = str(exc.__cause__ or "").strip()
+    raise WorkerFailed(f"a worker process failed: {type(exc).__name__}: {exc}", detail=detail)
