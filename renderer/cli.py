@@ -72,7 +72,12 @@ def main(argv=None) -> None:
     obj = {"run": main}
     try:
         with processes.stop_on_signals(), context.run():
-            result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False, obj=obj)
+            # click's own main() would turn a closed stdout into exit 1 ("a guard failed"): parse and invoke here
+            try:
+                with cli.make_context("eventbus-render", args, obj=obj) as ctx:
+                    result = cli.invoke(ctx)
+            except click.exceptions.Exit as exc:  # --help, --version
+                result = exc.exit_code
         finish_stdout()
     except SystemExit:
         raise

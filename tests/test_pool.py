@@ -118,6 +118,7 @@ def test_a_failed_worker_is_an_internal_error_the_command_line_reports_in_one_li
     failure = pool.WorkerFailed("a worker process failed: ValueError: x", detail="Traceback (most recent call last)")
     assert isinstance(failure, InternalError) and failure.exit_code == EXIT_INTERNAL == 3  # not 1: no guard failed
     code, text = describe_failure(failure)
-    assert code == 3 and text == "error: a worker process failed: ValueError: x"
+    assert code == 3 and text == ("error: a worker process failed: ValueError: x (run with --debug for the "
+                                  "traceback; please report it)")
     code, text = describe_failure(failure, debug=True)  # the worker's traceback only when asked for
     assert text.startswith("Traceback (most recent call last)") and text.endswith("ValueError: x")

@@ -6,6 +6,7 @@ succeeded (:func:`emit_text`); diagnostics go to stderr (:func:`warn`).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -20,8 +21,19 @@ def emit_text(text: str) -> None:
     stream = sys.stdout
     start = _file_position(stream)
     try:
-        stream.write(text)
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError, AttributeError):  # a captured stream (tests, the Argo CD worker's child)
+            fd = None
+        if fd is None:
+            stream.write(text)
+            stream.flush()
+            return
         stream.flush()
+        # straight to the descriptor: a buffered stream takes a short write on a full disk for a whole one
+        view = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        while view:
+            view = view[os.write(fd, view):]
     except (OSError, ValueError) as exc:
         raise stdout_error(exc, stream, start) from None
 
@@ -38,7 +50,6 @@ def finish_stdout() -> None:
 
 def _file_position(stream) -> int | None:
     """Where the next byte written to ``stream`` lands, when it is a regular file (else ``None``)."""
-    import os
     import stat
 
     try:
@@ -62,7 +73,6 @@ def stdout_error(exc: BaseException, stream, start: int | None):
     interpreter exits.
     """
     import errno
-    import os
 
     from renderer.errors import OutputError
 
@@ -115,14 +125,14 @@ def describe_failure(exc: BaseException, *, debug: bool = False, command: str = 
     from renderer.errors import EXIT_INTERNAL, InternalError, RendererError
     from renderer.processes import Stopped, signal_name
 
+    hint = " (run with --debug for the traceback; please report it)" if debug_hint and not debug else ""
     cause = exc.__cause__ if isinstance(exc, click.exceptions.Abort) and exc.__cause__ else exc
     if isinstance(cause, RendererError):
         text = error_message(cause)
-        detail = getattr(cause, "detail", "") if isinstance(cause, InternalError) else ""
-        if debug and detail:
-            text = detail.rstrip("\n") + "\n" + text
-        elif debug and cause.__cause__ is not None:
-            text = "".join(traceback.format_exception(cause.__cause__)) + text
+        if isinstance(cause, InternalError):
+            text += hint
+            if debug and cause.detail:
+                text = cause.detail.rstrip("\n") + "\n" + text
         return cause.exit_code, text
     if isinstance(cause, Stopped):
         return 128 + cause.signum, f"stopped by {signal_name(cause.signum)}"
@@ -133,8 +143,7 @@ def describe_failure(exc: BaseException, *, debug: bool = False, command: str = 
     if isinstance(cause, OSError) and cause.errno is not None and _is_stdout_error(cause):
         return 2, error_message(stdout_error(cause, sys.stdout, None))
     where = f" in eventbus-render {command}" if command else ""
-    text = (f"error: internal error{where}: {type(cause).__name__}: {cause}".rstrip()
-            + (" (run with --debug for the traceback; please report it)" if debug_hint and not debug else ""))
+    text = f"error: internal error{where}: {type(cause).__name__}: {cause}".rstrip() + hint
     if debug:
         text = "".join(traceback.format_exception(cause)) + text
     return EXIT_INTERNAL, text

@@ -209,7 +209,7 @@ _TEMPORARY = itertools.count()
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_file(path, text: str | bytes, *, mode: int | None = None) -> str:
+def write_file(path, text: str | bytes, *, mode: int | None = None, dir_fd: int | None = None) -> str:
     """Write ``text`` to the file ``path`` atomically; every file the tool writes goes through here.
 
     The data goes to a new temporary file in the same folder (``.<name>.<pid>-<n>.tmp``),
@@ -219,7 +219,8 @@ def write_file(path, text: str | bytes, *, mode: int | None = None) -> str:
     (``0o666`` masked), or are exactly ``mode`` when given. Nothing is
     fsynced: every file written is output the tool can write again, and a
     rendered tree of thousands of files would pay one disk flush per file.
-    A symlink at ``path`` is replaced, never followed. Returns ``path`` as a string.
+    A symlink at ``path`` is replaced, never followed. With ``dir_fd``,
+    ``path`` is a name in the folder open as ``dir_fd``. Returns ``path`` as a string.
     """
     path = os.fspath(path)
     folder, _, name = path.rpartition(os.sep)
@@ -228,7 +229,7 @@ def write_file(path, text: str | bytes, *, mode: int | None = None) -> str:
     while True:
         temp = f"{prefix}{next(_TEMPORARY)}.tmp"
         try:
-            fd = os.open(temp, _CREATE, 0o666)
+            fd = os.open(temp, _CREATE, 0o666, dir_fd=dir_fd)
             break
         except FileExistsError:  # left by a writer that was killed: take the next number
             continue
@@ -241,29 +242,114 @@ def write_file(path, text: str | bytes, *, mode: int | None = None) -> str:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        os.replace(temp, path)
+        os.replace(temp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         try:
-            os.unlink(temp)
+            os.unlink(temp, dir_fd=dir_fd)
         except OSError:
             pass
         raise
     return path
 
 
+_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
     """Write ``files`` (relative path -> text) under ``directory``, each with :func:`write_file`, mode 0644.
 
-    Everything is rendered before this is called, so an error never leaves a
-    half-written tree, and readers never see a partial file.
+    Everything is rendered before this is called, and readers never see a
+    partial file. No symlink is followed from ``directory`` down (``directory``
+    included): every folder is opened relative to the one above it without
+    following links, so a link planted at ``directory/<namespace>`` cannot
+    send a file elsewhere. A write that fails (a full or read-only file
+    system) is an :class:`OutputError`, and removes the folders this call made.
     """
     directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise InputError(f"output path {str(directory)!r} exists and is not a directory")
-    written = []
-    for relative in sorted(files):
-        target = directory / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_file(target, files[relative], mode=0o644)
-        written.append(target)
+    written: list = []
+    made: list = []  # (descriptor of the parent, name), in the order made
+    opened: list = []
+    try:
+        top = _open_folder(None, str(directory), made, opened, directory)
+        for relative in sorted(files):
+            *folders, name = relative.split("/")
+            fd, shown = top, directory
+            for folder in folders:
+                shown = shown / folder
+                fd = _open_folder(fd, folder, made, opened, shown)
+            write_file(name, files[relative], mode=0o644, dir_fd=fd)
+            written.append(directory / relative)
+    except BaseException as exc:
+        for parent, name in reversed(made):
+            try:
+                os.rmdir(name, dir_fd=parent)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise _write_error(exc, directory) from None
+        raise
+    finally:
+        for fd in reversed(opened):
+            os.close(fd)
     return written
+
+
+def _open_folder(parent: int | None, name: str, made: list, opened: list, shown: Path) -> int:
+    """Open (making it if missing) the folder ``name`` under the folder ``parent`` without following a symlink."""
+    import stat
+
+    if parent is None:  # the output folder itself: its missing parents are made too
+        try:
+            info = os.lstat(name)
+        except FileNotFoundError:
+            info = None
+        if info is None:
+            missing = []
+            probe = Path(name)
+            while not os.path.lexists(probe):
+                missing.append(probe)
+                if probe.parent == probe:
+                    break
+                probe = probe.parent
+            for path in reversed(missing):
+                os.mkdir(path)
+                made.append((None, str(path)))
+        elif stat.S_ISLNK(info.st_mode):
+            raise InputError(f"output {str(shown)!r} is a symlink; refusing to follow it",
+                             hint="pass the real folder with -o")
+        elif not stat.S_ISDIR(info.st_mode):
+            raise InputError(f"output path {str(shown)!r} exists and is not a directory")
+    else:
+        try:
+            os.mkdir(name, dir_fd=parent)
+            made.append((parent, name))
+        except FileExistsError:
+            pass
+    try:
+        fd = os.open(name, _FOLDER, dir_fd=parent)
+    except OSError:
+        try:
+            link = stat.S_ISLNK(os.lstat(name, dir_fd=parent).st_mode)
+        except OSError:
+            link = False
+        if link:
+            raise InputError(f"output {str(shown)!r} is a symlink; refusing to follow it",
+                             hint="remove the link: nothing under the output folder may lead elsewhere") from None
+        raise
+    opened.append(fd)
+    return fd
+
+
+def _write_error(exc: OSError, directory: Path):
+    """The :class:`~renderer.errors.OutputError` of a failed write under ``directory``."""
+    import errno
+
+    from renderer.errors import OutputError
+
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and exc.filename:
+        return OutputError(f"output path {str(directory)!r} holds a file where a folder should be "
+                           f"({exc.filename}): {exc.strerror}")
+    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    return OutputError(f"could not write under {str(directory)!r}: {exc.strerror or exc}",
+                       hint="free space on the device, or write somewhere else" if full
+                       else "write to a folder this user can write, with -o DIR")
