@@ -36,9 +36,11 @@ def test_results_come_back_in_chunk_order_whoever_computed_them():
     no_process_is_left()
 
 
-def test_many_chunks_are_computed_by_worker_processes():
-    pids = pool.run(pid_of, [[n] for n in range(8)], lambda chunk: (chunk,), 2)
-    assert os.getpid() not in pids and 1 <= len(set(pids)) <= 2
+def test_chunks_are_shared_by_position_between_this_process_and_forked_workers():
+    pids = pool.run(pid_of, [[n] for n in range(9)], lambda chunk: (chunk,), 3)
+    here = os.getpid()
+    assert pids[0::3] == [here] * 3  # chunk i is computed by process i % jobs, this one being process 0
+    assert len(set(pids[1::3])) == len(set(pids[2::3])) == 1 and len(set(pids)) == 3
     no_process_is_left()
 
 
@@ -122,3 +124,54 @@ def test_a_failed_worker_is_an_internal_error_the_command_line_reports_in_one_li
                                   "traceback; please report it)")
     code, text = describe_failure(failure, debug=True)  # the worker's traceback only when asked for
     assert text.startswith("Traceback (most recent call last)") and text.endswith("ValueError: x")
+
+
+def big_result(chunk):
+    return [bytes(300_000) for _ in chunk]
+
+
+def test_results_larger_than_a_pipe_buffer_come_back_whole():
+    chunks = [[n, n] for n in range(6)]  # 600 kB a chunk, several chunks a worker
+    results = pool.run(big_result, chunks, lambda chunk: (chunk,), 3)
+    assert [len(r) for r in results] == [2] * 6 and all(b == bytes(300_000) for r in results for b in r)
+    no_process_is_left()
+
+
+def test_a_worker_ignores_the_signal_handlers_of_this_process():
+    def arguments(chunk):
+        if chunk == [1]:
+            os.kill(os.getpid(), signal.SIGTERM)  # in the worker: the default action, death, not this handler
+        return (chunk,)
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        with pytest.raises(pool.WorkerFailed, match="killed by signal 15"):
+            pool.run(square_all, [[n] for n in range(4)], arguments, 2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    no_process_is_left()
+
+
+def fail_with_input_error(chunk):
+    from renderer.errors import OutputError
+
+    if chunk == [3]:
+        raise OutputError("could not write x: No space left on device", hint="free space")
+    return chunk
+
+
+def test_an_input_or_output_error_in_a_worker_is_raised_as_itself():
+    from renderer.errors import OutputError
+
+    with pytest.raises(OutputError) as caught:
+        pool.run(fail_with_input_error, [[n] for n in range(6)], lambda chunk: (chunk,), 2)
+    assert caught.value.render() == "could not write x: No space left on device\n  hint: free space"
+    no_process_is_left()
+
+
+def test_a_failure_in_a_worker_is_one_line_and_its_traceback_the_detail():
+    with pytest.raises(pool.WorkerFailed) as caught:
+        pool.run(fail_on_seven, [[n] for n in range(20)], lambda chunk: (chunk,), 2)
+    assert caught.value.message == "a worker process failed: ValueError: chunk [7] failed in a worker"
+    assert caught.value.detail.startswith("Traceback (most recent call last)")
+    no_process_is_left()
