@@ -149,6 +149,18 @@ def test_a_link_where_the_file_goes_is_replaced_not_followed(tmp_path, cli):
     assert not (tmp_path / "out/ns0/eventbus-bus0.yaml").is_symlink()
 
 
+def test_temporary_files_left_by_killed_writers_are_removed_and_a_live_writers_kept(tmp_path, cli):
+    app = repo(tmp_path / "repo") / "apps/app0"
+    folder = tmp_path / "out/ns0"
+    folder.mkdir(parents=True)
+    dead = [".eventbus-bus0.yaml.999999999-0.tmp", ".eventbus-bus0.yaml.999999999-17.tmp"]
+    kept = [f".eventbus-bus0.yaml.{os.getpid()}-3.tmp", ".eventbus-other.yaml.999999999-0.tmp", "notes.txt"]
+    for name in dead + kept:
+        (folder / name).write_text("half\n")
+    assert cli("render", "--app", app, "--env", "dev", "-o", tmp_path / "out").code == 0
+    assert sorted(os.listdir(folder)) == sorted(["eventbus-bus0.yaml", *kept])
+
+
 # -- full and read-only file systems -----------------------------------------------------------------
 
 SCENARIO = """

@@ -264,6 +264,7 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
     following links, so a link planted at ``directory/<namespace>`` cannot
     send a file elsewhere. A write that fails (a full or read-only file
     system) is an :class:`OutputError`, and removes the folders this call made.
+    Temporary files that killed writers left beside a file written are removed.
     """
     directory = Path(directory)
     written: list = []
@@ -278,6 +279,7 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
                 shown = shown / folder
                 fd = _open_folder(fd, folder, made, opened, shown)
             write_file(name, files[relative], mode=0o644, dir_fd=fd)
+            _remove_stale_temporaries(fd, name)
             written.append(directory / relative)
     except BaseException as exc:
         for parent, name in reversed(made):
@@ -292,6 +294,26 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
         for fd in reversed(opened):
             os.close(fd)
     return written
+
+
+def _remove_stale_temporaries(folder: int, name: str) -> None:
+    """Remove the temporary files of ``name`` (:func:`write_file`'s) whose writer is no longer alive."""
+    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)-\d+\.tmp")
+    for entry in os.listdir(folder):
+        found = pattern.fullmatch(entry)
+        if found is None:
+            continue
+        try:
+            os.kill(int(found.group(1)), 0)
+            continue  # its writer runs (or a process that took its number: leave it)
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError):
+            continue
+        try:
+            os.unlink(entry, dir_fd=folder)
+        except OSError:
+            pass
 
 
 def _open_folder(parent: int | None, name: str, made: list, opened: list, shown: Path) -> int:
