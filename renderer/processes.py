@@ -84,12 +84,21 @@ def set_parent_death_signal(signum: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(1, signum, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+        return libc().prctl(1, signum, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return False
+
+
+_LIBC: list = []
+
+
+def libc():
+    """The C library, through :mod:`ctypes`: loaded once per process (forked workers inherit it)."""
+    if not _LIBC:
+        import ctypes
+
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
 
 
 def die_with_parent(parent: int) -> None:

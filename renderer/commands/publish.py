@@ -34,6 +34,7 @@ import errno
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 
 from renderer import processes
@@ -76,6 +77,7 @@ class Publication:
 
     def __enter__(self) -> Publication:
         check_target(self.target, self.root)
+        _renameat2()  # looked up now, before workers fork: they inherit the C library for prctl
         try:
             self._made = outdir.make_parents(self.target.parent)
             self._lock = outdir.lock(self.target)
@@ -152,9 +154,12 @@ def finish(staging: Path, tree: Tree, fmt: str) -> None:
 def swap(staging: Path, target: Path) -> Path | None:
     """Put ``staging`` where ``target`` is, in one step where the system can; the folder now holding the old tree.
 
-    ``None`` when there was no old tree. SIGINT, SIGTERM and SIGHUP wait until this is done.
+    ``None`` when there was no old tree. SIGINT, SIGTERM and SIGHUP wait until this is done. It raises
+    the audit event ``renderer.publish.swap`` (staging, target) first (:func:`sys.audit`, PEP 578): the
+    instant before the tree changes, for audit hooks (the kill -9 tests stop the process there).
     """
     with processes.signals_blocked():
+        sys.audit("renderer.publish.swap", str(staging), str(target))
         try:
             info = os.lstat(target)
         except FileNotFoundError:
@@ -211,7 +216,7 @@ def _renameat2():
             try:
                 import ctypes
 
-                function = ctypes.CDLL(None, use_errno=True).renameat2
+                function = processes.libc().renameat2
                 function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
                 function.restype = ctypes.c_int
             except (OSError, AttributeError):

@@ -6,7 +6,8 @@ It installs an audit hook (:func:`sys.addaudithook`, PEP 578: the interpreter
 reports every file open, rename, removal, ``flock`` and foreign function
 call to it, before the call runs) and then runs :func:`renderer.cli.main`.
 Nothing in the renderer knows about it: the steps it counts are the real
-system calls of a real run. Two variables of the environment, read by this
+system calls of a real run, and the one event the renderer raises itself,
+``renderer.publish.swap``, the instant before a tree is exchanged. Two variables of the environment, read by this
 harness only, say what to do:
 
 - ``AUDIT_LOG=PATH``: append one line per counted step, ``N EVENT DETAIL``
@@ -26,6 +27,7 @@ import sys
 EVENTS = frozenset({
     "open", "os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.chmod", "os.listdir", "os.scandir",
     "os.link", "os.symlink", "os.truncate", "shutil.rmtree", "fcntl.flock", "ctypes.dlsym", "tempfile.mkdtemp",
+    "renderer.publish.swap",
 })
 
 PID = os.getpid()

@@ -101,7 +101,7 @@ def named_steps(steps: list) -> dict:
     staging = step(steps, "os.mkdir", r"\.rendered\.tmp-")
     first = step(steps, "os.rename", r"\.tmp-.*/eventbus-bus", staging)
     index = step(steps, "os.rename", re.escape(f"/{INDEX_FILE} "), staging)
-    exchange = step(steps, "ctypes.dlsym", "renameat2", index)  # the last step before renameat2 itself
+    exchange = step(steps, "renderer.publish.swap", "", index)  # the instant before renameat2 itself
     removal = step(steps, "shutil.rmtree", r"\.rendered\.tmp-", exchange)  # the first step after it
     half = step(steps, "os.rmdir", "", removal)
     unlock = step(steps, "os.remove", r"\.rendered\.lock", removal)
