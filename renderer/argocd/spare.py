@@ -72,7 +72,11 @@ def execute(argv: list, cwd: str, environ: dict, run) -> tuple[int, str, str]:
 
 
 def handle(request, run) -> tuple[int, str, str] | None:
-    """Run one decoded request in this (forked) process: ``(exit, stdout, stderr)``, or ``None`` (fallback)."""
+    """Run one decoded request in this (forked) process: ``(exit, stdout, stderr)``, or ``None`` (fallback).
+
+    A command stopped by a signal (the worker died and the kernel sent this child SIGTERM) is a fallback
+    too: a worker that goes never fails a render.
+    """
     from renderer import __version__
 
     if request is None:
@@ -80,7 +84,10 @@ def handle(request, run) -> tuple[int, str, str] | None:
     version, cwd, argv, environ = request
     if version != __version__ or not protocol.served_by_worker(argv) or not os.path.isdir(cwd):
         return None
-    return execute(argv, cwd, environ, run)
+    result = execute(argv, cwd, environ, run)
+    if result[0] - 128 in processes.STOP_SIGNALS:  # stopped (the worker is going): the client renders itself
+        return None
+    return result
 
 
 def restore(cwd: str, environ: dict) -> None:

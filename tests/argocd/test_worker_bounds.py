@@ -166,6 +166,15 @@ def test_a_child_that_cannot_stop_itself_is_killed_by_the_worker_after_its_deadl
     assert answer(reply) is None  # a cut-off reply: the real client runs the command itself
 
 
+def test_a_child_whose_worker_dies_mid_render_answers_run_it_yourself_never_a_failure(start, tmp_path):
+    path, process = start()
+    name, reply = send(path, slow_app(tmp_path / "slow"), held=False)
+    wait_for(lambda: taken(path, name), what="a child to take the request")
+    process.kill()  # the child gets SIGTERM (PR_SET_PDEATHSIG) while its template loops
+    process.wait(timeout=30)
+    assert answer(reply) is None  # "fallback": the client renders itself, as when no worker runs
+
+
 @pytest.mark.parametrize("option", [["--deadline", "inf"], ["--deadline", "nan"], ["--deadline", "-1"],
                                     ["--deadline", "0"], ["--deadline", "soon"], ["--max-renders", "0"],
                                     ["--max-renders", "-3"]])
