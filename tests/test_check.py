@@ -66,7 +66,7 @@ def test_render_reports_warnings_on_stderr_and_still_renders(make_app, cli):
     app = make_app("backend: jetstream\nprofile: staging\nvalues:\n  jetstream: {replicas: 4}\n")
     result = cli("render", "--app", app)
     assert result.code == 0
-    assert yaml.safe_load(result.out)["spec"]["jetstream"]["replicas"] == 4
+    assert next(yaml.safe_load_all(result.out))["spec"]["jetstream"]["replicas"] == 4
     assert "warning[replica-count] spec.jetstream.replicas: 4 replicas" in result.err
     assert "guards: 0 errors, 1 warning, 0 waived (profile 'staging')" in result.err
 
@@ -75,7 +75,7 @@ def test_a_waived_violation_is_reported_and_the_manifest_names_the_waiver(make_a
     app = make_app(APP.replace("overlays: [small]\n", ""))
     result = cli("render", "--app", app)
     assert result.code == 0, result.err
-    annotations = yaml.safe_load(result.out)["metadata"]["annotations"]
+    annotations = next(yaml.safe_load_all(result.out))["metadata"]["annotations"]
     assert annotations["eventbus-render/waivers"] == (
         "pinned-versions@spec.jetstream.version until 2099-12-31 (owner: team-payments)")
     assert "waived[pinned-versions] spec.jetstream.version" in result.err
@@ -217,7 +217,8 @@ def test_the_built_in_prod_profile_renders_every_backend_without_a_finding(tmp_p
     assert (check.code, check.out) == (0, f"guards: no violations (profile 'prod', backend {backend})\n"), check.out
     render = cli("render", "--app", app)
     assert render.code == 0 and render.err == ""
-    assert yaml.safe_load(render.out)["kind"] == "EventBus"
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(render.out)]
+    assert kinds == (["EventBus", "PodDisruptionBudget"] if backend in ("nats-native", "jetstream") else ["EventBus"])
 
 
 # -- check -----------------------------------------------------------------------------------------------

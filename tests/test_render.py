@@ -207,8 +207,9 @@ def test_output_is_byte_identical_across_hash_seeds():
 def test_the_bundled_example_renders_for_prod(cli):
     result = cli("render", "--app", ROOT / "examples" / "eventbus", "--profile", "prod")
     assert result.code == 0, result.err
-    manifest = yaml.safe_load(result.out)
+    manifest, budget = yaml.safe_load_all(result.out)
     assert manifest["spec"]["jetstream"]["persistence"]["storageClassName"] == "fast-ssd"
+    assert budget["kind"] == "PodDisruptionBudget"
 
 
 def test_built_ins_ship_inside_the_installed_package():

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 
-from renderer.stages import spec
+from renderer.stages import disruption, spec
 from renderer.stages.validate import SchemaProblem, register, validate
 
 __all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "INSTANCE_LABEL", "INSTANCE_LABEL_KEY", "check",
@@ -170,6 +170,7 @@ def file_name(what: str) -> dict:
 
 _SPREAD_MODE = {"type": "string", "enum": ["none", "preferred", "required"]}
 _WEIGHT = {"type": "integer", "minimum": 1, "maximum": 100}
+_BUDGET = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 VALUES = {
     "type": "object", "name": "Values",
     "doc": "Values merged over the lower layers: one section per backend with the upstream EventBus field names, "
@@ -180,6 +181,15 @@ VALUES = {
         "annotations": {"type": "keyed", "keys": LABEL_KEY, "values": spec.STR},
         "spread": {"type": "object", "fields": {"zones": _SPREAD_MODE, "hosts": _SPREAD_MODE,
                                                 "zoneWeight": _WEIGHT, "hostWeight": _WEIGHT}},
+        "disruptionBudget": {"type": "object", "name": "DisruptionBudget", "fields": {
+            "enabled": dict(spec.BOOL, doc="Render a policy/v1 PodDisruptionBudget beside a nats-native or "
+                                           "jetstream bus (the other backends run no pods of their own)."),
+            "maxUnavailable": dict(_BUDGET, doc="Bus pods a drain may evict at once; at most (replicas - 1) // 2 "
+                                                "keeps the quorum. A count: a percentage of 3 pods rounds up."),
+            "minAvailable": dict(_BUDGET, doc="Instead of maxUnavailable (write maxUnavailable: null): bus pods "
+                                              "that must stay available, fewer than replicas."),
+            "unhealthyPodEvictionPolicy": {"type": "string", "enum": list(disruption.EVICTION_POLICIES)}},
+            "doc": "The PodDisruptionBudget of the bus pods, named eventbus-<name>-pdb in the bus's namespace."},
     },
 }
 """The merged values a render checks: the spec's backend sections plus the renderer's conveniences."""

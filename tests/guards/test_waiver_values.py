@@ -71,7 +71,8 @@ def test_the_waived_value_renders_in_the_environment_the_waiver_names(make_app, 
     result = cli("render", "--app", make_app(app_text()), "--env", "prod-eu")
     assert result.code == 0, result.err
     assert "waived[replica-count]" in result.err
-    [manifest] = [doc for doc in yaml.safe_load_all(result.out) if doc]
+    manifest, budget = [doc for doc in yaml.safe_load_all(result.out) if doc]
+    assert "eventbus-render/waivers" not in budget["metadata"]["annotations"]  # the guards judged the bus
     assert manifest["metadata"]["annotations"]["eventbus-render/waivers"] == (
         "replica-count@spec.jetstream.replicas until 2999-12-31 (owner: team-payments)")
 

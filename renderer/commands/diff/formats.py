@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from renderer.commands.diff.model import RECREATE, REFUSED, STATUS_TEXT, Comparison, plural
+from renderer.commands.diff.model import RECREATE, REFUSED, SELECTOR, STATUS_TEXT, Comparison, plural
 
 MARKDOWN_BUDGET = 60_000
 """Characters of diff text in a markdown report (GitHub comments hold 65,536)."""
@@ -22,6 +22,8 @@ STATUS_MARK = {"added": "+", "removed": "-", "changed": "~", "renamed": ">", "gu
 COLOURS = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "red_bold": "1;31",
            "yellow_bold": "1;33"}
 """ANSI codes of the text format's styles."""
+TAGS = {REFUSED: ("REFUSED", "red_bold"), RECREATE: ("RECREATE", "yellow_bold"), SELECTOR: ("SELECTOR", "yellow_bold")}
+"""How the text format tags each kind of notice, and its style."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +74,8 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
     if notices:
         out.append("")
         for env, change, notice in notices:
-            tag = "REFUSED " if notice.kind == REFUSED else "RECREATE"
-            out.append(style(tag, "red_bold" if notice.kind == REFUSED else "yellow_bold")
-                       + f" {env} {change.title}: {notice.message}")
+            tag, tone = TAGS[notice.kind]
+            out.append(style(tag.ljust(8), tone) + f" {env} {change.title}: {notice.message}")
     for env in comparison.changed:
         note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
         out.append("")
@@ -84,9 +85,8 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
             out.append(style(f"{STATUS_MARK[change.status]} {change.title} [{STATUS_TEXT[change.status]}]",
                              "bold") + f" (app {change.entry.app})")
             for notice in change.notices:
-                tag = "REFUSED" if notice.kind == REFUSED else "RECREATE"
-                out.append("  " + style(tag, "red_bold" if notice.kind == REFUSED else "yellow_bold")
-                           + f": {notice.full}")
+                tag, tone = TAGS[notice.kind]
+                out.append("  " + style(tag, tone) + f": {notice.full}")
             for item in change.changes:
                 if item.get("origin"):
                     out.append(f"  {why(item)}")
@@ -140,10 +140,11 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
            f"### EventBus changes: {code(comparison.base_label)} → {code(comparison.head_label)}", "",
            f"**{md(comparison.summary_line())}**"]
     notices = comparison.notices
-    refused = [t for t in notices if t[2].kind == REFUSED]
-    recreate = [t for t in notices if t[2].kind == RECREATE]
-    for group, alert, title in ((refused, "CAUTION", "The cluster will refuse these updates"),
-                                (recreate, "WARNING", "These changes recreate an EventBus")):
+    groups = ((REFUSED, "CAUTION", "The cluster will refuse these updates"),
+              (RECREATE, "WARNING", "These changes recreate an EventBus"),
+              (SELECTOR, "WARNING", "These disruption budgets select other pods"))
+    for kind, alert, title in groups:
+        group = [t for t in notices if t[2].kind == kind]
         if group:
             out += ["", f"> [!{alert}]", f"> **{title}:**"]
             for env, change, notice in group:
@@ -152,11 +153,7 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
     omitted = 0
     for env in comparison.changed:
         counts = env_counts(env)
-        flags = []
-        if any(n.kind == REFUSED for o in env.objects for n in o.notices):
-            flags.append("refused")
-        if any(n.kind == RECREATE for o in env.objects for n in o.notices):
-            flags.append("recreate")
+        flags = [kind for kind, _, _ in groups if any(n.kind == kind for o in env.objects for n in o.notices)]
         note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
         flag_text = "".join(f" · <b>{f}</b>" for f in flags)
         out += ["", "<details>", f"<summary><b>{md(env.name)}</b>{note}: {counts}{flag_text}</summary>", ""]
@@ -164,8 +161,7 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
             out.append(f"**{code(change.title)}** {STATUS_TEXT[change.status]} (app {code(change.entry.app)})")
             out.append("")
             for notice in change.notices:
-                tag = "refused" if notice.kind == REFUSED else "recreate"
-                out.append(f"- **{tag}**: {md(notice.full)}")
+                out.append(f"- **{notice.kind}**: {md(notice.full)}")
             for item in change.changes:
                 if item.get("origin"):
                     out.append(f"- {md(why(item))}")

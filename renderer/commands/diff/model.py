@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-REFUSED, RECREATE = "refused", "recreate"
-"""The kinds of :class:`Notice`."""
+REFUSED, RECREATE, SELECTOR = "refused", "recreate", "selector"
+"""The kinds of :class:`Notice`, loudest first: the cluster refuses the update, the update recreates the bus, a
+disruption budget protects other pods than before."""
+NOTICE_KINDS = (REFUSED, RECREATE, SELECTOR)
 STATUSES = ("added", "removed", "changed", "renamed", "guards")
 """How an object can differ: ``guards`` means the manifest is the same but its guard findings are not."""
 STATUS_TEXT = {"added": "added", "removed": "removed", "changed": "changed", "renamed": "renamed",
@@ -28,7 +30,8 @@ def plural(count: int, word: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A change the cluster refuses (``refused``) or that needs the EventBus recreated (``recreate``).
+    """A change the cluster refuses (``refused``), that needs the EventBus recreated (``recreate``), or that
+    points a disruption budget at other pods (``selector``).
 
     ``message`` says what changes, ``detail`` what follows from it and what to do.
     """
@@ -109,15 +112,16 @@ class ObjectChange:
 
     @property
     def title(self) -> str:
-        """``namespace/name`` (``old -> new`` for a rename)."""
+        """``namespace/name``, after its kind for an object beside the bus (``old -> new`` for a rename)."""
         if self.status == "renamed":
-            return f"{self.base.ident} -> {self.head.ident}"
-        return self.entry.ident
+            return f"{self.base.title} -> {self.head.ident}"
+        return self.entry.title
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
         return {
             "status": self.status,
+            "kind": self.entry.kind,
             "namespace": self.entry.namespace,
             "name": self.entry.name,
             "app": self.entry.app,
@@ -135,7 +139,7 @@ def side_dict(entry) -> dict | None:
     """One side of an object change, JSON-ready (``None`` for a missing side)."""
     if entry is None:
         return None
-    return {"namespace": entry.namespace, "name": entry.name, "app": entry.app, "file": entry.file,
+    return {"kind": entry.kind, "namespace": entry.namespace, "name": entry.name, "app": entry.app, "file": entry.file,
             "backend": entry.backend}
 
 
@@ -178,7 +182,7 @@ class Comparison:
     def notices(self) -> list:
         """``(environment, object change, notice)`` for every notice, refused first."""
         found = [(o.environment, o, n) for o in self.objects for n in o.notices]
-        return sorted(found, key=lambda t: (t[2].kind != REFUSED, t[0], t[1].title))
+        return sorted(found, key=lambda t: (NOTICE_KINDS.index(t[2].kind), t[0], t[1].title))
 
     def summary(self) -> dict:
         """Counts of everything, for the summary line and JSON."""
@@ -194,6 +198,7 @@ class Comparison:
             "objects": objects,
             "refused": sum(n.kind == REFUSED for n in notices),
             "recreate": sum(n.kind == RECREATE for n in notices),
+            "selector": sum(n.kind == SELECTOR for n in notices),
             "guards": {"appeared": sum(len(o.appeared) for o in self.objects),
                        "disappeared": sum(len(o.disappeared) for o in self.objects)},
         }
@@ -214,6 +219,9 @@ class Comparison:
             line += f"; {counts['refused']} refused by the Argo Events webhook"
         if counts["recreate"]:
             line += f"; {counts['recreate']} need{'s' if counts['recreate'] == 1 else ''} the EventBus recreated"
+        if counts["selector"]:
+            budgets = counts["selector"]
+            line += f"; {plural(budgets, 'disruption budget')} select{'s' if budgets == 1 else ''} other pods"
         guards = counts["guards"]["appeared"] + counts["guards"]["disappeared"]
         if guards:
             line += (f"; guard findings: {counts['guards']['appeared']} new, "
