@@ -234,7 +234,7 @@ def test_check_reports_as_json(broken_app, cli, snapshot):
     result = cli("check", "--app", broken_app, "--format", "json")
     assert result.code == 1
     document = json.loads(result.out)
-    assert document["summary"] == {"errors": 3, "warnings": 0, "waived": 1}
+    assert document["summary"] == {"errors": 3, "warnings": 1, "waived": 1}  # the warning: no priority class
     assert result.out == snapshot
 
 
@@ -305,6 +305,7 @@ def test_check_as_sarif_locates_each_result_where_its_value_was_set_relative_to_
                 r["locations"][0]["physicalLocation"]["region"]["startLine"], r["level"], "suppressions" in r)
                for r in run["results"]}
     assert located == {
+        ("pod-priority", "apps/payments/eventbus-render.yaml", 1, "warning", False),  # set nowhere: the app file
         ("replica-count", "apps/payments/overlays/small.yaml", 5, "error", False),
         ("zone-anti-affinity", "apps/payments/overlays/small.yaml", 3, "error", False),
         ("persistence", "apps/payments/overlays/small.yaml", 7, "error", False),

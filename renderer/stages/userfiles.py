@@ -155,7 +155,8 @@ STRATEGY = text(_STRATEGY, "a merge strategy", "use replace, append or mergeBy:K
 NON_BLANK = text(r"[\s\S]*\S[\s\S]*", "the name of a person or team", "name a person or team",
                  "Person or team answerable for it.")
 NON_EMPTY = text(r"[\s\S]+", "a non-empty string", "write a value or remove the entry")
-MANIFEST_PATH = text(r"(?:spec|metadata)(?:[.\[][\s\S]*)?", "a manifest path",
+_IN_OBJECT = r"(?:spec|metadata)(?:[.\[][\s\S]*)?"  # a path of the EventBus; a companion's follows its kind
+MANIFEST_PATH = text(rf"{_IN_OBJECT}|{disruption.KIND}(?:\.{_IN_OBJECT})?", "a manifest path",
                      "copy the path from the report, e.g. spec.jetstream.replicas",
                      "Manifest path of the value the waiver accepts, as the report prints it, e.g. "
                      "spec.jetstream.replicas.")
