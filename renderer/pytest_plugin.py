@@ -106,7 +106,7 @@ class EventBusRenderer:
 
         tree = render_root(self._path(root), Options(fmt=fmt, today=self.today), jobs=1)
         if tree.failures:
-            error = RenderAllError(tree.failures, len(tree.entries) + len(tree.failures), "the tree does not render")
+            error = RenderAllError(tree.failures, tree.renders, "the tree does not render")
             pytest.fail(f"eventbus-render: {root}:\n{error.render()}", pytrace=False)
         return {entry.file: entry.text for entry in tree.entries}
 

@@ -20,4 +20,6 @@ def kubernetes_errors(obj: dict, version: str = KUBERNETES) -> list:
         kubernetes_validate.validate(obj, version, strict=True)
     except kubernetes_validate.ValidationError as error:
         return [f"{'.'.join(str(p) for p in error.path)}: {error.message}"]
+    except kubernetes_validate.SchemaNotFoundError as error:  # no such kind in that API version
+        return [error.message]
     return []

@@ -301,7 +301,7 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
             tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs,
                                known_apps=known)
             if tree.failures:
-                total = len(tree.entries) + len(tree.failures)
+                total = tree.renders
                 raise RenderAllError(tree.failures, total, f"nothing was written to {target}")
             publish.finish(staging, tree, options.fmt)
             publish.swap(staging, target)
@@ -326,7 +326,7 @@ def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strin
             tree = render_root(root, options, jobs=jobs)
             require_apps(tree.apps, root)
             if tree.failures:
-                total = len(tree.entries) + len(tree.failures)
+                total = tree.renders
                 raise RenderAllError(tree.failures, total, "nothing was printed")
         for line in findings_report(tree):
             warn(line)

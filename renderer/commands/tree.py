@@ -102,6 +102,11 @@ class Tree:
     apps: int = 0
 
     @property
+    def renders(self) -> int:
+        """Renders tried: one per EventBus rendered (its companions are the same render) and one per failure."""
+        return sum(entry.kind == "EventBus" for entry in self.entries) + len(self.failures)
+
+    @property
     def environments(self) -> list:
         """Names of the environments rendered, sorted."""
         return sorted({e.environment for e in self.entries})
