@@ -1,5 +1,5 @@
 """pod-priority: NATS native and JetStream pods name a priority class (upstream argo-events v1.9.11
-docs/dr_ha_recommendations.md:92-99); `priority` alone is refused where Priority admission runs
+docs/dr_ha_recommendations.md:92-99); `priority` alone is not allowed where Priority admission is enabled
 (pkg/apis/events/v1alpha1/jetstream_eventbus.go:56-59)."""
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def test_prod_warns_because_classes_belong_to_each_cluster(findings):
 
 def test_priority_without_a_class_says_admission_refuses_it(findings):
     [finding] = findings(RULE, "jetstream", {"jetstream": {"priorityClassName": None, "priority": 1000}})
-    assert finding.actual == ("priority 1000 without priorityClassName (Priority admission refuses a pod that sets "
-                              "priority itself)")
+    assert finding.actual == ("priority 1000 without priorityClassName (Priority admission fills priority from the "
+                              "class and prevents setting it)")
 
 
 @pytest.mark.parametrize("name, expected", [
