@@ -19,7 +19,7 @@ from pathlib import Path
 from renderer import context
 from renderer.errors import GuardError, InputError, Location
 from renderer.paths import format_path, manifest_to_values
-from renderer.stages import companions, disruption, guards, sources, template, userfiles, yamlio
+from renderer.stages import companions, controller, disruption, guards, sources, template, userfiles, yamlio
 from renderer.stages import layers as layers_mod
 from renderer.stages.checks import (
     Problem,
@@ -323,6 +323,8 @@ def _render(request: RenderRequest) -> Rendered:
         raise InputError("the template did not produce a mapping",
                          location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"))
 
+    # what the controller writes into the stored spec is written here too, so the manifest is the live object
+    controller.write_backs(manifest, name, namespace)
     # the objects beside the bus are the renderer's own: its name and namespace, the values' budget
     beside = companions.build(name, namespace, app.backend, values, labels, annotations)
     rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,

@@ -1,8 +1,8 @@
 """The report of a comparison, for a terminal (text), a pull-request comment (markdown) or tools (JSON).
 
 Every format says the same things in the same order: a summary line of
-counts, the changes the cluster refuses or that recreate an EventBus (loudly,
-first), then per environment each changed object with its notices, the layer
+counts, the changes the cluster refuses, that leave the bus undeployed, or that
+recreate an EventBus (loudly, first), then per environment each changed object with its notices, the layer
 that set each changed value, the guard findings that appeared or
 disappeared, and its unified diff.
 """
@@ -12,7 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from renderer.commands.diff.model import RECREATE, REFUSED, SELECTOR, STATUS_TEXT, Comparison, plural
+from renderer.commands.diff.model import (
+    NOTICE_KINDS,
+    RECREATE,
+    REFUSED,
+    SELECTOR,
+    STATUS_TEXT,
+    STUCK,
+    Comparison,
+    plural,
+)
 
 MARKDOWN_BUDGET = 60_000
 """Characters of diff text in a markdown report (GitHub comments hold 65,536)."""
@@ -22,8 +31,6 @@ STATUS_MARK = {"added": "+", "removed": "-", "changed": "~", "renamed": ">", "gu
 COLOURS = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "red_bold": "1;31",
            "yellow_bold": "1;33"}
 """ANSI codes of the text format's styles."""
-TAGS = {REFUSED: ("REFUSED", "red_bold"), RECREATE: ("RECREATE", "yellow_bold"), SELECTOR: ("SELECTOR", "yellow_bold")}
-"""How the text format tags each kind of notice, and its style."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +81,8 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
     if notices:
         out.append("")
         for env, change, notice in notices:
-            tag, tone = TAGS[notice.kind]
-            out.append(style(tag.ljust(8), tone) + f" {env} {change.title}: {notice.message}")
+            tag, colour = NOTICE_KINDS[notice.kind]
+            out.append(style(f"{tag:<8}", colour) + f" {env} {change.title}: {notice.message}")
     for env in comparison.changed:
         note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
         out.append("")
@@ -85,8 +92,8 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
             out.append(style(f"{STATUS_MARK[change.status]} {change.title} [{STATUS_TEXT[change.status]}]",
                              "bold") + f" (app {change.entry.app})")
             for notice in change.notices:
-                tag, tone = TAGS[notice.kind]
-                out.append("  " + style(tag, tone) + f": {notice.full}")
+                tag, colour = NOTICE_KINDS[notice.kind]
+                out.append("  " + style(tag, colour) + f": {notice.full}")
             for item in change.changes:
                 if item.get("origin"):
                     out.append(f"  {why(item)}")
@@ -140,7 +147,8 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
            f"### EventBus changes: {code(comparison.base_label)} → {code(comparison.head_label)}", "",
            f"**{md(comparison.summary_line())}**"]
     notices = comparison.notices
-    groups = ((REFUSED, "CAUTION", "The cluster will refuse these updates"),
+    groups = ((REFUSED, "CAUTION", "The Argo Events webhook, when installed, will refuse these updates"),
+              (STUCK, "CAUTION", "Kubernetes will refuse the controller these StatefulSet updates"),
               (RECREATE, "WARNING", "These changes recreate an EventBus"),
               (SELECTOR, "WARNING", "These disruption budgets select other pods"))
     for kind, alert, title in groups:
@@ -153,7 +161,8 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
     omitted = 0
     for env in comparison.changed:
         counts = env_counts(env)
-        flags = [kind for kind, _, _ in groups if any(n.kind == kind for o in env.objects for n in o.notices)]
+        kinds = {n.kind for o in env.objects for n in o.notices}
+        flags = [kind for kind in NOTICE_KINDS if kind in kinds]
         note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
         flag_text = "".join(f" · <b>{f}</b>" for f in flags)
         out += ["", "<details>", f"<summary><b>{md(env.name)}</b>{note}: {counts}{flag_text}</summary>", ""]

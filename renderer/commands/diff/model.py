@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-REFUSED, RECREATE, SELECTOR = "refused", "recreate", "selector"
-"""The kinds of :class:`Notice`, loudest first: the cluster refuses the update, the update recreates the bus, a
-disruption budget protects other pods than before."""
-NOTICE_KINDS = (REFUSED, RECREATE, SELECTOR)
+REFUSED, STUCK, RECREATE, SELECTOR = "refused", "stuck", "recreate", "selector"
+"""The kinds of :class:`Notice`, loudest first (``selector``: a disruption budget protects other pods than before)."""
+NOTICE_KINDS = {REFUSED: ("REFUSED", "red_bold"), STUCK: ("STUCK", "red_bold"), RECREATE: ("RECREATE", "yellow_bold"),
+                SELECTOR: ("SELECTOR", "yellow_bold")}
+"""How each kind is flagged in text: the tag and its colour."""
 STATUSES = ("added", "removed", "changed", "renamed", "guards")
 """How an object can differ: ``guards`` means the manifest is the same but its guard findings are not."""
 STATUS_TEXT = {"added": "added", "removed": "removed", "changed": "changed", "renamed": "renamed",
@@ -30,8 +31,9 @@ def plural(count: int, word: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A change the cluster refuses (``refused``), that needs the EventBus recreated (``recreate``), or that
-    points a disruption budget at other pods (``selector``).
+    """A change the cluster refuses (``refused``), that leaves the bus undeployed (``stuck``: Kubernetes refuses
+    the controller's StatefulSet update), that needs the EventBus recreated (``recreate``), or that points a
+    disruption budget at other pods (``selector``).
 
     ``message`` says what changes, ``detail`` what follows from it and what to do.
     """
@@ -182,7 +184,7 @@ class Comparison:
     def notices(self) -> list:
         """``(environment, object change, notice)`` for every notice, refused first."""
         found = [(o.environment, o, n) for o in self.objects for n in o.notices]
-        return sorted(found, key=lambda t: (NOTICE_KINDS.index(t[2].kind), t[0], t[1].title))
+        return sorted(found, key=lambda t: (list(NOTICE_KINDS).index(t[2].kind), t[0], t[1].title))
 
     def summary(self) -> dict:
         """Counts of everything, for the summary line and JSON."""
@@ -197,6 +199,7 @@ class Comparison:
                              "removed": sum(e.status == "removed" for e in self.environments)},
             "objects": objects,
             "refused": sum(n.kind == REFUSED for n in notices),
+            "stuck": sum(n.kind == STUCK for n in notices),
             "recreate": sum(n.kind == RECREATE for n in notices),
             "selector": sum(n.kind == SELECTOR for n in notices),
             "guards": {"appeared": sum(len(o.appeared) for o in self.objects),
@@ -216,7 +219,9 @@ class Comparison:
         line = (f"{plural(changed, 'object')} differ{'s' if changed == 1 else ''} in {envs['changed']} of "
                 f"{plural(envs['total'], 'environment')} ({', '.join(parts)})")
         if counts["refused"]:
-            line += f"; {counts['refused']} refused by the Argo Events webhook"
+            line += f"; {counts['refused']} refused by the Argo Events webhook (when installed)"
+        if counts["stuck"]:
+            line += f"; {counts['stuck']} refused by Kubernetes to the controller (the bus stays undeployed)"
         if counts["recreate"]:
             line += f"; {counts['recreate']} need{'s' if counts['recreate'] == 1 else ''} the EventBus recreated"
         if counts["selector"]:
