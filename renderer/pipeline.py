@@ -151,10 +151,6 @@ class Rendered:
             return self.merged.provenance.origin(values_path) if values_path else None
         return manifest_origin(self.merged.provenance, manifest_path, self.section_path)
 
-    def value_at(self, path: tuple, default=None):
-        """The rendered value at a render path (the EventBus's, or a companion's after its kind)."""
-        return companions.lookup(self.manifest, self.companions, path, default)
-
 
 @dataclass(slots=True, frozen=True)
 class InstanceLabel:
