@@ -368,10 +368,16 @@ def remover(path: Path):
     return lambda: shutil.rmtree(path, ignore_errors=True)
 
 
+def eventbuses(index: dict) -> list:
+    """The EventBus records of a tree's index: one per render (the objects rendered beside a bus, such as its
+    PodDisruptionBudget, are files of the same render)."""
+    return [record for record in index["objects"] if record.get("kind", "EventBus") == "EventBus"]
+
+
 def rendered_count(out: Path) -> int:
-    """Objects in a tree written by ``render --all`` (from its index)."""
+    """Renders in a tree written by ``render --all``: its EventBus manifests (from its index)."""
     index = json.loads((out / ".eventbus-render-index.json").read_text(encoding="utf-8"))
-    return len(index["objects"])
+    return len(eventbuses(index))
 
 
 def check_renders(root: Path, out: Path, expected: int, env: dict, fmt: str = "yaml") -> None:
@@ -387,10 +393,10 @@ def check_renders(root: Path, out: Path, expected: int, env: dict, fmt: str = "y
 
 
 def read_tree(out: Path) -> dict:
-    """``{namespace: manifest}`` of a tree written by ``render --all --format json``."""
+    """``{namespace: EventBus manifest}`` of a tree written by ``render --all --format json``."""
     index = json.loads((out / ".eventbus-render-index.json").read_text(encoding="utf-8"))
     found = {}
-    for record in index["objects"]:
+    for record in eventbuses(index):
         found[record["namespace"]] = json.loads((out / record["file"]).read_text(encoding="utf-8"))
     return found
 

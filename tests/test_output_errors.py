@@ -219,6 +219,25 @@ def test_render_o_on_a_full_or_read_only_file_system_leaves_no_file_and_no_empty
     assert after == before == {"out": None}
 
 
+ONE_PAGE_LEFT = f'head -c 4096 /dev/zero >"$M/spare"; {FILL}; rm "$M/spare"'
+
+
+@needs_mounts
+@pytest.mark.parametrize("spoil", [ONE_PAGE_LEFT, READ_ONLY], ids=["room-for-one-file", "read-only"])
+def test_render_o_of_several_objects_replaces_none_of_them_when_one_cannot_be_written(tmp_path, spoil):
+    # staging renders a PodDisruptionBudget beside the bus: two files, both written before either is replaced
+    # (with room for one file, the bus's is written and the budget's is not)
+    app = tmp_path / "repo/app"
+    app.mkdir(parents=True)
+    (app / "eventbus-render.yaml").write_text("backend: jetstream\nnamespace: ns\nprofile: staging\n")
+    code, out, err, before, after = scenario(
+        tmp_path, f'render --app "{app}" --set jetstream.replicas=5 -o "$M/out"', spoil,
+        prepare=f'eventbus-render render --app "{app}" -o "$M/out" 2>/dev/null')
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert after == before and sorted(before) == ["out", "out/ns", "out/ns/eventbus-default.yaml",
+                                                  "out/ns/poddisruptionbudget-eventbus-default-pdb.yaml"]
+
+
 @needs_mounts
 def test_a_stdout_file_on_a_full_disk_is_cut_back_to_what_it_held(tmp_path):
     root = repo(tmp_path / "repo")

@@ -223,6 +223,17 @@ def write_file(path, text: str | bytes, *, mode: int | None = None, dir_fd: int 
     ``path`` is a name in the folder open as ``dir_fd``. Returns ``path`` as a string.
     """
     path = os.fspath(path)
+    temp = _write_temporary(path, text, mode, dir_fd)
+    try:
+        os.replace(temp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        _unlink(temp, dir_fd)
+        raise
+    return path
+
+
+def _write_temporary(path: str, text: str | bytes, mode: int | None, dir_fd: int | None) -> str:
+    """Write ``text`` to a new temporary file beside ``path`` (see :func:`write_file`); its name."""
     folder, _, name = path.rpartition(os.sep)
     data = text.encode("utf-8") if text.__class__ is str else text
     prefix = f"{folder}{os.sep if folder or path.startswith(os.sep) else ''}.{name}.{os.getpid()}-"
@@ -242,14 +253,17 @@ def write_file(path, text: str | bytes, *, mode: int | None = None, dir_fd: int 
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        os.replace(temp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        try:
-            os.unlink(temp, dir_fd=dir_fd)
-        except OSError:
-            pass
+        _unlink(temp, dir_fd)
         raise
-    return path
+    return temp
+
+
+def _unlink(path: str, dir_fd: int | None) -> None:
+    try:
+        os.unlink(path, dir_fd=dir_fd)
+    except OSError:
+        pass
 
 
 _FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -263,13 +277,14 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
     included): every folder is opened relative to the one above it without
     following links, so a link planted at ``directory/<namespace>`` cannot
     send a file elsewhere. A write that fails (a full or read-only file
-    system) is an :class:`OutputError`, and removes the folders this call made.
-    Temporary files that killed writers left beside a file written are removed.
+    system) is an :class:`OutputError` that leaves every file as it was: each is written to its temporary
+    name before any is renamed into place, and the folders this call made are removed. Temporary files
+    that killed writers left beside a file written are removed.
     """
     directory = Path(directory)
-    written: list = []
     made: list = []  # (descriptor of the parent, name), in the order made
     opened: list = []
+    pending: list = []  # (descriptor of the folder, temporary name, name, relative path): written, not in place
     try:
         top = _open_folder(None, str(directory), made, opened, directory)
         for relative in sorted(files):
@@ -278,10 +293,17 @@ def write_tree(directory: Path, files: dict[str, str]) -> list[Path]:
             for folder in folders:
                 shown = shown / folder
                 fd = _open_folder(fd, folder, made, opened, shown)
-            write_file(name, files[relative], mode=0o644, dir_fd=fd)
+            pending.append((fd, _write_temporary(name, files[relative], 0o644, fd), name, relative))
+        written = []
+        while pending:  # every file is written: now each goes in place (a rename does not fill a disk)
+            fd, temp, name, relative = pending[0]
+            os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            pending.pop(0)
             _remove_stale_temporaries(fd, name)
             written.append(directory / relative)
     except BaseException as exc:
+        for fd, temp, _, _ in pending:
+            _unlink(temp, fd)
         for parent, name in reversed(made):
             try:
                 os.rmdir(name, dir_fd=parent)

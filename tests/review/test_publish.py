@@ -194,7 +194,8 @@ while not select.select([sys.stdin], [], [], 0)[0]:  # until told to stop, read 
     try:
         here = f"/proc/self/fd/{fd}"
         if not os.path.isfile(f"{here}/{index}"):
-            missing += 1
+            if os.stat(target).st_ino == os.fstat(fd).st_ino:  # else: the old tree, removed while it was read
+                missing += 1
             continue
         files = [open(f"{here}/{e}/{n}/{f}").read() for e in os.listdir(here) if e != index
                  for n in os.listdir(f"{here}/{e}") for f in os.listdir(f"{here}/{e}/{n}")]

@@ -30,7 +30,7 @@ from renderer.stages import sources
 def checked(tree, label: str) -> list:
     """The entries of ``tree``; a failed render is a :class:`renderer.commands.bulk.RenderAllError` naming the side."""
     if tree.failures:
-        total = len(tree.entries) + len(tree.failures)
+        total = tree.renders
         raise bulk.RenderAllError(tree.failures, total, "nothing was compared",
                                   title=f"{label} does not render: {len(tree.failures)} of {total} renders failed")
     return tree.entries
@@ -187,7 +187,8 @@ def diff_command(base, head, against, root, fmt, exit_code, color, context):
     Renders every environment of every app below --root at --base and at
     --head (or the working tree), then prints the changes per environment
     and object, the guard findings that appear or disappear, and the changes
-    the cluster will refuse or that recreate an EventBus.
+    the cluster will refuse, that leave the bus undeployed, or that recreate
+    an EventBus.
     """
     from renderer.commands import pool
     from renderer.commands.common import emit_text
