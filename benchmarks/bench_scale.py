@@ -185,6 +185,16 @@ def _storage(backend: str, storage_class: str) -> dict:
     return {}
 
 
+def _production(backend: str, storage_class: str) -> dict:
+    """Storage and pod priority of a production bus that Argo Events runs (a cluster's own priority class)."""
+    storage = _storage(backend, storage_class)
+    if backend == "jetstream":
+        storage["jetstream"]["priorityClassName"] = "event-bus-critical"
+    elif backend == "nats-native":
+        storage["nats"]["native"]["priorityClassName"] = "event-bus-critical"
+    return storage
+
+
 def _connection(backend: str, team: str, i: int, site: str) -> dict:
     """Connection values of the buses Argo Events does not run (credentials in Secret references only)."""
     if backend == "kafka":
@@ -258,12 +268,12 @@ def app_document(i: int, environments=ENVIRONMENTS) -> dict:
                 env["overlays"] = ["ha"]
             elif section and i % 7 == 0:
                 env["overlays"] = ["large-volumes"]
-            env["values"] = _storage(backend, "gp3-encrypted") or _connection(backend, team, i, "us-east")
+            env["values"] = _production(backend, "gp3-encrypted") or _connection(backend, team, i, "us-east")
             envs[name] = env
         elif name == "prod-eu-west":
             envs[name] = {"description": "Production in europe-west; pods stay in the region.", "profile": "prod",
                           "overlays": ["eu-west"],
-                          "values": _storage(backend, "premium-rwo") or _connection(backend, team, i, "eu-west")}
+                          "values": _production(backend, "premium-rwo") or _connection(backend, team, i, "eu-west")}
         else:
             raise ValueError(name)
     doc["environments"] = envs
