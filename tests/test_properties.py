@@ -15,8 +15,10 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from renderer.stages import disruption
 from renderer.stages.validate import validate_eventbus
 from tests.conftest import ROOT, SHARED_UPSTREAM
+from tests.kubernetes_schema import kubernetes_errors
 
 EXAMPLES = int(os.environ.get("EVENTBUS_RENDER_HYPOTHESIS_EXAMPLES", "60"))
 
@@ -37,10 +39,15 @@ FRAGMENTS = [
     {"spread": {"zones": "required", "hosts": "preferred"}}, {"spread": {"zones": "sometimes"}},
     {"labels": {"team": "a"}}, {"labels": {"team": "no spaces allowed"}}, {"annotations": {"note": "y"}},
     {"annotations": {"text": "a\n---\nkind: Secret\n"}}, {"labels": None}, {"kafka": None}, {},
+    {"disruptionBudget": {"enabled": False}}, {"disruptionBudget": {"maxUnavailable": 2}},
+    {"disruptionBudget": {"minAvailable": 2}}, {"disruptionBudget": {"minAvailable": 2, "maxUnavailable": None}},
+    {"disruptionBudget": {"maxUnavailable": "34%"}}, {"disruptionBudget": {"enabled": "yes"}},
+    {"disruptionBudget": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}}, {"disruptionBudget": None},
 ]
 SETS = ["jetstream.replicas=3", "jetstream.replicas=4", "jetstream.version=2.10.29", "kafka.version=2.10",
         "labels.team=yes", "jetstream.persistence=null", "spread.zones=required", "nats.native.replicas=x",
-        "jetstream", "kafka.url=k:9092", "jetstream.tolerations[0].key=a", "annotations.a\\.b/c=0755"]
+        "jetstream", "kafka.url=k:9092", "jetstream.tolerations[0].key=a", "annotations.a\\.b/c=0755",
+        "disruptionBudget.enabled=false", "disruptionBudget.minAvailable=2", "disruptionBudget.maxUnavailable=-1"]
 
 
 def app_files(backend, profile_values, overlay_values, app_values):
@@ -82,13 +89,15 @@ def test_any_stack_renders_valid_output_or_fails_cleanly(tmp_path_factory, cli, 
     result = cli(*args)
     assert "Traceback" not in result.err
     if result.code == 0:
-        manifest = yaml.safe_load(result.out)
+        manifest, *beside = yaml.safe_load_all(result.out)
         assert validate_eventbus(manifest) == []
         if upstream is not None:
             # upstream's schema requires kafka.consumerGroup.groupName, but the controller runs without one
             # (each Sensor uses <namespace>-<sensor>: tests/test_upstream.py, kafka_sensor.go:50-55)
             assert [e.message for e in upstream.iter_errors(manifest)
                     if e.message != "'groupName' is a required property"] == []
+        for obj in beside:  # the PodDisruptionBudget: ours and Kubernetes' own schema accept it
+            assert (disruption.problems(obj), kubernetes_errors(obj)) == ([], [])
     else:
         assert result.code in (1, 2)
         assert result.out == ""
@@ -227,10 +236,10 @@ def test_a_hostile_app_directory_renders_the_same_bytes_twice_or_fails_cleanly(t
     if result.code != 0:
         assert result.out == "" and result.err.strip()
         return
-    manifest = yaml.safe_load(result.out)
-    assert validate_eventbus(manifest) == []
+    manifests = list(yaml.safe_load_all(result.out))
+    assert validate_eventbus(manifests[0]) == []
     again = cli(*args)
     assert (again.code, again.out) == (0, result.out)  # the same bytes
     from renderer.stages import emit
 
-    assert emit.yaml_stream([manifest]) == result.out  # and the canonical form of what it says
+    assert emit.yaml_stream(manifests) == result.out  # and the canonical form of what it says

@@ -121,8 +121,8 @@ def _check_chunk(root: str, apps: list, fmt: str, repo_root: str, judged, option
         app_entries, failures = render_app(root_path, app, options, keep=kept, guarded=False)
         entries.extend(app_entries)
         app_checks = [failed(app, f.environment, f.message, f.exit_code) for f in failures]
-        for entry, rendered in kept:
-            checked, evaluation = _evaluated(root_path, app, entry, rendered, fmt, repo, options.today)
+        for made, rendered in kept:  # the guards judge a render once, named by its EventBus (made[0])
+            checked, evaluation = _evaluated(root_path, app, made[0], rendered, fmt, repo, options.today)
             app_checks.append(checked)
             if levels is None and fmt == "sarif":
                 levels = {rule: config.level for rule, config in evaluation.config.items()}
