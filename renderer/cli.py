@@ -25,7 +25,9 @@ from renderer.commands.common import error_message, warn
 # command name -> "module:attribute"; modules are imported on first use
 COMMANDS = {
     "render": "renderer.commands.render:render_command",
-    "list": "renderer.commands.render:list_command",
+    "list": "renderer.commands.show:list_command",
+    "show": "renderer.commands.show:show_group",
+    "init": "renderer.commands.scaffold:init_command",
     "check": "renderer.commands.check:check_command",
     "guards": "renderer.commands.check:guards_command",
     "explain": "renderer.commands.explain:explain_command",

@@ -270,9 +270,32 @@ def read_inputs(environ, *, strict: bool = True) -> Inputs:
     return inputs
 
 
-def check_names(inputs: Inputs, app_root: Path) -> None:
-    """Names from env and parameters, checked up front so that errors say where they came from."""
+SOURCE_PATH = "ARGOCD_APP_SOURCE_PATH"
+"""``spec.source.path``, sent with every request (argo-cd v3.5.1 reposerver/repository/repository.go:1838, 2633)."""
+
+
+def copy_root(app_dir, environ) -> Path | None:
+    """The root of Argo CD's copy of the repository (the app directory without ``ARGOCD_APP_SOURCE_PATH``), above
+    which the repository layer is never looked for; ``None`` when the path is not the app directory's end (a copy
+    of part of the repository, with ``reposerver.plugin.use.manifest.generate.paths``: argo-cd v3.5.1
+    reposerver/repository/repository.go:2329-2333, util/cmp/stream.go:132)."""
+    import os
+
+    app = Path(os.path.abspath(app_dir))
+    parts = [part for part in (environ.get(SOURCE_PATH) or "").split("/") if part not in ("", ".")]
+    if ".." in parts or len(parts) >= len(app.parts) or (parts and list(app.parts[-len(parts):]) != parts):
+        return None
+    return Path(*app.parts[:len(app.parts) - len(parts)])
+
+
+def check_names(inputs: Inputs, app_root: Path, where=None) -> None:
+    """Names from env and parameters, checked up front so that errors say where they came from.
+
+    ``where`` are the places names resolve in (:func:`renderer.stages.tree.places`), by default those of
+    ``app_root``."""
     from renderer.stages import sources
+
+    where = app_root if where is None else where
 
     checks = [("profile", "profiles", inputs.settings.get("profile"))]
     checks += [("overlay", "overlays", (name, inputs.overlays_source)) for name in inputs.overlays]
@@ -284,8 +307,8 @@ def check_names(inputs: Inputs, app_root: Path) -> None:
             sources.check_name(name, None, (), kind)
         except InputError as exc:
             raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
-        if sources.find_named(folder, name, app_root) is None:
-            names = sources.available(folder, app_root)
+        if sources.find_named(folder, name, where) is None:
+            names = sources.available(folder, where)
             raise InputError(f"{where}: unknown {kind} {name!r}",
                              hint=sources.did_you_mean(name, names) + f"known {folder}: {', '.join(names) or 'none'}")
     from renderer.stages import userfiles
@@ -313,9 +336,11 @@ def tracked_label_keys(environ) -> tuple:
 def build_request(app_dir, environ, inputs: Inputs | None = None):
     """The :class:`~renderer.pipeline.RenderRequest` Argo CD's environment asks for."""
     from renderer.pipeline import RenderRequest
+    from renderer.stages import sources
 
     inputs = inputs if inputs is not None else read_inputs(environ)
-    check_names(inputs, Path(app_dir))
+    ceiling = copy_root(app_dir, environ)
+    check_names(inputs, Path(app_dir), sources.places(Path(app_dir), ceiling))
     return RenderRequest(
         app_dir=Path(app_dir),
         profile=inputs.value("profile"),
@@ -326,6 +351,7 @@ def build_request(app_dir, environ, inputs: Inputs | None = None):
         namespace=inputs.value("namespace"),
         default_namespace=(environ.get("ARGOCD_APP_NAMESPACE") or "").strip() or None,
         tracked_labels=tracked_label_keys(environ),
+        repository_root=ceiling,
     )
 
 

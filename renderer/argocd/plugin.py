@@ -125,7 +125,7 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
     import json
     from pathlib import Path
 
-    from renderer.argocd.inputs import Inputs, read_inputs
+    from renderer.argocd.inputs import Inputs, copy_root, read_inputs
     from renderer.commands.common import error_message
     from renderer.errors import RendererError
     from renderer.stages import sources
@@ -142,11 +142,17 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
         app = sources.load_app(root)
     except RendererError as exc:
         err.append(error_message(exc))
-    profiles = sources.available("profiles", root)
-    overlays = sources.available("overlays", root)
+    try:
+        where = sources.places(root, copy_root(root, environ))
+    except RendererError as exc:  # a broken repository layer: generate reports it; the built-ins stay listed
+        err.append(error_message(exc))
+        where = sources.places(None)
+    profiles = sources.available("profiles", where)
+    overlays = sources.available("overlays", where)
 
     def listing(entries: dict) -> str:
-        return ", ".join(f"{name}{'' if builtin else ' (app)'}" for name, (_, builtin) in entries.items()) or "none"
+        return ", ".join(name + ("" if place.where == sources.BUILTIN else f" ({place.where})")
+                         for name, (_, place) in entries.items()) or "none"
 
     default_environment = app.default_environment if app is not None else None
     environment = inputs.value("environment") or default_environment

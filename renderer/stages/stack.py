@@ -131,23 +131,24 @@ def collect_layers(app, request, env: dict):
     """Load profiles and overlays and build the ordered list of layers: ``(profiles, overlays, stack)``."""
     doc = app.doc
     env_prefix = ("environments", request.environment) if request.environment else ()
+    where = sources.places(app.root, request.repository_root)
     if request.profile is not None:
         sources.check_name(request.profile, None, (), "profile")
-        profiles = sources.load_profile_chain(request.profile, app.root)
+        profiles = sources.load_profile_chain(request.profile, where)
     elif "profile" in env:
-        profiles = sources.load_profile_chain(env["profile"], app.root, referrer=doc,
+        profiles = sources.load_profile_chain(env["profile"], where, referrer=doc,
                                               ref_path=env_prefix + ("profile",))
     else:
-        profiles = sources.load_profile_chain(app.profile, app.root, referrer=doc)
+        profiles = sources.load_profile_chain(app.profile, where, referrer=doc)
     overlays = []
     for index, name in enumerate(app.overlays):
-        overlays.append(sources.load_overlay(name, app.root, referrer=doc, ref_path=("overlays", index)))
+        overlays.append(sources.load_overlay(name, where, referrer=doc, ref_path=("overlays", index)))
     for index, name in enumerate(env.get("overlays") or []):
-        overlays.append(sources.load_overlay(name, app.root, referrer=doc,
+        overlays.append(sources.load_overlay(name, where, referrer=doc,
                                              ref_path=env_prefix + ("overlays", index)))
     for name in request.overlays:
         sources.check_name(name, None, (), "overlay")
-        overlays.append(sources.load_overlay(name, app.root))
+        overlays.append(sources.load_overlay(name, where))
 
     stack = defaults_layers(app.backend)
     for profile in profiles:

@@ -1,9 +1,14 @@
-"""What an app directory holds, and where a profile or overlay name leads, confined to the app directory.
+"""What an app directory holds, and where a profile, overlay or template name leads, confined to its place.
 
-Names resolve in the app directory's own ``profiles/`` and ``overlays/``
-first, then among the built-ins shipped in the package. A name is a plain
-file stem: nothing that could leave the app directory (``../x``, an absolute
-path, a symlink pointing outside) is ever opened.
+Names resolve in three places (:func:`places`), the first that holds the
+name winning: the app directory's own ``profiles/``, ``overlays/`` and
+``templates/``; the repository layer, the nearest ``.eventbus-render/``
+folder at or above the app directory (the walk stops at the repository root,
+the folder holding ``.git``, or at the file system's root), laid out like an
+app directory; then the built-ins shipped in the package. A name is a plain
+file stem: nothing that could leave its place (``../x``, an absolute path, a
+symlink pointing outside the app directory or the ``.eventbus-render/``
+folder) is ever opened.
 
 Outside a :class:`snapshot` every lookup asks the file system again (a
 long-lived process must see edits). Inside one (a bulk command) the tree is
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from renderer import context
@@ -22,8 +28,15 @@ from renderer.errors import InputError, Location
 from renderer.stages.filechecks import NAME
 
 APP_FILE = "eventbus-render.yaml"
-APP_ENTRIES = frozenset((APP_FILE, "profiles", "overlays", "templates"))
-"""What of an app directory the renderer looks at: the app file and the layer folders."""
+LAYER_FOLDER = ".eventbus-render"
+"""The repository layer: a folder holding ``profiles/``, ``overlays/`` and ``templates/`` for every app below it."""
+REPOSITORY_MARK = ".git"
+"""What the repository root holds (a folder, or a file in a linked work tree); the layer lookup stops there."""
+APP_ENTRIES = frozenset((APP_FILE, "profiles", "overlays", "templates", LAYER_FOLDER, REPOSITORY_MARK))
+"""What of an app directory the renderer looks at: the app file, the layer folders, and the two the lookup of the
+repository layer asks for."""
+APP, REPOSITORY, BUILTIN = "app", "repository", "built-in"
+"""The places a name resolves in, first to last."""
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PACKAGE_PREFIXES = (str(PACKAGE_DIR) + os.sep, str(PACKAGE_DIR.parent / "profiles") + os.sep,
@@ -151,59 +164,228 @@ def contained(path: str, root: Path) -> bool:
     return inside(Path(path), root)
 
 
-def _leaves(kind: str, name: str, candidate: Path) -> InputError:
-    return InputError(f"{kind[:-1]} {name!r} is a symlink that leaves the app directory",
-                      location=Location(f"{kind}/{candidate.name}"), hint="replace the symlink by the file itself")
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One place names resolve in: an app directory, a repository layer, or the package's built-ins.
+
+    ``root`` is the folder holding its ``profiles/``, ``overlays/`` and
+    ``templates/`` (``None`` for the package), which no file of it may leave;
+    ``prefix`` is how its files are named in messages: ``""`` in an app
+    directory (``profiles/x.yaml``), the layer's path from the repository root
+    (``.eventbus-render/``) for the repository layer.
+    """
+
+    where: str
+    root: str | None = None
+    prefix: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the place is named to users: ``app``, ``repository layer`` or ``built-in``."""
+        return "repository layer" if self.where == REPOSITORY else self.where
+
+    def folder(self, kind: str) -> str:
+        """The place's folder of ``kind`` (``profiles``, ``overlays``, ``templates``)."""
+        return str(builtin_dir(kind)) if self.root is None else os.path.join(self.root, kind)
+
+    def display(self, kind: str, file_name: str) -> str:
+        """How file ``kind/file_name`` of this place is named in messages."""
+        return f"builtin:{kind}/{file_name}" if self.where == BUILTIN else f"{self.prefix}{kind}/{file_name}"
 
 
-def find_named(kind: str, name: str, app_root: Path | None) -> tuple[Path, bool] | None:
-    """Path of profile/overlay ``name``: the app's own first, then built-in. ``(path, builtin)``."""
-    if app_root is not None and memory() is not None:
-        listing = local_folder(app_root, kind) or {}
+BUILTIN_PLACE = Place(BUILTIN)
+
+
+def places(where, ceiling=None) -> tuple:
+    """The places names resolve in for the app directory ``where``, first to last.
+
+    ``where`` is an app directory (its own folders, its repository layer, the
+    built-ins), ``None`` (the built-ins alone) or already such a tuple.
+    ``ceiling`` bounds the walk to the repository layer from above (Argo CD's
+    copy of the repository). Remembered for the run.
+    """
+    if isinstance(where, tuple):
+        return where
+    if where is None:
+        return (BUILTIN_PLACE,)
+    app_root = str(where)
+    remembered = context.cache(_RUN_CACHE)
+    key = ("places", app_root, ceiling)
+    found = remembered.get(key)
+    if found is None:
+        layer = repository_layer(app_root, ceiling)
+        found = remembered[key] = (Place(APP, app_root),) + ((layer,) if layer else ()) + (BUILTIN_PLACE,)
+    return found
+
+
+def _kind_of(folder: str, name: str, known: dict | None = None) -> str | None:
+    """``dir``, ``link``, ``file`` or ``other`` for ``folder/name`` (``known``: what a listing of ``folder``
+    saw); ``None`` when there is none."""
+    if known is not None:
+        return known.get(name)
+    try:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+    except OSError:
+        return None
+    import stat
+
+    return "link" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) \
+        else "other"
+
+
+def _walk(start: str, stop: str | None, wanted: str | None, known: dict | None = None) -> str | None:
+    """Up from ``start`` (``known``: what a listing of it saw), never above the repository root (the folder
+    holding ``.git``), ``stop`` or the file system's root: the nearest folder holding ``wanted``, or with
+    ``wanted`` None the root itself (``None`` at the file system's root). Every folder's answer is remembered
+    for the run, so the apps of one repository share the walk."""
+    remembered = context.cache(_RUN_CACHE)
+    visited, folder = [], start
+    while True:
+        key = ("walk", wanted, folder, stop)
+        if key in remembered:
+            answer = remembered[key]
+            break
+        visited.append(key)
+        listing = known if folder == start else None
+        if wanted is not None and _kind_of(folder, wanted, listing) is not None:
+            answer = folder
+            break
+        if folder == stop or _kind_of(folder, REPOSITORY_MARK, listing) is not None:
+            answer = folder if wanted is None else None
+            break
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            answer = None
+            break
+        folder = parent
+    for key in visited:
+        remembered[key] = answer
+    return answer
+
+
+def repository_layer(app_root, ceiling=None) -> Place | None:
+    """The repository layer of ``app_root``: the nearest :data:`LAYER_FOLDER` at or above it, or ``None``.
+
+    The walk stops at the repository root (the folder holding ``.git``, which
+    Argo CD's copy keeps when it leaves out ``.git/*``), at ``ceiling``, or at
+    the file system's root. The layer's files are named from the repository
+    root (from the folder holding the layer when there is no repository). A
+    layer that is a symlink or a file is an error: it could lead anywhere.
+    """
+    start = os.path.abspath(app_root)
+    stop = os.path.abspath(ceiling) if ceiling is not None else None
+    holder = _walk(start, stop, LAYER_FOLDER, entries(app_root))
+    if holder is None:
+        return None
+    base = _walk(holder, stop, None) or holder
+    relative = os.path.relpath(holder, base)
+    prefix = ("" if relative == "." else relative.replace(os.sep, "/") + "/") + LAYER_FOLDER + "/"
+    if _kind_of(holder, LAYER_FOLDER) != "dir":
+        raise InputError(f"the repository layer {prefix[:-1]} is not a folder (a symlink or a file)",
+                         location=Location(prefix[:-1]),
+                         hint=f"make {LAYER_FOLDER} a folder holding profiles/, overlays/ and templates/")
+    return Place(REPOSITORY, os.path.join(holder, LAYER_FOLDER), prefix)
+
+
+def _leaves(kind: str, name: str, candidate: Path, place: Place) -> InputError:
+    where = "the app directory" if place.where == APP else f"the repository layer ({place.prefix[:-1]})"
+    return InputError(f"{kind[:-1]} {name!r} is a symlink that leaves {where}",
+                      location=Location(place.display(kind, candidate.name)),
+                      hint="replace the symlink by the file itself")
+
+
+def find_named(kind: str, name: str, where) -> tuple[Path, Place] | None:
+    """``(path, place)`` of profile/overlay ``name``: the first of :func:`places` ``where`` holding it."""
+    for place in places(where):
+        found = find_builtin(kind, name) if place.root is None else _find_in(place, kind, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _find_in(place: Place, kind: str, name: str) -> tuple[Path, Place] | None:
+    """``(path, place)`` of ``kind/name.yaml`` (or ``.yml``) of an app directory or repository layer."""
+    root = place.root
+    if memory() is not None:
+        listing = local_folder(root, kind) or {}
         for suffix in (".yaml", ".yml"):
             file_name = name + suffix
             if file_name in listing:
-                candidate = Path(os.path.join(app_root, kind, file_name))
-                if listing[file_name] and not inside(candidate, Path(app_root)):
-                    raise _leaves(kind, name, candidate)
-                return candidate, False
-    elif app_root is not None:
-        local_dir = os.path.join(app_root, kind)
-        for suffix in (".yaml", ".yml") if os.path.isdir(local_dir) else ():
-            candidate = os.path.join(local_dir, f"{name}{suffix}")
-            if os.path.isfile(candidate) or os.path.islink(candidate):
-                candidate = Path(candidate)
-                if not contained(str(candidate), app_root):
-                    raise _leaves(kind, name, candidate)
-                return candidate, False
-    return find_builtin(kind, name)
+                candidate = Path(os.path.join(root, kind, file_name))
+                if listing[file_name] and not inside(candidate, Path(root)):
+                    raise _leaves(kind, name, candidate, place)
+                return candidate, place
+        return None
+    local_dir = os.path.join(root, kind)
+    for suffix in (".yaml", ".yml") if os.path.isdir(local_dir) else ():
+        candidate = os.path.join(local_dir, f"{name}{suffix}")
+        if os.path.isfile(candidate) or os.path.islink(candidate):
+            candidate = Path(candidate)
+            if not contained(str(candidate), Path(root)):
+                raise _leaves(kind, name, candidate, place)
+            return candidate, place
+    return None
 
 
-def find_builtin(kind: str, name: str) -> tuple[Path, bool] | None:
-    """``(path, True)`` of built-in profile/overlay ``name``, or ``None`` (remembered for the run)."""
+def find_builtin(kind: str, name: str) -> tuple[Path, Place] | None:
+    """``(path, BUILTIN_PLACE)`` of built-in profile/overlay ``name``, or ``None`` (remembered for the run)."""
     remembered = context.cache(_RUN_CACHE)
     key = ("builtin", kind, name)
     if key not in remembered:
         base = builtin_dir(kind)
-        remembered[key] = next(((base / f"{name}{suffix}", True) for suffix in (".yaml", ".yml")
+        remembered[key] = next(((base / f"{name}{suffix}", BUILTIN_PLACE) for suffix in (".yaml", ".yml")
                                 if (base / f"{name}{suffix}").is_file()), None)
     return remembered[key]
 
 
-def available(kind: str, app_root: Path | None) -> dict[str, tuple[Path, bool]]:
-    """Every profile or overlay visible from ``app_root``: name -> (path, builtin), sorted by name."""
-    found: dict[str, tuple[Path, bool]] = {}
-    dirs = [(builtin_dir(kind), True)]
-    if app_root is not None:
-        dirs.append((app_root / kind, False))
-    for folder, builtin in dirs:
-        if not folder.is_dir():
+def everywhere(kind: str, where) -> dict[str, list]:
+    """Every profile or overlay of every place of ``where``: name -> ``[(path, place), ...]``, first to last
+    (the first is the one a name resolves to; the others it shadows), sorted by name."""
+    found: dict[str, list] = {}
+    for place in places(where):
+        folder = place.folder(kind)
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
             continue
-        for entry in sorted(os.listdir(folder)):
+        here: dict = {}
+        for entry in names:
             stem, dot, ext = entry.rpartition(".")
-            if dot and ext in ("yaml", "yml") and NAME.fullmatch(stem):
-                path = folder / entry
-                if not builtin and not inside(path, app_root):
-                    continue
-                found[stem] = (path, builtin)
+            if not (dot and ext in ("yaml", "yml") and NAME.fullmatch(stem)) or stem in here and ext == "yml":
+                continue
+            path = Path(folder) / entry
+            if place.root is not None and not inside(path, Path(place.root)):
+                continue
+            here[stem] = (path, place)
+        for stem, item in here.items():
+            found.setdefault(stem, []).append(item)
     return dict(sorted(found.items()))
+
+
+def available(kind: str, where) -> dict[str, tuple[Path, Place]]:
+    """Every profile or overlay visible from ``where``: name -> ``(path, place)`` it resolves to, sorted by name."""
+    return {name: found[0] for name, found in everywhere(kind, where).items()}
+
+
+def template_folders(where) -> tuple:
+    """``(folder, name in messages)`` of the ``templates/`` folders of the app directory and its repository
+    layer, first to last; empty when neither has one (the package's templates alone)."""
+    return tuple((Path(place.folder("templates")), place.display("templates", "")[:-1]) for place in places(where)
+                 if place.root is not None and has_folder(place.root, "templates"))
+
+
+def is_repository_file(display: str) -> bool:
+    """Whether a file named ``display`` in a message is a repository layer's (named from the repository root)."""
+    return LAYER_FOLDER in display.split("/")
+
+
+def real_path(where, display: str) -> Path | None:
+    """The file that ``display`` (a name as messages print it) stands for among the places of ``where``;
+    ``None`` for built-in and command-line names."""
+    for place in places(where):
+        if place.where == REPOSITORY and display.startswith(place.prefix):
+            return Path(place.root) / display[len(place.prefix):]
+        if place.where == APP and display and not is_repository_file(display) \
+                and not display.startswith(("builtin:", "<", "-")):
+            return Path(place.root) / display
+    return None
