@@ -281,8 +281,10 @@ def copy_root(app_dir, environ) -> Path | None:
     reposerver/repository/repository.go:2329-2333, util/cmp/stream.go:132)."""
     import os
 
+    if environ.get(SOURCE_PATH) is None:  # not run by Argo CD
+        return None
     app = Path(os.path.abspath(app_dir))
-    parts = [part for part in (environ.get(SOURCE_PATH) or "").split("/") if part not in ("", ".")]
+    parts = [part for part in environ[SOURCE_PATH].split("/") if part not in ("", ".")]
     if ".." in parts or len(parts) >= len(app.parts) or (parts and list(app.parts[-len(parts):]) != parts):
         return None
     return Path(*app.parts[:len(app.parts) - len(parts)])
