@@ -334,7 +334,7 @@ def make_runtime(work: Path) -> tuple[Path, str]:
     must not include it. The runtime is a venv without pip whose site
     folder points (one ``.pth`` line) at this interpreter's installed
     dependencies, with no finder run, and whose ``eventbus-render`` script is
-    what pip writes for a console script; the renderer itself comes from
+    what pip writes for the package's console script; the renderer itself comes from
     ``PYTHONPATH`` (the working tree or an exported revision), one entry as
     an installed package is. Returns the script and a description.
     """
@@ -349,7 +349,11 @@ def make_runtime(work: Path) -> tuple[Path, str]:
                                   check=True, capture_output=True, text=True).stdout.strip())
     (purelib / "eventbus-bench-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     script = runtime / "bin" / "eventbus-render"
-    script.write_text(f"#!{python}\nimport sys\nfrom renderer.cli import main\nsys.exit(main())\n")
+    # what pip writes for the console script of pyproject.toml ([project.scripts])
+    script.write_text(f"#!{python}\nimport re\nimport sys\nfrom renderer.__main__ import main\n"
+                      "if __name__ == '__main__':\n"
+                      "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                      "    sys.exit(main())\n")
     script.chmod(0o755)
     return script, (f"{script} (a venv whose site folder points at this interpreter's dependencies; "
                     "no editable-install finder, as in a wheel install)")

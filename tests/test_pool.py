@@ -36,9 +36,11 @@ def test_results_come_back_in_chunk_order_whoever_computed_them():
     no_process_is_left()
 
 
-def test_many_chunks_are_computed_by_worker_processes():
-    pids = pool.run(pid_of, [[n] for n in range(8)], lambda chunk: (chunk,), 2)
-    assert os.getpid() not in pids and 1 <= len(set(pids)) <= 2
+def test_chunks_are_shared_by_position_between_this_process_and_forked_workers():
+    pids = pool.run(pid_of, [[n] for n in range(9)], lambda chunk: (chunk,), 3)
+    here = os.getpid()
+    assert pids[0::3] == [here] * 3  # chunk i is computed by process i % jobs, this one being process 0
+    assert len(set(pids[1::3])) == len(set(pids[2::3])) == 1 and len(set(pids)) == 3
     no_process_is_left()
 
 
@@ -118,3 +120,29 @@ def test_a_failed_worker_is_a_renderer_error_the_command_line_reports_without_a_
     failure = pool.WorkerFailed("a worker process died before returning its results (killed, or out of memory)")
     assert isinstance(failure, RendererError) and failure.exit_code == 1
     assert error_message(failure).startswith("error: a worker process died")
+
+
+def big_result(chunk):
+    return [bytes(300_000) for _ in chunk]
+
+
+def test_results_larger_than_a_pipe_buffer_come_back_whole():
+    chunks = [[n, n] for n in range(6)]  # 600 kB a chunk, several chunks a worker
+    results = pool.run(big_result, chunks, lambda chunk: (chunk,), 3)
+    assert [len(r) for r in results] == [2] * 6 and all(b == bytes(300_000) for r in results for b in r)
+    no_process_is_left()
+
+
+def test_a_worker_ignores_the_signal_handlers_of_this_process():
+    def arguments(chunk):
+        if chunk == [1]:
+            os.kill(os.getpid(), signal.SIGTERM)  # in the worker: the default action, death, not this handler
+        return (chunk,)
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        with pytest.raises(pool.WorkerFailed, match="killed by signal 15"):
+            pool.run(square_all, [[n] for n in range(4)], arguments, 2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    no_process_is_left()

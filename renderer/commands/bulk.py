@@ -236,14 +236,14 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
 
     Large inputs (``work``, by default ``len(items)``, of at least
     :data:`PARALLEL_MIN_APPS`) are split across :func:`default_jobs`
-    processes (or ``jobs``) by :func:`renderer.commands.pool.run`, about ``per_job``
-    chunks each: enough that none waits long for the last, few enough that
-    handing out chunks and sending back results costs little (measured on
-    1000 apps: 8 a worker is 5 % faster than 48); small ones run in this
-    process as one chunk. It all happens in one run (:func:`renderer.context.run`),
-    reading the repository as one :class:`sources.snapshot` (told what
-    discovery saw of each app directory, ``known``), with the cyclic garbage
-    collector paused (:class:`renderer.commands.pool.paused_gc`).
+    processes (or ``jobs``, this one included) by :func:`renderer.commands.pool.run`,
+    about ``per_job`` chunks each, dealt in turn: small enough that each process
+    gets a like mix of the tree's apps (neighbours in a tree tend to be alike),
+    large enough to stay few; small inputs run in this process as one chunk.
+    It all happens in one run (:func:`renderer.context.run`), reading the
+    repository as one :class:`sources.snapshot` (told what discovery saw of
+    each app directory, ``known``), with the cyclic garbage collector
+    paused (:class:`renderer.commands.pool.paused_gc`).
     """
     from renderer.commands import pool
 

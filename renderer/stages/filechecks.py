@@ -11,7 +11,6 @@ records or touches the disk.
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from renderer.errors import InputError, Location
@@ -104,6 +103,8 @@ def check_app(doc) -> None:
     default = data.get("defaultEnvironment")
     if default is not None and default not in (environments or {}):
         known = ", ".join(environments or {}) or "none (the app file lists no 'environments')"
+        import difflib  # only for a message: not on the path of a render that succeeds
+
         close = difflib.get_close_matches(default, list(environments or {}), n=1)
         raise doc.error(("defaultEnvironment",), f"defaultEnvironment {default!r} is not one of the app's environments",
                         hint=(f"did you mean {close[0]!r}? " if close else "") + f"known environments: {known}")

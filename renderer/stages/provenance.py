@@ -70,6 +70,9 @@ class Layer:
 
     ``values`` sit at ``prefix`` inside a document whose key marks are ``marks``;
     ``notes`` may name individual paths (each ``--set`` flag names its own).
+    ``source`` is the key of the document the layer was read from
+    (:attr:`renderer.stages.documents.Document.key`), when it was read from
+    one: layers of equal kind, name, prefixes and source are equal layers.
     """
 
     kind: str
@@ -81,6 +84,7 @@ class Layer:
     merge: dict = field(default_factory=dict)
     merge_prefix: tuple = ("merge",)
     notes: dict = field(default_factory=dict)
+    source: tuple = ()
 
     def __post_init__(self):
         # callers pass None for "none"

@@ -43,14 +43,14 @@ def defaults_layers(backend: str) -> list:
         for stem, kind_name in (("common", "common"), (backend, backend)):
             doc = sources.load_document(_DEFAULTS_DIR / f"{stem}.yaml", f"builtin:defaults/{stem}.yaml")
             found.append(layers_mod.Layer("defaults", kind_name, doc.display, doc.data.get("values") or {},
-                                          doc.marks, ("values",), doc.data.get("merge") or {}))
+                                          doc.marks, ("values",), doc.data.get("merge") or {}, source=doc.key))
         cache[backend] = found
     return list(found)
 
 
 def _doc_layer(kind: str, name: str, doc, values: dict, merge: dict, prefix: tuple = ("values",),
                merge_prefix: tuple = ("merge",)) -> layers_mod.Layer:
-    return layers_mod.Layer(kind, name, doc.display, values, doc.marks, prefix, merge, merge_prefix)
+    return layers_mod.Layer(kind, name, doc.display, values, doc.marks, prefix, merge, merge_prefix, source=doc.key)
 
 
 def parse_set(text: str, *, force_string: bool, schema: dict, flag: str = "--set") -> layers_mod.Layer:
@@ -169,9 +169,11 @@ def collect_layers(app, request, env: dict):
 
 
 def _layer_key(layer) -> tuple:
-    """What a lower layer is made of: its name and file, its values, strategies and their lines."""
-    return (layer.kind, layer.name, layer.file, layer.prefix, layer.merge_prefix, repr(layer.values),
-            repr(layer.merge), repr(list(layer.marks.items())))
+    """What a lower layer is made of: its kind, name and place in a document, and that document's key
+    (its values, strategies and lines follow from the document), or else its values, strategies and lines."""
+    made_of = (layer.source,) if layer.source else (repr(layer.values), repr(layer.merge),
+                                                   repr(list(layer.marks.items())))
+    return (layer.kind, layer.name, layer.file, layer.prefix, layer.merge_prefix, *made_of)
 
 
 def merge_stack(stack: list):

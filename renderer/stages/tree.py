@@ -48,6 +48,7 @@ _RUN_CACHE = "sources"
 
 
 @functools.cache
+@functools.cache  # the package does not move under a running process
 def builtin_dir(kind: str) -> Path:
     """Folder of built-in ``profiles`` or ``overlays``: in the package, or the checkout's top level."""
     inside = PACKAGE_DIR / kind

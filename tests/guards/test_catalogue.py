@@ -16,22 +16,11 @@ def test_docs_guards_md_is_the_generated_catalogue():
     assert (ROOT / "docs" / "guards.md").read_text() == catalogue.generate(1), REFRESH
 
 
-def test_the_readme_block_between_the_guard_markers_is_the_generated_catalogue():
-    readme = ROOT / "README.md"
-    block = catalogue.readme_block(readme.read_text()) if readme.is_file() else None
-    if block is None:
-        pytest.skip("README.md has no <!-- guards:start --> / <!-- guards:end --> markers yet")
-    assert block == catalogue.generate(2), REFRESH
-
-
-def test_write_refreshes_the_docs_and_only_the_marked_block_of_the_readme(tmp_path):
-    (tmp_path / "README.md").write_text(f"# Project\n\nbefore\n{catalogue.README_START}\nstale\n"
-                                        f"{catalogue.README_END}\nafter\n")
-    written = catalogue.write(tmp_path)
-    assert [p.name for p in written] == ["guards.md", "README.md"]
-    text = (tmp_path / "README.md").read_text()
-    assert text.startswith("# Project\n\nbefore\n") and text.endswith(f"{catalogue.README_END}\nafter\n")
-    assert catalogue.readme_block(text) == catalogue.generate(2)
+def test_write_refreshes_the_docs_page(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "guards.md").write_text("stale\n")
+    assert [p.name for p in catalogue.write(tmp_path)] == ["guards.md"]
+    assert (tmp_path / "docs" / "guards.md").read_text() == catalogue.generate(1)
 
 
 @pytest.mark.parametrize("rule_id", list(RULES))

@@ -127,7 +127,7 @@ def test_the_documented_example_runs_as_written(pytester):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    doc = (root / "README.md").read_text()
+    doc = (root / "docs" / "review.md").read_text()
     example = re.search(r"```python\n(# tests/test_eventbus.py\n.*?)```", doc, re.S).group(1)
     shutil.copytree(root / "examples" / "environments", pytester.path / "deploy" / "orders")
     pytester.makeini(INI)

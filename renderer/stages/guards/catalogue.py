@@ -1,10 +1,8 @@
 """The guard catalogue, generated from the rule modules and the built-in profiles.
 
 ``python -m renderer.stages.guards.catalogue`` prints it as Markdown;
-``python -m renderer.stages.guards.catalogue --write`` refreshes ``docs/guards.md``
-and the block of ``README.md`` between ``<!-- guards:start -->`` and
-``<!-- guards:end -->`` (when the README has those markers). A test keeps
-both equal to the generated text.
+``python -m renderer.stages.guards.catalogue --write`` refreshes ``docs/guards.md``.
+A test keeps it equal to the generated text.
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ from pathlib import Path
 from renderer.stages import emit, guards, sources
 
 BUILTIN_PROFILES = ("dev", "staging", "prod")
-README_START = "<!-- guards:start -->"
-README_END = "<!-- guards:end -->"
 CHECKOUT = Path(__file__).resolve().parents[3]
 
 
@@ -155,29 +151,13 @@ def generate(heading_level: int = 1) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def readme_block(text: str) -> str | None:
-    """The text between the README markers, or None when the README has no markers."""
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        return None
-    return text[start + len(README_START):end].strip("\n") + "\n"
-
-
 def write(root: Path = CHECKOUT) -> list[Path]:
-    """Refresh docs/guards.md and the README block under ``root``; returns the files written."""
+    """Refresh docs/guards.md under ``root``; returns the files written."""
     written = []
     docs = root / "docs" / "guards.md"
     docs.parent.mkdir(parents=True, exist_ok=True)
     emit.write_file(docs, generate(1).encode("utf-8"))
     written.append(docs)
-    readme = root / "README.md"
-    if readme.is_file():
-        text = readme.read_text(encoding="utf-8")
-        if readme_block(text) is not None:
-            head, rest = text.split(README_START, 1)
-            _, tail = rest.split(README_END, 1)
-            emit.write_file(readme, f"{head}{README_START}\n{generate(2)}{README_END}{tail}".encode())
-            written.append(readme)
     return written
 
 
