@@ -226,7 +226,8 @@ def _render(request: RenderRequest) -> Rendered:
     if environment != request.environment:
         request = replace(request, environment=environment)
     env = select_environment(app, environment)
-    profiles, overlays, stack = collect_layers(app, request, env)
+    where = sources.places(app.root, request.repository_root)
+    profiles, overlays, stack = collect_layers(app, request, env, where)
     merged, base_valid, base_count = merge_stack(stack)
     # from here on the merged values are this render's own: the run's cache keeps the lower layers' merge
     merged = layers_mod.Merged(layers_mod.copy_values(merged.values), merged.provenance, merged.strategies,
@@ -278,7 +279,7 @@ def _render(request: RenderRequest) -> Rendered:
         "environment": request.environment,
     }
     # the package-only environment unless the app or its repository layer has templates
-    folders = sources.template_folders(sources.places(app.root, request.repository_root))
+    folders = sources.template_folders(where)
     text = template.render(app.backend, context_vars, folders)
     source = template.source_of(app.backend, folders) if folders else \
         f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"

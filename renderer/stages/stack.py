@@ -127,11 +127,13 @@ def select_environment(app, environment: str | None) -> dict:
     return app.environments[environment]
 
 
-def collect_layers(app, request, env: dict):
-    """Load profiles and overlays and build the ordered list of layers: ``(profiles, overlays, stack)``."""
+def collect_layers(app, request, env: dict, where=None):
+    """Load profiles and overlays and build the ordered list of layers: ``(profiles, overlays, stack)``.
+
+    ``where`` are the places names resolve in (:func:`renderer.stages.tree.places`), by default the app's."""
     doc = app.doc
     env_prefix = ("environments", request.environment) if request.environment else ()
-    where = sources.places(app.root, request.repository_root)
+    where = sources.places(app.root, request.repository_root) if where is None else where
     if request.profile is not None:
         sources.check_name(request.profile, None, (), "profile")
         profiles = sources.load_profile_chain(request.profile, where)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from renderer import context
 from renderer.errors import InputError, Location
@@ -165,15 +165,15 @@ def contained(path: str, root: Path) -> bool:
     return inside(Path(path), root)
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+class Place(NamedTuple):
     """One place names resolve in: an app directory, a repository layer, or the package's built-ins.
 
     ``root`` is the folder holding its ``profiles/``, ``overlays/`` and
     ``templates/`` (``None`` for the package), which no file of it may leave;
     ``prefix`` is how its files are named in messages: ``""`` in an app
     directory (``profiles/x.yaml``), the layer's path from the repository root
-    (``.eventbus-render/``) for the repository layer.
+    (``.eventbus-render/``) for the repository layer. (A named tuple: every
+    render compares and hashes places, which a tuple does in C.)
     """
 
     where: str
@@ -297,11 +297,20 @@ def _leaves(kind: str, name: str, candidate: Path, place: Place) -> InputError:
 
 def find_named(kind: str, name: str, where) -> tuple[Path, Place] | None:
     """``(path, place)`` of profile/overlay ``name``: the first of :func:`places` ``where`` holding it."""
-    for place in places(where):
+    lookup = where if isinstance(where, tuple) else places(where)
+    remembered = memory()
+    if remembered is not None:  # in a snapshot the answer holds until it ends (an error is looked up again)
+        key = ("named", kind, name, lookup)
+        if key in remembered:
+            return remembered[key]
+    found = None
+    for place in lookup:
         found = find_builtin(kind, name) if place.root is None else _find_in(place, kind, name)
         if found is not None:
-            return found
-    return None
+            break
+    if remembered is not None:
+        remembered[key] = found
+    return found
 
 
 def _find_in(place: Place, kind: str, name: str) -> tuple[Path, Place] | None:
@@ -370,9 +379,17 @@ def available(kind: str, where) -> dict[str, tuple[Path, Place]]:
 
 def template_folders(where) -> tuple:
     """``(folder, name in messages)`` of the ``templates/`` folders of the app directory and its repository
-    layer, first to last; empty when neither has one (the package's templates alone)."""
-    return tuple((Path(place.folder("templates")), place.display("templates", "")[:-1]) for place in places(where)
-                 if place.root is not None and has_folder(place.root, "templates"))
+    layer, first to last; empty when neither has one (the package's templates alone). Remembered in a
+    :class:`snapshot`."""
+    lookup = places(where)
+    remembered = memory()
+    found = remembered.get(("templates", lookup)) if remembered is not None else None
+    if found is None:
+        found = tuple((Path(place.folder("templates")), place.display("templates", "")[:-1]) for place in lookup
+                      if place.root is not None and has_folder(place.root, "templates"))
+        if remembered is not None:
+            remembered[("templates", lookup)] = found
+    return found
 
 
 def is_repository_file(display: str) -> bool:
