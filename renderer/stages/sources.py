@@ -23,6 +23,7 @@ from pathlib import Path
 from renderer import context
 from renderer.errors import InputError, Location
 from renderer.stages import tree
+from renderer.stages.catalog import available, everywhere, is_repository_file, real_path, template_folders
 from renderer.stages.documents import Document, display_path, load_document
 from renderer.stages.filechecks import (
     BACKENDS,
@@ -41,20 +42,15 @@ from renderer.stages.tree import (
     REPOSITORY,
     REPOSITORY_MARK,
     Place,
-    available,
     builtin_dir,
     contained,
     entries,
-    everywhere,
     find_named,
     has_folder,
-    is_repository_file,
     local_folder,
     places,
-    real_path,
     repository_layer,
     snapshot,
-    template_folders,
 )
 
 __all__ = [

@@ -60,7 +60,7 @@ def environment(where):
     its compiled templates serve every such app. An app with templates gets
     an environment of the current run, one per set of folders.
     """
-    from renderer.stages.tree import template_folders
+    from renderer.stages.catalog import template_folders
 
     return _environment(template_folders(where) if where is not None else ())
 
@@ -91,7 +91,7 @@ def render(backend: str, context: dict, folders: tuple = ()) -> str:
     """Render the template of ``backend`` with ``context``; template errors become :class:`InputError`.
 
     ``folders`` are the app's and its repository layer's ``templates/`` folders
-    (:func:`renderer.stages.tree.template_folders`); their templates run under
+    (:func:`renderer.stages.catalog.template_folders`); their templates run under
     the time limit.
     """
     name = backend + TEMPLATE_SUFFIX
