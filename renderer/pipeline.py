@@ -19,7 +19,7 @@ from pathlib import Path
 from renderer import context
 from renderer.errors import GuardError, InputError, Location
 from renderer.paths import format_path, manifest_to_values
-from renderer.stages import guards, sources, template, userfiles, yamlio
+from renderer.stages import controller, guards, sources, template, userfiles, yamlio
 from renderer.stages import layers as layers_mod
 from renderer.stages.checks import (
     Problem,
@@ -287,6 +287,8 @@ def _render(request: RenderRequest) -> Rendered:
     if not isinstance(manifest, dict):
         raise InputError("the template did not produce a mapping", location=Location(source))
 
+    # what the controller writes into the stored spec is written here too, so the manifest is the live object
+    controller.write_backs(manifest, name, namespace)
     rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,
                         manifest, builtin_text=None if folders else text)
     errors = []

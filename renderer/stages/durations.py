@@ -7,7 +7,7 @@ an int64 of nanoseconds. There is no day unit.
 
 from __future__ import annotations
 
-__all__ = ["duration_ns", "is_duration", "parse_duration"]
+__all__ = ["duration_fix", "duration_ns", "is_duration", "parse_duration"]
 
 _UNIT_NS = {
     "ns": 1,
@@ -109,3 +109,16 @@ def is_duration(s) -> bool:
     except ValueError:
         return False
     return True
+
+
+def duration_fix(text: str) -> str:
+    """How to write ``text``, which Go could not parse, as a Go duration: days as hours where it has days."""
+    import re
+
+    days = re.fullmatch(r"\s*([0-9]+)\s*d(?:ays?)?\s*((?:[0-9]+\s*h)?)\s*", text)
+    if days:
+        hours = int(days.group(1)) * 24 + int((days.group(2) or "0h").rstrip("h ") or 0)
+        return f"Go durations have no day unit: write {text.strip()!r} as '{hours}h'"
+    if "d" in text:
+        return "Go durations have no day unit: write days as hours, e.g. '24h'"
+    return "use numbers with units ns, us, ms, s, m or h, e.g. '72h' or '1m30s'"

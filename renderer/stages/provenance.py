@@ -9,6 +9,7 @@ point at the line that set a bad value.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from renderer.errors import InputError, Location
@@ -42,16 +43,30 @@ DELETED = type("Deleted", (), {"__repr__": lambda self: "<deleted>"})()
 """Value of a :class:`Setting` recording that a layer deleted the key with ``null``."""
 
 
-class Setting:
-    """One layer's contribution to one path: the value, and (computed on demand) its :class:`Origin`."""
+_ORDER = itertools.count()
+"""Settings are numbered as they are made: a higher layer's settings are always made after a lower one's."""
 
-    __slots__ = ("_layer", "_source", "_origin", "value")
+
+class Setting:
+    """One layer's contribution to one path: the value, and (computed on demand) its :class:`Origin`.
+
+    ``order`` ranks settings of different paths: the later one comes from the higher layer.
+    """
+
+    __slots__ = ("_layer", "_source", "_origin", "value", "order")
 
     def __init__(self, origin: Origin | None, value, layer: Layer | None = None, source: tuple = ()):
         self._origin = origin
         self._layer = layer
         self._source = source
         self.value = value
+        self.order = next(_ORDER)
+
+    def origin_of(self, path: tuple) -> Origin:
+        """Where this setting's layer writes ``path`` (an ancestor of the path it set), or its own origin."""
+        if self._layer is None or len(path) >= len(self._source) or tuple(self._source[:len(path)]) != path:
+            return self.origin
+        return self._layer.origin(path)
 
     @property
     def origin(self) -> Origin:
@@ -184,19 +199,26 @@ class Provenance:
         return settings[-1] if settings else None
 
     def origin(self, path: tuple) -> Origin | None:
-        """Origin of the value in force at ``path``, else of its nearest recorded ancestor, else of a descendant."""
-        probe = tuple(path)
-        while True:
+        """Origin of the value in force at ``path``: the layer that wrote it last, at the path or below it.
+
+        A mapping is recorded at its leaves, so the latest setting at or below ``path`` is what put the
+        value there (a mapping that replaced a scalar is the higher layer's, not the scalar's); its layer's
+        line of ``path`` itself is given. A path nothing wrote is reported at its nearest recorded ancestor.
+        """
+        path = tuple(path)
+        latest = self._last(path)
+        size = len(path)
+        for history in (self._own, self._base):
+            for key, settings in history.items():
+                if settings and len(key) > size and key[:size] == path and (
+                        latest is None or settings[-1].order > latest.order):
+                    latest = settings[-1]
+        if latest is not None:
+            return latest.origin_of(path)
+        probe = path
+        while probe:
+            probe = probe[:-1]
             last = self._last(probe)
             if last is not None:
                 return last.origin
-            if not probe:
-                break
-            probe = probe[:-1]
-        # a mapping set whole (``--set a={b: 1}``) is recorded at its leaves: point at one of them
-        size, prefix = len(path), tuple(path)
-        for history in (self._own, self._base):
-            for key, settings in history.items():
-                if settings and len(key) > size and key[:size] == prefix:
-                    return settings[-1].origin
         return None

@@ -260,17 +260,17 @@ TLS_CONFIG = {
     },
 }
 
-# Upstream falls back to PLAIN for any mechanism it does not know, so no enum.
-SASL_CONFIG = {
-    "type": "object",
-    "fields": {"mechanism": STR, "userSecret": SECRET_KEY_SELECTOR, "passwordSecret": SECRET_KEY_SELECTOR},
-}
+# Any other mechanism silently runs PLAIN (sasl.go:25-32); that OAUTHBEARER and GSSAPI fail is a guard's job.
+_MECHANISM = {"type": "string", "enum": ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"]}
+SASL_CONFIG = {"type": "object", "fields": {"mechanism": _MECHANISM, "userSecret": SECRET_KEY_SELECTOR,
+                                            "passwordSecret": SECRET_KEY_SELECTOR}}
 
-# rebalanceStrategy: upstream silently uses "range" for unknown values; no enum.
+# rebalanceStrategy: upstream silently runs "range" for any other value (kafka/base/kafka.go:47-54).
+# No groupName is fine: each Sensor then uses <namespace>-<sensor> (kafka/sensor/kafka_sensor.go:50-55).
 KAFKA_CONSUMER_GROUP = {
     "type": "object",
-    "fields": {"groupName": STR, "oldest": BOOL, "rebalanceStrategy": STR},
-    "required": ["groupName"],
+    "fields": {"groupName": STR, "oldest": BOOL,
+               "rebalanceStrategy": {"type": "string", "enum": ["range", "sticky", "roundrobin"]}},
     "renamed": {"startOldest": "oldest"},
 }
 
@@ -351,7 +351,7 @@ JETSTREAM_CONFIG = {
     "fields": {"url": STR, "accessSecret": SECRET_KEY_SELECTOR, "streamConfig": STR, "tls": TLS_CONFIG},
 }
 
-# partitioner: upstream silently uses "random" for unknown values; no enum.
+# partitioner: upstream silently runs "random" for any other value (kafka/base/kafka.go:60-73).
 KAFKA_BUS = {
     "type": "object",
     "fields": {
@@ -361,7 +361,7 @@ KAFKA_BUS = {
         "tls": TLS_CONFIG,
         "sasl": SASL_CONFIG,
         "consumerGroup": KAFKA_CONSUMER_GROUP,
-        "partitioner": STR,
+        "partitioner": {"type": "string", "enum": ["random", "hash", "roundrobin", "manual"]},
     },
 }
 

@@ -6,8 +6,8 @@ these nodes; ``eventbus-render schema KIND`` turns the same nodes into the
 editors' JSON Schemas (:mod:`renderer.commands.schema`). Neither has a rule of
 its own, so the two accept and reject the same documents.
 
-The nodes are those of :mod:`renderer.stages.spec`, plus four types this
-module registers with the validator:
+The nodes are those of :mod:`renderer.stages.spec`, plus four types
+:mod:`renderer.stages.usertypes` registers with the validator:
 
 - ``{"type": "text", "pattern": REGEX, "what": ..., "fix": ...}``: a string the
   whole of which ``REGEX`` matches. The regex is written in the common subset
@@ -31,13 +31,12 @@ sits above this module, which must stay importable by the loader).
 
 from __future__ import annotations
 
-import re
+from renderer.stages import controller, spec, usertypes
+from renderer.stages.spec import STR_LIST
+from renderer.stages.validate import SchemaProblem, validate
 
-from renderer.stages import spec
-from renderer.stages.validate import SchemaProblem, register, validate
-
-__all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "INSTANCE_LABEL", "INSTANCE_LABEL_KEY", "check",
-           "node", "partial", "nullable"]
+__all__ = ["KINDS", "LEVELS", "BACKENDS", "VALUES", "LAYER_VALUES", "INSTANCE_LABEL", "INSTANCE_LABEL_KEY",
+           "CONTROLLER", "check", "node", "partial", "nullable"]
 
 KINDS = ("app", "profile", "overlay", "environment", "waiver", "guards", "values", "merge")
 """What :func:`check` knows: the three files, and parts of them a caller may check alone."""
@@ -46,65 +45,7 @@ LEVELS = ("off", "warning", "error")
 BACKENDS = tuple(spec.BACKEND_PATHS)
 
 
-# -- the node types this module adds to the validator -------------------------------------------
-
-_STRING = {"type": "string"}
-_MAPPING = {"type": "map", "values": {"type": "any"}}
-
-
-def _show(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"'{value if len(value) <= 40 else value[:37] + '...'}'"
-    return str(value)
-
-
-def _check_text(value, node, path, out):
-    if not isinstance(value, str):
-        out.extend(validate(value, _STRING, path))
-    elif re.fullmatch(node["pattern"], value) is None:
-        out.append(SchemaProblem(path, f"{_show(value)} is not {node['what']}", node.get("fix", "")))
-
-
-def _check_keyed(value, node, path, out):
-    if not isinstance(value, dict):
-        out.extend(validate(value, _MAPPING, path))
-        return
-    for key, child in value.items():
-        # a bad key is the entry's problem: its value is not looked at
-        out.extend(validate(key, node["keys"], path + (key,)) or validate(child, node["values"], path + (key,)))
-
-
-def _check_nullable(value, node, path, out):
-    if value is not None:
-        out.extend(validate(value, node["node"], path))
-
-
-def _typed(value) -> tuple:
-    """A scalar with its type, so that ``false`` is not ``0``; lists and mappings are never a choice."""
-    return (type(value), value) if isinstance(value, (str, int, float, type(None))) else (type(value), None)
-
-
-def _check_choice(value, node, path, out):
-    enum = node["enum"]
-    if _typed(value) in {_typed(choice) for choice in enum}:
-        return
-    shown = node.get("names") or [_show(choice).strip("'") for choice in enum]
-    import difflib  # only paid for when there is a mistake to explain
-
-    close = difflib.get_close_matches(value, shown, n=1) if isinstance(value, str) else []
-    fix = node.get("fix") or (f"use '{close[0]}'" if close else "use one of " + ", ".join(shown))
-    message = node.get("message") or f"{_show(value)} is not one of " + ", ".join(shown)
-    out.append(SchemaProblem(path, message, fix))
-
-
-register("text", _check_text)
-register("keyed", _check_keyed)
-register("nullable", _check_nullable)
-register("choice", _check_choice)
+usertypes.register_all()
 
 
 def nullable(node: dict) -> dict:
@@ -239,6 +180,21 @@ INSTANCE_LABEL = nullable({
 """A profile's ``instanceLabel``: which label key Argo CD tracks, and whether rendered objects carry it."""
 
 
+CONTROLLER = nullable({
+    "type": "object", "name": "Controller", "noun": "controller key",
+    "doc": "The Argo Events controller of the cluster: its release and, where the cluster's controller config "
+           "differs from that release's, its JetStream versions and default streamConfig.",
+    "fields": {
+        "release": nullable({"type": "string", "enum": list(controller.RELEASES),
+                             "doc": f"The Argo Events controller release (default: {controller.DEFAULT_RELEASE})."}),
+        "jetstreamVersions": nullable(dict(STR_LIST, items=NON_EMPTY, doc="The controller config's JetStream "
+                                                                          "versions.")),
+        "streamConfig": nullable(dict(spec.STR, doc="The controller config's default JetStream streamConfig.")),
+    },
+})
+"""A profile's ``controller``: facts about the cluster's Argo Events controller (:mod:`renderer.stages.controller`)."""
+
+
 def _overlay_names(doc: str) -> dict:
     return nullable({"type": "array", "items": file_name("an overlay"), "doc": doc})
 
@@ -294,13 +250,16 @@ def _guard(rule_id: str, module) -> dict:
     waivable["doc"] = always if mandatory else "Whether an app file may waive violations."
     fields = {"level": level, "waivable": waivable}
     fields.update((key, param_node(param)) for key, param in module.PARAMS.items())
-    return nullable({"type": "object", "fields": fields, "doc": module.DESCRIPTION, "noun": "setting"})
+    out = {"type": "object", "fields": fields, "doc": module.DESCRIPTION, "noun": "setting"}
+    if getattr(module, "MOVED", None):
+        out["removed"] = dict(module.MOVED)
+    return nullable(out)
 
 
 def _rules_nodes(rules) -> tuple[dict, dict]:
     """``(guards, waiver)`` nodes for a guard registry (rule id -> rule module), or without one."""
     if rules is None:
-        guards = {"type": "map", "values": nullable(_MAPPING)}
+        guards = {"type": "map", "values": nullable(usertypes.MAPPING)}
         rule = text(r"[\s\S]+", "a guard id", "name the guard the waiver is for, e.g. replica-count")
     else:
         guards = {"type": "object", "fields": {rule_id: _guard(rule_id, module) for rule_id, module in rules.items()},
@@ -350,7 +309,7 @@ def _documents(rules) -> dict:
     }
     profile = {"type": "object", "fields": {"description": DESCRIPTION, "extends": nullable(file_name(
         "the parent profile")), "values": nullable(LAYER_VALUES), "guards": nullable(guards), "merge": MERGE,
-        "instanceLabel": INSTANCE_LABEL}, "noun": "key"}
+        "instanceLabel": INSTANCE_LABEL, "controller": CONTROLLER}, "noun": "key"}
     return {"app": app, "profile": profile, "overlay": OVERLAY, "environment": ENVIRONMENT, "waiver": waiver,
             "guards": guards, "values": LAYER_VALUES, "merge": MERGE}
 
@@ -360,7 +319,8 @@ def _signature(rules) -> tuple:
     if rules is None:
         return ()
     return tuple((rule_id, getattr(module, "MANDATORY", False), module.DESCRIPTION,
-                  tuple((key, p.kind, p.doc, tuple(p.choices), p.nullable) for key, p in module.PARAMS.items()))
+                  tuple((key, p.kind, p.doc, tuple(p.choices), p.nullable) for key, p in module.PARAMS.items()),
+                  tuple(getattr(module, "MOVED", {}).items()))
                  for rule_id, module in rules.items())
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from renderer.paths import format_path
 
 from . import spec
-from .durations import duration_ns, is_duration, parse_duration
+from .durations import duration_fix, duration_ns, is_duration, parse_duration
 from .quantities import is_quantity, match_quantity, parse_quantity
 
 __all__ = [
@@ -216,9 +216,7 @@ def _check_duration(value, node, path, out):
     try:
         duration_ns(value)
     except ValueError as err:
-        fix = "use numbers with units ns, us, ms, s, m or h, e.g. '72h' or '1m30s'"
-        if "d" in value:
-            fix = "Go durations have no day unit: write days as hours, e.g. '24h'"
+        fix = duration_fix(value)
         out.append(SchemaProblem(path, f"'{value}' is not a valid duration ({err})", fix))
 
 

@@ -34,6 +34,21 @@ MAX_DEPTH = 64
 Path_ = tuple  # a key path: str keys and int list indexes
 Marks = dict  # Path_ -> (line, column), both 1-based
 
+
+class Scalar(tuple):
+    """A scalar as written, for readers that resolve scalars by other rules than YAML 1.1 (go-yaml's, say):
+    ``text`` (the characters of the value, escapes resolved), ``plain`` (written without quotes or a block
+    indicator) and ``value`` (what PyYAML makes of it)."""
+
+    __slots__ = ()
+
+    def __new__(cls, text: str, plain: bool, value):
+        return tuple.__new__(cls, (text, plain, value))
+
+    text = property(lambda self: self[0])
+    plain = property(lambda self: self[1])
+    value = property(lambda self: self[2])
+
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
@@ -66,12 +81,13 @@ def _fail(source: str, node, message: str, key: str | None = None, hint: str | N
 class _Builder:
     """Plain values and marks from a composed node graph, within the limits."""
 
-    __slots__ = ("source", "marks", "count")
+    __slots__ = ("source", "marks", "count", "raw")
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, raw: bool = False):
         self.source = source
         self.marks: Marks = {}
         self.count = 0
+        self.raw = raw
 
     def build(self, node, path: Path_, depth: int):
         self.count += 1
@@ -82,6 +98,9 @@ class _Builder:
             _fail(self.source, node, f"nesting deeper than {MAX_DEPTH} levels (or a recursive alias)")
         kind = node.id  # "scalar", "sequence" or "mapping" (no import of PyYAML's node classes needed)
         if kind == "scalar":
+            if self.raw:
+                return Scalar(node.value, not node.style,  # plain: None (Python composer) or "" (C)
+                              node.value if node.tag == _STR else self.scalar(node, path))
             if node.tag == _STR:
                 return node.value
             return self.scalar(node, path)
@@ -145,10 +164,11 @@ class _Builder:
             _fail(self.source, node, f"bad {tag.rsplit(':', 1)[-1]} value: {exc}")
 
 
-def load(text: str | bytes, source: str) -> tuple[object, Marks]:
+def load(text: str | bytes, source: str, raw: bool = False) -> tuple[object, Marks]:
     """Parse one YAML document; return its value and the marks of every key path.
 
     ``source`` is the display name used in messages. An empty document is ``None``.
+    With ``raw``, every scalar (not the keys) is a :class:`Scalar`: its text as written besides its value.
     Raises :class:`InputError` naming the file, line and column of any problem.
     """
     size = len(text)
@@ -181,7 +201,7 @@ def load(text: str | bytes, source: str) -> tuple[object, Marks]:
         raise InputError("nesting too deep (or a recursive alias)", location=Location(source)) from None
     if node is None:
         return None, {}
-    builder = _Builder(source)
+    builder = _Builder(source, raw)
     try:
         value = builder.build(node, (), 0)
     except RecursionError:

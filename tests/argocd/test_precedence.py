@@ -96,8 +96,8 @@ def test_map_keys_with_dots_arrive_intact_through_the_parameters_json(repo, sim)
 
 def test_values_are_typed_like_set_and_quoted_for_go_yaml(repo, sim):
     write_app(repo / "apps" / "kafka", "backend: kafka\nprofile: dev\nvalues:\n  kafka:\n    url: k:9092\n")
-    obj = only(sim(repo, "apps/kafka", "--param-map", "values=kafka.version=2.10,labels.flag=on,labels.n=012"))
-    assert obj["spec"]["kafka"]["version"] == "2.10"  # a string field stays the text typed
+    obj = only(sim(repo, "apps/kafka", "--param-map", "values=kafka.topic=2.10,labels.flag=on,labels.n=012"))
+    assert obj["spec"]["kafka"]["topic"] == "2.10"  # a string field stays the text typed
     assert obj["metadata"]["labels"]["flag"] == "on"  # not a YAML 1.1 boolean once Argo CD parses it
     assert obj["metadata"]["labels"]["n"] == "012"
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from renderer.errors import InputError
-from renderer.stages.guards import controller_rules
+from renderer.stages import controller
 from tests.conftest import SHARED_UPSTREAM
 
 RULE = "controller-rules"
@@ -45,10 +45,11 @@ spec:
     ("jetstream-exotic", {"jetstreamExotic": {"url": None}}, ["spec.jetstreamExotic.url"]),
     ("kafka", {"kafka": {"url": None}}, ["spec.kafka.url"]),
     ("kafka", {"kafka": {"consumerGroup": {"groupName": "events"}}}, []),
-    ("kafka", {"kafka": {"consumerGroup": {"groupName": ""}}}, ["spec.kafka.consumerGroup.groupName"]),
+    ("kafka", {"kafka": {"consumerGroup": {"groupName": ""}}}, []),
 ], ids=["native-3", "native-5", "native-omitted", "native-2-raised", "native-1-raised", "auth-none",
         "auth-basic-unsupported", "exotic-no-url", "exotic-no-cluster-id", "exotic-empty-cluster-id",
-        "jetstream-exotic-no-url", "kafka-no-url", "kafka-group-named", "kafka-group-unnamed"])
+        "jetstream-exotic-no-url", "kafka-no-url", "kafka-group-named",
+        "kafka-group-unnamed-each-sensor-names-its-own"])
 def test_each_backend_has_what_the_controller_requires(violations, backend, values, expected):
     assert violations(RULE, backend, values) == expected
 
@@ -115,7 +116,7 @@ def test_controller_rules_are_errors_in_dev_too(evaluate):
 
 
 def test_a_profile_can_replace_the_controllers_version_list(violations):
-    profile = "extends: prod\nguards:\n  controller-rules:\n    jetstreamVersions: ['2.10.29', '2.11.4']\n"
+    profile = "extends: prod\ncontroller:\n  jetstreamVersions: ['2.10.29', '2.11.4']\n"
     files = {"profiles/cluster-b.yaml": profile}
     assert violations(RULE, "jetstream", {"jetstream": {"version": "2.11.4"}}, profile="cluster-b", files=files) == []
     assert violations(RULE, "jetstream", {"jetstream": {"version": "2.9.16"}}, profile="cluster-b",
@@ -138,12 +139,6 @@ def test_a_bad_duration_never_reaches_the_guards_the_schema_refuses_it_at_its_li
     assert "no day unit" in caught.value.hint
 
 
-def test_the_duration_check_itself_rejects_what_go_cannot_parse():
-    section = {"maxAge": "7d", "raftHeartbeatTimeout": "2s", "raftElectionTimeout": "1 s"}
-    found = list(controller_rules._native(("spec", "nats", "native"), section))
-    assert [f.path[-1] for f in found] == ["maxAge", "raftElectionTimeout"]
-
-
 def test_the_default_version_list_is_upstreams_controller_config():
     config_file = SHARED_UPSTREAM / "controller-config.yaml"
     if not config_file.is_file():
@@ -151,4 +146,58 @@ def test_the_default_version_list_is_upstreams_controller_config():
     configmap = yaml.safe_load(config_file.read_text())
     config = yaml.safe_load(configmap["data"]["controller-config.yaml"])
     listed = [str(v["version"]) for v in config["eventBus"]["jetstream"]["versions"]]
-    assert list(controller_rules.UPSTREAM_JETSTREAM_VERSIONS) == listed
+    assert list(controller.Controller().jetstream_versions) == listed
+    assert controller.Controller().release == "v1.9.11"  # the release the shared upstream data comes from
+
+
+def test_a_profile_names_its_controller_release_and_gets_that_releases_versions(violations, findings):
+    files = {"profiles/old.yaml": "extends: dev\ncontroller: {release: v1.9.5}\n"}
+    assert violations(RULE, "jetstream", {"jetstream": {"version": "2.10.10"}}, profile="old", files=files) == []
+    [finding] = findings(RULE, "jetstream", {"jetstream": {"version": "2.10.29"}}, profile="old", files=files)
+    assert finding.message == ("version '2.10.29' is not one the controller lists, expected one of latest, 2.8.1, "
+                               "2.8.1-alpine, 2.8.2, 2.8.2-alpine, 2.9.1, 2.9.12, 2.9.16, 2.10.10 (the controller "
+                               "config of Argo Events v1.9.5)")
+
+
+def test_a_child_profile_overrides_only_the_controller_keys_it_sets(findings):
+    files = {"profiles/base.yaml": "extends: dev\ncontroller: {release: v1.9.1, jetstreamVersions: ['2.11.4']}\n",
+             "profiles/child.yaml": "extends: base\ncontroller: {release: v1.9.11}\n"}
+    [finding] = findings(RULE, "jetstream", {"jetstream": {"version": "2.10.29"}}, profile="child", files=files)
+    assert finding.expected == ("one of 2.11.4 (controller.jetstreamVersions of profile 'base' "
+                                "(profiles/base.yaml:2:31))")
+
+
+@pytest.mark.parametrize("default, expected", [
+    ("replicas: 1\n", []),
+    ("replicas: 3\n", ["spec.jetstream.streamConfig"]),
+    ("Replicas: '1'\n", []),
+    ("", []),  # a cluster whose config has no stream settings: 0 replicas, which the server makes 1
+], ids=["one", "three", "case-and-quotes", "empty-means-no-defaults"])
+def test_the_stream_replicas_rule_uses_the_profiles_default_stream_config(violations, default, expected):
+    text = "extends: dev\ncontroller:\n  streamConfig: " + (f"|\n    {default}" if default else "''\n")
+    files = {"profiles/one.yaml": text}
+    single = {"jetstream": {"replicas": 1, "streamConfig": None}}
+    assert violations(RULE, "jetstream", single, profile="one", files=files) == expected
+
+
+@pytest.mark.parametrize("default, fragment", [
+    ("maxAge: 7d", "maxAge (line 1 of the text): '7d' is not a Go duration"),
+    ("maxAges: 72h", "did you mean 'maxAge'?"),
+    ("- replicas: 1", "is a list, not a mapping of settings"),
+    ("{maxAge: 1m, duplicates: 5m}", "duplicates window (5m) is longer than maxAge (1m)"),
+], ids=["days", "misspelt", "list", "window"])
+def test_a_profiles_own_stream_config_is_read_as_the_controller_reads_it(evaluate, default, fragment):
+    files = {"profiles/bad.yaml": f"extends: dev\ncontroller:\n  streamConfig: '{default}'\n"}
+    with pytest.raises(InputError) as caught:
+        evaluate("jetstream", profile="bad", files=files)
+    assert fragment in caught.value.message + str(caught.value.hint)
+    assert str(caught.value.location) == "profiles/bad.yaml:3:3"
+
+
+def test_the_moved_version_list_parameter_says_where_it_lives_now(evaluate):
+    files = {"profiles/old.yaml": "extends: dev\nguards:\n  controller-rules:\n    jetstreamVersions: ['2.10.29']\n"}
+    with pytest.raises(InputError) as caught:
+        evaluate("jetstream", profile="old", files=files)
+    assert "is a fact about the cluster's controller now" in caught.value.message
+    assert caught.value.hint == "move it to the profile's controller block: controller: {jetstreamVersions: [...]}"
+    assert str(caught.value.location).startswith("profiles/old.yaml:4")

@@ -434,10 +434,62 @@ def _manifest(section: dict) -> dict:
      [("refused", "backend changes from jetstream to jetstream-exotic")]),
     ({"jetstream": {}}, {"kafka": {}}, [("recreate", "backend changes from jetstream to kafka")]),
     ({"kafka": {"topic": "a"}}, {"kafka": {"topic": "b"}}, []),
+    # persistence: Kubernetes refuses the controller's StatefulSet update, webhook or not
+    ({"jetstream": {"persistence": {"volumeSize": "10Gi"}}}, {"jetstream": {"persistence": {"volumeSize": "20Gi"}}},
+     [("stuck", "spec.jetstream.persistence changes (volumeSize 10Gi -> 20Gi)")]),
+    ({"jetstream": {"persistence": {"storageClassName": "a"}}},
+     {"jetstream": {"persistence": {"storageClassName": "b", "accessMode": "ReadWriteOncePod"}}},
+     [("stuck", "spec.jetstream.persistence changes (storageClassName a -> b, accessMode ReadWriteOnce -> "
+                "ReadWriteOncePod)")]),
+    ({"nats": {"native": {}}}, {"nats": {"native": {"persistence": {"volumeSize": "10Gi"}}}},
+     [("stuck", "spec.nats.native.persistence is added")]),
+    ({"jetstream": {"persistence": {}}}, {"jetstream": {}}, [("stuck", "spec.jetstream.persistence is removed")]),
+    # the same claim written otherwise is no change: 20Gi is the JetStream default, 10Gi the NATS one
+    ({"jetstream": {"persistence": {}}}, {"jetstream": {"persistence": {"volumeSize": "20Gi",
+                                                                         "accessMode": "ReadWriteOnce"}}}, []),
+    ({"jetstream": {"persistence": {"volumeSize": "20Gi"}}},
+     {"jetstream": {"persistence": {"volumeSize": "21474836480"}}}, []),
+    ({"nats": {"native": {"persistence": {}}}}, {"nats": {"native": {"persistence": {"volumeSize": "10Gi"}}}}, []),
+    # a backend change says only that: its StatefulSet is another one
+    ({"nats": {"native": {"persistence": {}}}}, {"jetstream": {"persistence": {"volumeSize": "50Gi"}}},
+     [("refused", "backend changes from nats-native to jetstream")]),
 ])
 def test_what_the_upstream_webhook_refuses_on_update(old, new, expected):
     notices = diff_mod.immutable_changes(_manifest(old), _manifest(new))
     assert [(n.kind, n.message) for n in notices] == expected
+
+
+@pytest.mark.parametrize("old, new, otherwise", [
+    ({"jetstream": {"streamConfig": "a"}}, {"jetstream": {"streamConfig": "b"}},
+     "otherwise the new settings never apply: the stream already exists"),
+    ({"nats": {"native": {"auth": "token"}}}, {"nats": {"native": {}}},
+     "otherwise the controller replaces the auth Secrets for the new strategy"),
+    ({"nats": {"exotic": {"auth": "token"}}}, {"nats": {"exotic": {}}},
+     "otherwise EventSources and Sensors connect with the new strategy"),
+    ({"jetstream": {}}, {"nats": {"native": {}}},
+     "otherwise the controller installs the new backend beside the old one"),
+], ids=["stream-config", "native-auth", "exotic-auth", "backend"])
+def test_a_refused_change_says_the_webhook_is_optional_and_what_the_controller_does_without_it(old, new, otherwise):
+    [notice] = diff_mod.immutable_changes(_manifest(old), _manifest(new))
+    assert "refused by the Argo Events webhook when it is installed; " + otherwise in notice.detail
+    assert "to apply it, " in notice.detail
+
+
+def test_a_persistence_change_names_the_statefulset_and_the_way_out():
+    old = _manifest({"jetstream": {"persistence": {"volumeSize": "10Gi"}}})
+    new = _manifest({"jetstream": {"persistence": {"volumeSize": "50Gi"}}})
+    new["metadata"].update(name="orders", namespace="payments")
+    [notice] = diff_mod.immutable_changes(old, new)
+    assert "Kubernetes refuses the controller's update of StatefulSet eventbus-orders-js" in notice.detail
+    assert "kubectl -n payments delete statefulset eventbus-orders-js --cascade=orphan" in notice.detail
+    assert "or recreate the bus" in notice.detail
+    comparison = diff_mod.compare([_version("dev", "orders", old)], [_version("dev", "orders", new)])
+    text = diff_mod.format_text(comparison)
+    assert "STUCK    dev ns/orders: spec.jetstream.persistence changes (volumeSize 10Gi -> 50Gi)" in text
+    assert "1 refused by Kubernetes to the controller (the bus stays undeployed)" in text
+    markdown = diff_mod.format_markdown(comparison)
+    assert "> [!CAUTION]\n> **Kubernetes will refuse the controller these StatefulSet updates:**" in markdown
+    assert json.loads(diff_mod.format_json(comparison))["summary"]["stuck"] == 1
 
 
 def _version(env, name, manifest, app="apps/x", findings=()):

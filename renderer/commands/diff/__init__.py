@@ -6,8 +6,9 @@ object is compared as the render produced it, with the provenance of its
 values. Objects are matched by environment,
 namespace and name, so moving an app directory changes nothing, while
 renaming an EventBus shows as a rename. Besides the text diff, every change
-is checked against what upstream's admission webhook refuses on update and
-against what silently needs the bus recreated. Guard findings that appear or
+is checked against what upstream's admission webhook (when installed)
+refuses on update, what Kubernetes refuses the controller (a StatefulSet's
+volumes), and what silently needs the bus recreated. Guard findings that appear or
 disappear are listed too.
 
 The modules, in the order data flows through them:

@@ -180,7 +180,8 @@ def diff_command(base, head, against, root, fmt, exit_code, color, context):
     Renders every environment of every app below --root at --base and at
     --head (or the working tree), then prints the changes per environment
     and object, the guard findings that appear or disappear, and the changes
-    the cluster will refuse or that recreate an EventBus.
+    the cluster will refuse, that leave the bus undeployed, or that recreate
+    an EventBus.
     """
     from renderer.commands import pool
     from renderer.commands.common import emit_text

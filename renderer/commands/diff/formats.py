@@ -1,8 +1,8 @@
 """The report of a comparison, for a terminal (text), a pull-request comment (markdown) or tools (JSON).
 
 Every format says the same things in the same order: a summary line of
-counts, the changes the cluster refuses or that recreate an EventBus (loudly,
-first), then per environment each changed object with its notices, the layer
+counts, the changes the cluster refuses, that leave the bus undeployed, or that
+recreate an EventBus (loudly, first), then per environment each changed object with its notices, the layer
 that set each changed value, the guard findings that appeared or
 disappeared, and its unified diff.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from renderer.commands.diff.model import RECREATE, REFUSED, STATUS_TEXT, Comparison, plural
+from renderer.commands.diff.model import NOTICE_KINDS, RECREATE, REFUSED, STATUS_TEXT, STUCK, Comparison, plural
 
 MARKDOWN_BUDGET = 60_000
 """Characters of diff text in a markdown report (GitHub comments hold 65,536)."""
@@ -72,9 +72,8 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
     if notices:
         out.append("")
         for env, change, notice in notices:
-            tag = "REFUSED " if notice.kind == REFUSED else "RECREATE"
-            out.append(style(tag, "red_bold" if notice.kind == REFUSED else "yellow_bold")
-                       + f" {env} {change.title}: {notice.message}")
+            tag, colour = NOTICE_KINDS[notice.kind]
+            out.append(style(f"{tag:<8}", colour) + f" {env} {change.title}: {notice.message}")
     for env in comparison.changed:
         note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
         out.append("")
@@ -84,9 +83,8 @@ def format_text(comparison: Comparison, color: bool = False) -> str:
             out.append(style(f"{STATUS_MARK[change.status]} {change.title} [{STATUS_TEXT[change.status]}]",
                              "bold") + f" (app {change.entry.app})")
             for notice in change.notices:
-                tag = "REFUSED" if notice.kind == REFUSED else "RECREATE"
-                out.append("  " + style(tag, "red_bold" if notice.kind == REFUSED else "yellow_bold")
-                           + f": {notice.full}")
+                tag, colour = NOTICE_KINDS[notice.kind]
+                out.append("  " + style(tag, colour) + f": {notice.full}")
             for item in change.changes:
                 if item.get("origin"):
                     out.append(f"  {why(item)}")
@@ -141,8 +139,11 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
            f"**{md(comparison.summary_line())}**"]
     notices = comparison.notices
     refused = [t for t in notices if t[2].kind == REFUSED]
+    stuck = [t for t in notices if t[2].kind == STUCK]
     recreate = [t for t in notices if t[2].kind == RECREATE]
-    for group, alert, title in ((refused, "CAUTION", "The cluster will refuse these updates"),
+    for group, alert, title in ((refused, "CAUTION", "The Argo Events webhook, when installed, will refuse these "
+                                                     "updates"),
+                                (stuck, "CAUTION", "Kubernetes will refuse the controller these StatefulSet updates"),
                                 (recreate, "WARNING", "These changes recreate an EventBus")):
         if group:
             out += ["", f"> [!{alert}]", f"> **{title}:**"]
@@ -152,11 +153,8 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
     omitted = 0
     for env in comparison.changed:
         counts = env_counts(env)
-        flags = []
-        if any(n.kind == REFUSED for o in env.objects for n in o.notices):
-            flags.append("refused")
-        if any(n.kind == RECREATE for o in env.objects for n in o.notices):
-            flags.append("recreate")
+        kinds = {n.kind for o in env.objects for n in o.notices}
+        flags = [kind for kind in NOTICE_KINDS if kind in kinds]
         note = f" (environment {env.status})" if env.status in ("added", "removed") else ""
         flag_text = "".join(f" · <b>{f}</b>" for f in flags)
         out += ["", "<details>", f"<summary><b>{md(env.name)}</b>{note}: {counts}{flag_text}</summary>", ""]
@@ -164,8 +162,7 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
             out.append(f"**{code(change.title)}** {STATUS_TEXT[change.status]} (app {code(change.entry.app)})")
             out.append("")
             for notice in change.notices:
-                tag = "refused" if notice.kind == REFUSED else "recreate"
-                out.append(f"- **{tag}**: {md(notice.full)}")
+                out.append(f"- **{notice.kind}**: {md(notice.full)}")
             for item in change.changes:
                 if item.get("origin"):
                     out.append(f"- {md(why(item))}")

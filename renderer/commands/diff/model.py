@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-REFUSED, RECREATE = "refused", "recreate"
-"""The kinds of :class:`Notice`."""
+REFUSED, STUCK, RECREATE = "refused", "stuck", "recreate"
+"""The kinds of :class:`Notice`, loudest first."""
+NOTICE_KINDS = {REFUSED: ("REFUSED", "red_bold"), STUCK: ("STUCK", "red_bold"), RECREATE: ("RECREATE", "yellow_bold")}
+"""How each kind is flagged in text: the tag and its colour."""
 STATUSES = ("added", "removed", "changed", "renamed", "guards")
 """How an object can differ: ``guards`` means the manifest is the same but its guard findings are not."""
 STATUS_TEXT = {"added": "added", "removed": "removed", "changed": "changed", "renamed": "renamed",
@@ -28,7 +30,8 @@ def plural(count: int, word: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A change the cluster refuses (``refused``) or that needs the EventBus recreated (``recreate``).
+    """A change the cluster refuses (``refused``), that leaves the bus undeployed (``stuck``: Kubernetes refuses
+    the controller's StatefulSet update), or that needs the EventBus recreated (``recreate``).
 
     ``message`` says what changes, ``detail`` what follows from it and what to do.
     """
@@ -178,7 +181,7 @@ class Comparison:
     def notices(self) -> list:
         """``(environment, object change, notice)`` for every notice, refused first."""
         found = [(o.environment, o, n) for o in self.objects for n in o.notices]
-        return sorted(found, key=lambda t: (t[2].kind != REFUSED, t[0], t[1].title))
+        return sorted(found, key=lambda t: (list(NOTICE_KINDS).index(t[2].kind), t[0], t[1].title))
 
     def summary(self) -> dict:
         """Counts of everything, for the summary line and JSON."""
@@ -193,6 +196,7 @@ class Comparison:
                              "removed": sum(e.status == "removed" for e in self.environments)},
             "objects": objects,
             "refused": sum(n.kind == REFUSED for n in notices),
+            "stuck": sum(n.kind == STUCK for n in notices),
             "recreate": sum(n.kind == RECREATE for n in notices),
             "guards": {"appeared": sum(len(o.appeared) for o in self.objects),
                        "disappeared": sum(len(o.disappeared) for o in self.objects)},
@@ -211,7 +215,9 @@ class Comparison:
         line = (f"{plural(changed, 'object')} differ{'s' if changed == 1 else ''} in {envs['changed']} of "
                 f"{plural(envs['total'], 'environment')} ({', '.join(parts)})")
         if counts["refused"]:
-            line += f"; {counts['refused']} refused by the Argo Events webhook"
+            line += f"; {counts['refused']} refused by the Argo Events webhook (when installed)"
+        if counts["stuck"]:
+            line += f"; {counts['stuck']} refused by Kubernetes to the controller (the bus stays undeployed)"
         if counts["recreate"]:
             line += f"; {counts['recreate']} need{'s' if counts['recreate'] == 1 else ''} the EventBus recreated"
         guards = counts["guards"]["appeared"] + counts["guards"]["disappeared"]

@@ -11,7 +11,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from renderer.stages import emit, guards, sources
+from renderer.stages import controller, emit, guards, sources
 
 BUILTIN_PROFILES = ("dev", "staging", "prod")
 CHECKOUT = Path(__file__).resolve().parents[3]
@@ -74,8 +74,9 @@ def generate(heading_level: int = 1) -> str:
         "A profile that `extends` another overrides it key by key within each rule: the child's",
         "`replica-count: {min: 5}` keeps the parent's level.",
         "",
-        "`controller-rules` is an error in every profile and never waivable; a profile may only replace",
-        "its `jetstreamVersions` (for a cluster whose controller config lists other versions).",
+        "`controller-rules` is an error in every profile and never waivable, and has no parameters: what",
+        "it compares with (the controller release, the JetStream versions its config lists, its default",
+        "stream config) is a fact about the cluster, declared in the profile's `controller` block.",
         "",
         "An app-local profile that shadows a built-in name (say the repository's own `profiles/prod.yaml`)",
         "starts from the built-in's guard settings and may only tighten them: a lower level, a smaller",
@@ -147,6 +148,11 @@ def generate(heading_level: int = 1) -> str:
             out.append("")
         out += ["Built-in profiles: " + "; ".join(f"{p}: {_setting(module, configs[p][rule_id])}"
                                                   for p in BUILTIN_PROFILES) + ".", ""]
+        if getattr(module, "MANDATORY", False):
+            releases = {p: controller.of_profiles(sources.load_profile_chain(p, None)).release
+                        for p in BUILTIN_PROFILES}
+            out += ["Controller the built-in profiles assume: " + "; ".join(f"{p}: Argo Events {r}"
+                                                                          for p, r in releases.items()) + ".", ""]
         out += [inspect.cleandoc(module.__doc__ or ""), ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
