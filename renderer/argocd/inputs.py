@@ -275,19 +275,21 @@ SOURCE_PATH = "ARGOCD_APP_SOURCE_PATH"
 
 
 def copy_root(app_dir, environ) -> Path | None:
-    """The root of Argo CD's copy of the repository (the app directory without ``ARGOCD_APP_SOURCE_PATH``), above
-    which the repository layer is never looked for; ``None`` when the path is not the app directory's end (a copy
-    of part of the repository, with ``reposerver.plugin.use.manifest.generate.paths``: argo-cd v3.5.1
-    reposerver/repository/repository.go:2329-2333, util/cmp/stream.go:132)."""
+    """The top of Argo CD's copy of the repository, above which the repository layer is never looked for: the app
+    directory without the end of ``ARGOCD_APP_SOURCE_PATH`` it shares (all of it; less in a copy of the common folder
+    of the manifest-generate-paths, argo-cd v3.5.1 reposerver/repository/repository.go:2329-2333, whose
+    ``AppRelPath`` is relative to that folder, util/cmp/stream.go:132). ``None`` outside Argo CD or when no end
+    is shared."""
     import os
 
-    if environ.get(SOURCE_PATH) is None:  # not run by Argo CD
-        return None
+    parts = [part for part in (environ.get(SOURCE_PATH) or "").split("/") if part not in ("", ".")]
     app = Path(os.path.abspath(app_dir))
-    parts = [part for part in environ[SOURCE_PATH].split("/") if part not in ("", ".")]
-    if ".." in parts or len(parts) >= len(app.parts) or (parts and list(app.parts[-len(parts):]) != parts):
+    shared = 0
+    while shared < min(len(parts), len(app.parts) - 1) and app.parts[-1 - shared] == parts[-1 - shared]:
+        shared += 1
+    if environ.get(SOURCE_PATH) is None or ".." in parts or (parts and not shared):
         return None
-    return Path(*app.parts[:len(app.parts) - len(parts)])
+    return Path(*app.parts[:len(app.parts) - shared])
 
 
 def check_names(inputs: Inputs, app_root: Path, where=None) -> None:

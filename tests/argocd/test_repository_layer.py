@@ -3,7 +3,7 @@
 With the documented ``reposerver.plugin.tar.exclusions: .git/*`` the copy
 keeps an empty ``.git`` folder (util/io/files/tar.go matches each path,
 ``.git`` itself included, with filepath.Match: argo-cd v3.5.1
-util/io/files/tar.go:219-226), so the lookup stops at the copy's top as in a
+util/io/files/tar.go:219-230), so the lookup stops at the copy's top as in a
 checkout. Without any ``.git`` in the copy the lookup still stops there: the
 copy's top is the app directory without ``ARGOCD_APP_SOURCE_PATH``.
 """
@@ -86,9 +86,10 @@ def test_a_parameter_may_name_a_shared_profile_and_an_unknown_one_lists_them(lay
 
 @pytest.mark.parametrize("source, expected", [
     ("apps/orders", "copy"), ("./apps/orders/", "copy"), ("", "copy/apps/orders"), (".", "copy/apps/orders"),
-    ("other/orders", None), ("../apps/orders", None), ("copy/apps/orders/deeper", None), (None, None),
+    ("monorepo/apps/orders", "copy"),  # a copy of the common folder of the manifest-generate-paths
+    ("other/orders", "copy/apps"), ("elsewhere", None), ("../apps/orders", None), (None, None),
 ])
-def test_the_copy_root_is_the_app_directory_without_the_source_path(tmp_path, source, expected):
+def test_the_copy_root_is_the_app_directory_without_the_end_of_the_source_path(tmp_path, source, expected):
     app = tmp_path / "copy" / "apps" / "orders"
     found = copy_root(app, {} if source is None else {"ARGOCD_APP_SOURCE_PATH": source})
     assert found == (tmp_path / expected if expected else None)
