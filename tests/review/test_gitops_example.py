@@ -61,3 +61,21 @@ def test_the_payments_profile_may_only_tighten_the_shared_one(gitops, cli):
     result = cli("render", "--app", gitops / "apps/payments", "--env", "prod-eu")
     assert result.code == 2
     assert "shadows the repository layer's profile 'prod-eu' (.eventbus-render/profiles/prod-eu.yaml)" in result.err
+
+
+@pytest.mark.parametrize("page, app, path, leaves", [
+    ("README.md", "apps/orders", "jetstream.persistence.storageClassName",
+     ["jetstream.persistence.storageClassName"]),
+    ("docs/app-files.md", "apps/payments", "nats.native.persistence",
+     ["nats.native.persistence.storageClassName", "nats.native.persistence.volumeSize"]),
+])
+def test_the_documented_explain_output_is_what_explain_prints(gitops, cli, page, app, path, leaves):
+    result = cli("explain", "--app", gitops / app, "--env", "prod-eu", path)
+    assert result.code == 0, result.err
+    documented = [line.strip() for line in (EXAMPLE.parents[1] / page).read_text().splitlines()]
+    blocks = {block.split(" = ")[0]: [line.strip() for line in block.splitlines()]
+              for block in result.out.split("\n\n")[1:]}
+    for leaf in leaves:
+        lines = blocks[leaf]
+        start = documented.index(lines[0])
+        assert documented[start:start + len(lines)] == lines
