@@ -204,6 +204,8 @@ def test_a_profile_extending_its_own_name_extends_the_one_it_shadows(tmp_path, c
         "builtin:profiles/prod.yaml", ".eventbus-render/profiles/prod.yaml", "profiles/prod.yaml"]
     result = cli("render", "--app", root / "a")
     assert result.code == 0 and "layer: repository" in result.out and "own: app" in result.out
+    header = cli("explain", "--app", root / "a").out.splitlines()[0]
+    assert "profile prod (built-in) -> prod (repository layer) -> prod (app)" in header
 
 
 @pytest.mark.parametrize("files, where, cycle", [
