@@ -185,6 +185,16 @@ def _storage(backend: str, storage_class: str) -> dict:
     return {}
 
 
+def _production(backend: str, storage_class: str) -> dict:
+    """Storage and pod priority of a production bus that Argo Events runs (a cluster's own priority class)."""
+    storage = _storage(backend, storage_class)
+    if backend == "jetstream":
+        storage["jetstream"]["priorityClassName"] = "event-bus-critical"
+    elif backend == "nats-native":
+        storage["nats"]["native"]["priorityClassName"] = "event-bus-critical"
+    return storage
+
+
 def _connection(backend: str, team: str, i: int, site: str) -> dict:
     """Connection values of the buses Argo Events does not run (credentials in Secret references only)."""
     if backend == "kafka":
@@ -258,12 +268,12 @@ def app_document(i: int, environments=ENVIRONMENTS) -> dict:
                 env["overlays"] = ["ha"]
             elif section and i % 7 == 0:
                 env["overlays"] = ["large-volumes"]
-            env["values"] = _storage(backend, "gp3-encrypted") or _connection(backend, team, i, "us-east")
+            env["values"] = _production(backend, "gp3-encrypted") or _connection(backend, team, i, "us-east")
             envs[name] = env
         elif name == "prod-eu-west":
             envs[name] = {"description": "Production in europe-west; pods stay in the region.", "profile": "prod",
                           "overlays": ["eu-west"],
-                          "values": _storage(backend, "premium-rwo") or _connection(backend, team, i, "eu-west")}
+                          "values": _production(backend, "premium-rwo") or _connection(backend, team, i, "eu-west")}
         else:
             raise ValueError(name)
     doc["environments"] = envs
@@ -368,10 +378,16 @@ def remover(path: Path):
     return lambda: shutil.rmtree(path, ignore_errors=True)
 
 
+def eventbuses(index: dict) -> list:
+    """The EventBus records of a tree's index: one per render (the objects rendered beside a bus, such as its
+    PodDisruptionBudget, are files of the same render)."""
+    return [record for record in index["objects"] if record.get("kind", "EventBus") == "EventBus"]
+
+
 def rendered_count(out: Path) -> int:
-    """Objects in a tree written by ``render --all`` (from its index)."""
+    """Renders in a tree written by ``render --all``: its EventBus manifests (from its index)."""
     index = json.loads((out / ".eventbus-render-index.json").read_text(encoding="utf-8"))
-    return len(index["objects"])
+    return len(eventbuses(index))
 
 
 def check_renders(root: Path, out: Path, expected: int, env: dict, fmt: str = "yaml") -> None:
@@ -387,10 +403,10 @@ def check_renders(root: Path, out: Path, expected: int, env: dict, fmt: str = "y
 
 
 def read_tree(out: Path) -> dict:
-    """``{namespace: manifest}`` of a tree written by ``render --all --format json``."""
+    """``{namespace: EventBus manifest}`` of a tree written by ``render --all --format json``."""
     index = json.loads((out / ".eventbus-render-index.json").read_text(encoding="utf-8"))
     found = {}
-    for record in index["objects"]:
+    for record in eventbuses(index):
         found[record["namespace"]] = json.loads((out / record["file"]).read_text(encoding="utf-8"))
     return found
 

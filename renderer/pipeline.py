@@ -19,7 +19,7 @@ from pathlib import Path
 from renderer import context
 from renderer.errors import GuardError, InputError, Location
 from renderer.paths import format_path, manifest_to_values
-from renderer.stages import controller, guards, sources, template, userfiles, yamlio
+from renderer.stages import companions, controller, disruption, guards, sources, template, userfiles, yamlio
 from renderer.stages import layers as layers_mod
 from renderer.stages.checks import (
     Problem,
@@ -75,12 +75,29 @@ class RenderRequest:
             self.extra_layers = []
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedObject:
+    """One object of a render: the EventBus, or a companion rendered beside it (:mod:`renderer.stages.companions`)."""
+
+    kind: str
+    name: str
+    namespace: str
+    manifest: dict
+
+    def file(self, fmt: str = "yaml") -> str:
+        """Its file under ``-o DIR``: ``<namespace>/<kind>-<name>.yaml`` (``.json`` for JSON), e.g.
+        ``argo-events/eventbus-orders.yaml`` and ``argo-events/poddisruptionbudget-eventbus-orders-pdb.yaml``."""
+        return f"{self.namespace}/{self.kind.lower()}-{self.name}.{'json' if fmt == 'json' else 'yaml'}"
+
+
 @dataclass(slots=True)
 class Rendered:
-    """One rendered EventBus and everything that explains it.
+    """One rendered EventBus, the objects rendered beside it, and everything that explains them.
 
-    ``builtin_text`` is the text the built-in templates wrote (``None`` when the
-    app's own templates rendered it).
+    ``companions`` are the manifests of the objects that follow the EventBus
+    (a PodDisruptionBudget); :attr:`objects` lists all of them, EventBus first,
+    which is how every command writes a render. ``builtin_text`` is the text
+    the built-in templates wrote (``None`` when the app's own templates rendered it).
     """
 
     app: sources.App
@@ -94,6 +111,20 @@ class Rendered:
     manifest: dict
     evaluation: object = None
     builtin_text: str | None = None
+    companions: list = field(default_factory=list)
+
+    @property
+    def objects(self) -> list:
+        """Every object of the render, EventBus first: :class:`RenderedObject` s."""
+        out = [RenderedObject(companions.EVENTBUS, self.name, self.namespace, self.manifest)]
+        out.extend(RenderedObject(m["kind"], m["metadata"]["name"], m["metadata"]["namespace"], m)
+                   for m in self.companions)
+        return out
+
+    @property
+    def manifests(self) -> list:
+        """The manifests of :attr:`objects`, EventBus first."""
+        return [self.manifest, *self.companions]
 
     @property
     def values(self) -> dict:
@@ -115,7 +146,12 @@ class Rendered:
         return self.merged.provenance.origin(values_path)
 
     def origin_of_manifest_path(self, manifest_path: tuple):
-        """Origin of the value at a path of the rendered manifest (``spec.x`` is values ``x``)."""
+        """Origin of the value at a render path (``spec.x`` is values ``x``; a companion's path starts with its
+        kind: :mod:`renderer.stages.companions`)."""
+        kind, _ = companions.split(manifest_path)
+        if kind != companions.EVENTBUS:
+            values_path = companions.values_path(manifest_path)
+            return self.merged.provenance.origin(values_path) if values_path else None
         return manifest_origin(self.merged.provenance, manifest_path, self.section_path)
 
 
@@ -258,7 +294,7 @@ def _render(request: RenderRequest) -> Rendered:
     section = values
     for part in section_path:
         section = section.get(part) or {}
-    selector = {"controller": "eventbus-controller", "eventbus-name": name}
+    selector = disruption.pod_selector(name)
     instance = instance_label(profiles)
     tracked = tracked_labels(instance, request.tracked_labels)
     labels, annotations = object_metadata(name, values, profiles[-1].name, overlays, request.environment, instance)
@@ -289,12 +325,18 @@ def _render(request: RenderRequest) -> Rendered:
 
     # what the controller writes into the stored spec is written here too, so the manifest is the live object
     controller.write_backs(manifest, name, namespace)
+    # the objects beside the bus are the renderer's own: its name and namespace, the values' budget
+    beside = companions.build(name, namespace, app.backend, values, labels, annotations)
     rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,
-                        manifest, builtin_text=None if folders else text)
+                        manifest, builtin_text=None if folders else text, companions=beside)
     errors = []
     for problem in validate_eventbus(manifest):
         values_path = manifest_to_values(problem.path, section_path)
         errors.append(problem_error(problem, manifest_origin(provenance, problem.path, section_path),
+                                    values_path or problem.path))
+    for problem in companions.problems(beside):
+        values_path = companions.values_path(problem.path)
+        errors.append(problem_error(problem, rendered.origin_of_manifest_path(problem.path),
                                     values_path or problem.path))
     raise_all(errors)
     written = manifest.get("metadata", {}).get("labels") or {}
@@ -315,7 +357,3 @@ def _render(request: RenderRequest) -> Rendered:
                              guards.format_report(evaluation), evaluation.findings)
     return rendered
 
-
-def output_filename(rendered: Rendered) -> str:
-    """File name of a rendered object under ``-o DIR``."""
-    return f"{rendered.namespace}/eventbus-{rendered.name}.yaml"

@@ -74,15 +74,20 @@ class EventBusRenderer:
         pytest.fail(f"eventbus-render: {where} does not render:\n{message}", pytrace=False)
 
     def manifest(self, app_dir, environment: str | None = None, **options) -> dict:
-        """The rendered manifest as data."""
+        """The rendered EventBus as data."""
         return self.rendered(app_dir, environment, **options).manifest
 
+    def manifests(self, app_dir, environment: str | None = None, **options) -> list:
+        """Every rendered object as data, EventBus first (then its PodDisruptionBudget, when it has one)."""
+        return self.rendered(app_dir, environment, **options).manifests
+
     def __call__(self, app_dir, environment: str | None = None, *, fmt: str = "yaml", **options) -> str:
-        """The rendered manifest as text, exactly as ``eventbus-render render`` writes it (without ``---``)."""
+        """The rendered objects as text, exactly as ``eventbus-render render`` writes them, without the leading
+        ``---`` (so a lone EventBus is one plain document): a YAML stream, or JSON (a ``List`` of several)."""
         from renderer.stages import emit
 
-        manifest = self.manifest(app_dir, environment, **options)
-        return emit.to_json([manifest]) if fmt == "json" else emit.to_yaml(manifest)
+        manifests = self.manifests(app_dir, environment, **options)
+        return emit.to_json(manifests) if fmt == "json" else emit.yaml_stream(manifests)[len("---\n"):]
 
     def environments(self, app_dir) -> list:
         """Names of an app's environments, sorted (empty when its app file lists none)."""
@@ -101,7 +106,7 @@ class EventBusRenderer:
 
         tree = render_root(self._path(root), Options(fmt=fmt, today=self.today), jobs=1)
         if tree.failures:
-            error = RenderAllError(tree.failures, len(tree.entries) + len(tree.failures), "the tree does not render")
+            error = RenderAllError(tree.failures, tree.renders, "the tree does not render")
             pytest.fail(f"eventbus-render: {root}:\n{error.render()}", pytrace=False)
         return {entry.file: entry.text for entry in tree.entries}
 

@@ -66,7 +66,7 @@ def test_render_reports_warnings_on_stderr_and_still_renders(make_app, cli):
     app = make_app("backend: jetstream\nprofile: staging\nvalues:\n  jetstream: {replicas: 4}\n")
     result = cli("render", "--app", app)
     assert result.code == 0
-    assert yaml.safe_load(result.out)["spec"]["jetstream"]["replicas"] == 4
+    assert next(yaml.safe_load_all(result.out))["spec"]["jetstream"]["replicas"] == 4
     assert "warning[replica-count] spec.jetstream.replicas: 4 replicas" in result.err
     assert "guards: 0 errors, 1 warning, 0 waived (profile 'staging')" in result.err
 
@@ -75,7 +75,7 @@ def test_a_waived_violation_is_reported_and_the_manifest_names_the_waiver(make_a
     app = make_app(APP.replace("overlays: [small]\n", ""))
     result = cli("render", "--app", app)
     assert result.code == 0, result.err
-    annotations = yaml.safe_load(result.out)["metadata"]["annotations"]
+    annotations = next(yaml.safe_load_all(result.out))["metadata"]["annotations"]
     assert annotations["eventbus-render/waivers"] == (
         "pinned-versions@spec.jetstream.version until 2099-12-31 (owner: team-payments)")
     assert "waived[pinned-versions] spec.jetstream.version" in result.err
@@ -222,7 +222,8 @@ def test_the_built_in_prod_profile_renders_every_backend_without_a_finding(tmp_p
     assert (check.code, check.out) == (0, f"guards: no violations (profile 'prod', backend {backend})\n"), check.out
     render = cli("render", "--app", app)
     assert render.code == 0 and render.err == ""
-    assert yaml.safe_load(render.out)["kind"] == "EventBus"
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(render.out)]
+    assert kinds == (["EventBus", "PodDisruptionBudget"] if backend in ("nats-native", "jetstream") else ["EventBus"])
 
 
 # -- check -----------------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def test_check_reports_as_json(broken_app, cli, snapshot):
     result = cli("check", "--app", broken_app, "--format", "json")
     assert result.code == 1
     document = json.loads(result.out)
-    assert document["summary"] == {"errors": 3, "warnings": 0, "waived": 1}
+    assert document["summary"] == {"errors": 3, "warnings": 1, "waived": 1}  # the warning: no priority class
     assert result.out == snapshot
 
 
@@ -309,6 +310,7 @@ def test_check_as_sarif_locates_each_result_where_its_value_was_set_relative_to_
                 r["locations"][0]["physicalLocation"]["region"]["startLine"], r["level"], "suppressions" in r)
                for r in run["results"]}
     assert located == {
+        ("pod-priority", "apps/payments/eventbus-render.yaml", 1, "warning", False),  # set nowhere: the app file
         ("replica-count", "apps/payments/overlays/small.yaml", 5, "error", False),
         ("zone-anti-affinity", "apps/payments/overlays/small.yaml", 3, "error", False),
         ("persistence", "apps/payments/overlays/small.yaml", 7, "error", False),

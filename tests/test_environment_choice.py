@@ -68,7 +68,7 @@ def test_default_environment_is_rendered_when_none_is_chosen(make_app, cli):
     implicit, explicit = cli("render", "--app", app), cli("render", "--app", app, "--env", "prod")
     assert implicit.code == 0, implicit.err
     assert implicit.out == explicit.out
-    manifest = yaml.safe_load(implicit.out)
+    manifest = next(yaml.safe_load_all(implicit.out))
     assert manifest["spec"]["jetstream"]["replicas"] == 5
     assert manifest["metadata"]["annotations"]["eventbus-render/environment"] == "prod"
 
@@ -76,7 +76,7 @@ def test_default_environment_is_rendered_when_none_is_chosen(make_app, cli):
 def test_env_overrides_default_environment(make_app, cli):
     result = cli("render", "--app", make_app(DEFAULTED), "--env", "dev")
     assert result.code == 0, result.err
-    assert yaml.safe_load(result.out)["metadata"]["annotations"]["eventbus-render/environment"] == "dev"
+    assert next(yaml.safe_load_all(result.out))["metadata"]["annotations"]["eventbus-render/environment"] == "dev"
 
 
 def test_explain_reports_the_default_environment_it_used(make_app, cli):

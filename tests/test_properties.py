@@ -15,8 +15,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from renderer.stages import disruption
 from renderer.stages.validate import validate_eventbus
 from tests.conftest import ROOT, SHARED_UPSTREAM
+from tests.kubernetes_schema import kubernetes_errors
 
 EXAMPLES = int(os.environ.get("EVENTBUS_RENDER_HYPOTHESIS_EXAMPLES", "60"))
 
@@ -37,10 +39,15 @@ FRAGMENTS = [
     {"spread": {"zones": "required", "hosts": "preferred"}}, {"spread": {"zones": "sometimes"}},
     {"labels": {"team": "a"}}, {"labels": {"team": "no spaces allowed"}}, {"annotations": {"note": "y"}},
     {"annotations": {"text": "a\n---\nkind: Secret\n"}}, {"labels": None}, {"kafka": None}, {},
+    {"disruptionBudget": {"enabled": False}}, {"disruptionBudget": {"maxUnavailable": 2}},
+    {"disruptionBudget": {"minAvailable": 2}}, {"disruptionBudget": {"minAvailable": 2, "maxUnavailable": None}},
+    {"disruptionBudget": {"maxUnavailable": "34%"}}, {"disruptionBudget": {"enabled": "yes"}},
+    {"disruptionBudget": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}}, {"disruptionBudget": None},
 ]
 SETS = ["jetstream.replicas=3", "jetstream.replicas=4", "jetstream.version=2.10.29", "kafka.version=2.10",
         "labels.team=yes", "jetstream.persistence=null", "spread.zones=required", "nats.native.replicas=x",
-        "jetstream", "kafka.url=k:9092", "jetstream.tolerations[0].key=a", "annotations.a\\.b/c=0755"]
+        "jetstream", "kafka.url=k:9092", "jetstream.tolerations[0].key=a", "annotations.a\\.b/c=0755",
+        "disruptionBudget.enabled=false", "disruptionBudget.minAvailable=2", "disruptionBudget.maxUnavailable=-1"]
 
 
 def app_files(backend, profile_values, overlay_values, app_values):
@@ -82,10 +89,12 @@ def test_any_stack_renders_valid_output_or_fails_cleanly(tmp_path_factory, cli, 
     result = cli(*args)
     assert "Traceback" not in result.err
     if result.code == 0:
-        manifest = yaml.safe_load(result.out)
+        manifest, *beside = yaml.safe_load_all(result.out)
         assert validate_eventbus(manifest) == []
         if upstream is not None:
             assert [e.message for e in upstream.iter_errors(manifest)] == []
+        for obj in beside:  # the PodDisruptionBudget: ours and Kubernetes' own schema accept it
+            assert (disruption.problems(obj), kubernetes_errors(obj)) == ([], [])
     else:
         assert result.code in (1, 2)
         assert result.out == ""

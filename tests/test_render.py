@@ -15,6 +15,7 @@ from renderer import context
 from renderer.pipeline import RenderRequest, render
 from renderer.stages import emit
 from tests.conftest import FIXTURE_APPS, ROOT, SHARED_UPSTREAM
+from tests.kubernetes_schema import kubernetes_errors
 
 BACKENDS = ["nats-native", "nats-exotic", "jetstream", "jetstream-exotic", "kafka"]
 PROFILES = ["dev", "staging", "prod"]
@@ -23,7 +24,7 @@ OVERLAY_SETS = {"plain": (), "ha+monitoring": ("ha", "monitoring")}
 
 def rendered_text(backend: str, profile: str, overlays=()) -> str:
     result = render(RenderRequest(FIXTURE_APPS / backend, profile=profile, overlays=overlays))
-    return emit.yaml_stream([result.manifest])
+    return emit.yaml_stream(result.manifests)  # what render prints: the EventBus, then its budget
 
 
 @pytest.mark.parametrize("overlays", OVERLAY_SETS, ids=list(OVERLAY_SETS))
@@ -46,14 +47,15 @@ def upstream_validator():
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_rendered_manifest_is_valid_against_the_upstream_schema(backend, profile, upstream_validator):
-    manifest = yaml.safe_load(rendered_text(backend, profile, ("ha", "monitoring")))
+    manifest, *beside = yaml.safe_load_all(rendered_text(backend, profile, ("ha", "monitoring")))
     errors = sorted(str(e.message) for e in upstream_validator.iter_errors(manifest))
     assert errors == []
+    assert [kubernetes_errors(obj) for obj in beside] == [[]] * len(beside)  # the budget: Kubernetes' policy/v1
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_only_the_chosen_backends_section_reaches_the_manifest(backend):
-    manifest = yaml.safe_load(rendered_text(backend, "prod"))
+    manifest = next(yaml.safe_load_all(rendered_text(backend, "prod")))
     spec = manifest["spec"]
     expected = {"nats-native": "nats", "nats-exotic": "nats", "jetstream": "jetstream",
                 "jetstream-exotic": "jetstreamExotic", "kafka": "kafka"}[backend]
@@ -63,7 +65,7 @@ def test_only_the_chosen_backends_section_reaches_the_manifest(backend):
 
 
 def test_objects_carry_the_standard_labels_and_name_the_profile_and_overlays():
-    manifest = yaml.safe_load(rendered_text("jetstream", "staging", ("ha",)))
+    manifest = next(yaml.safe_load_all(rendered_text("jetstream", "staging", ("ha",))))
     labels, annotations = manifest["metadata"]["labels"], manifest["metadata"]["annotations"]
     assert labels["app.kubernetes.io/managed-by"] == "eventbus-render"
     assert "app.kubernetes.io/instance" not in labels  # Argo CD's tracking label: see tests/argocd/test_tracking.py
@@ -209,8 +211,9 @@ def test_output_is_byte_identical_across_hash_seeds():
 def test_the_bundled_example_renders_for_prod(cli):
     result = cli("render", "--app", ROOT / "examples" / "eventbus", "--profile", "prod")
     assert result.code == 0, result.err
-    manifest = yaml.safe_load(result.out)
+    manifest, budget = yaml.safe_load_all(result.out)
     assert manifest["spec"]["jetstream"]["persistence"]["storageClassName"] == "fast-ssd"
+    assert budget["kind"] == "PodDisruptionBudget"
 
 
 def test_built_ins_ship_inside_the_installed_package():

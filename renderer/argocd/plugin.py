@@ -49,8 +49,9 @@ def generate(cwd, environ) -> tuple[int, str, str]:
 
     inputs = inputs_mod.read_inputs(environ)
     rendered = render(inputs_mod.build_request(cwd, environ, inputs))
-    text = emit.yaml_stream([rendered.manifest])
-    check_revision(text, rendered.manifest, environ)
+    manifests = rendered.manifests  # the EventBus, then what is rendered beside it: Argo CD applies them all
+    text = emit.yaml_stream(manifests)
+    check_revision(text, manifests, environ)
     if not text.strip():  # pragma: no cover - render always yields one object
         raise InputError("the app directory rendered no objects; refusing to print nothing "
                          "(Argo CD would prune everything)")
@@ -84,8 +85,11 @@ def _holding(node, pattern, path: tuple = ()):
     return None
 
 
-def check_revision(text: str, manifest: dict, environ) -> None:
+def check_revision(text: str, manifests: list, environ) -> None:
     """Refuse output that carries the commit being rendered, naming the value, the variable and what carried it.
+
+    ``manifests`` are the objects of ``text``, EventBus first; a value in another object is named by its
+    render path (``PodDisruptionBudget.metadata.annotations...``).
 
     A value counts where it stands alone: not inside a longer run of hexadecimal digits (a digest that
     happens to contain the 7 characters of ``ARGOCD_APP_REVISION_SHORT`` is not the revision).
@@ -103,7 +107,11 @@ def check_revision(text: str, manifest: dict, environ) -> None:
         pattern = re.compile(rf"(?<![0-9A-Fa-f]){re.escape(value)}(?![0-9A-Fa-f])", re.IGNORECASE)
         if not pattern.search(text):
             continue
-        path = _holding(manifest, pattern)
+        path = _holding(manifests[0], pattern)
+        for manifest in manifests[1:]:
+            if path is None:
+                inner = _holding(manifest, pattern)
+                path = None if inner is None else (manifest.get("kind"),) + inner
         names = [name for name, other in revisions(environ) if other.lower() == value.lower()]
         sources = carriers(environ, value)
         came = ("from " + ", ".join(sources)) if sources else \

@@ -6,10 +6,12 @@ without ``environments:``, the app once as environment ``default``) and writes
 
     <output>/<environment>/<namespace>/eventbus-<name>.yaml
 
-plus the index of the tree (:mod:`renderer.commands.tree`). The tree is
-rendered into a staging folder beside the target and swapped in only when
-every render succeeded (:mod:`renderer.commands.publish`), so a failure
-lists every broken environment and leaves the old tree untouched.
+(and beside it each object rendered with the bus, such as
+``poddisruptionbudget-eventbus-<name>-pdb.yaml``) plus the index of the
+tree (:mod:`renderer.commands.tree`). The tree is rendered into a staging
+folder beside the target and swapped in only when every render succeeded
+(:mod:`renderer.commands.publish`), so a failure lists every broken
+environment and leaves the old tree untouched.
 
 The same rendering feeds ``diff`` (both sides of a comparison, in one pool
 of workers, through :func:`map_chunks`). A bulk command is one run
@@ -103,19 +105,14 @@ def _guard_failure(exc: GuardError, app: str) -> str:
     return "\n".join([*blocks, summary, exc.message])
 
 
-def output_file(environment: str, rendered, fmt: str) -> str:
-    """Path of one object in a rendered tree: ``<environment>/<namespace>/eventbus-<name>.yaml``."""
-    name = f"{rendered.namespace}/eventbus-{rendered.name}.yaml"
-    if fmt == "json":
-        name = name[: -len(".yaml")] + ".json"
-    return f"{environment}/{name}"
-
-
 def render_app(root: Path, app: str, options: Options, keep: list | None = None,
                skip: frozenset = frozenset(), *, guarded: bool = True) -> tuple[list, list]:
     """Every environment of one app (but those named in ``skip``): ``(entries, failures)``.
 
-    Never raises a :class:`RendererError`. With ``keep`` each ``(entry,
+    Each environment gives one entry per object of its render (the EventBus,
+    carrying the guard findings, then the objects beside it), filed as
+    ``<environment>/<namespace>/<kind>-<name>.yaml``. Never raises a
+    :class:`RendererError`. With ``keep`` each ``(entries of one environment,
     Rendered)`` is appended to it as well, for a caller that wants more of a
     render than its text (``diff`` traces changed values to their layers
     while the render is at hand). Without ``guarded`` the guards do not run
@@ -139,25 +136,27 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None,
                                 environment=environment, run_guards=guarded, today=options.today)
         try:
             rendered = render(request)
+            objects = rendered.objects
             if not guarded:
-                text = ""
+                texts = [""] * len(objects)
             elif options.fmt == "json":
-                text = emit.to_json([rendered.manifest])
+                texts = [emit.to_json([obj.manifest]) for obj in objects]
             else:
-                text = emit.to_yaml(rendered.manifest)
+                texts = [emit.to_yaml(obj.manifest) for obj in objects]
         except GuardError as exc:
             failures.append(Failure(app, shown, _guard_failure(exc, app), exc.exit_code))
             continue
         except RendererError as exc:
             failures.append(Failure(app, shown, relocated_message(exc, app), exc.exit_code))
             continue
-        evaluation = rendered.evaluation
-        entry = Entry(shown, rendered.namespace, rendered.name, app, rendered.backend, rendered.profile.name,
-                      tuple(o.name for o in rendered.overlays), output_file(shown, rendered, options.fmt),
-                      text, sorted_findings(getattr(evaluation, "findings", ())))
-        entries.append(entry)
+        findings = sorted_findings(getattr(rendered.evaluation, "findings", ()))
+        overlays = tuple(o.name for o in rendered.overlays)
+        made = [Entry(shown, obj.namespace, obj.name, app, rendered.backend, rendered.profile.name, overlays,
+                      f"{shown}/{obj.file(options.fmt)}", text, findings if index == 0 else (), obj.kind)
+                for index, (obj, text) in enumerate(zip(objects, texts))]
+        entries.extend(made)
         if keep is not None:
-            keep.append((entry, rendered))
+            keep.append((made, rendered))
     return entries, failures
 
 
@@ -266,13 +265,16 @@ def map_chunks(function, items: list, arguments, *, jobs: int | None = None, wor
 def conflicts(entries: list) -> list:
     """A :class:`Failure` for each entry (of ``entries``, sorted by key) whose object an earlier one renders too.
 
-    ``render --all``, ``diff`` and ``check --all`` refuse a tree with one, in these words.
+    ``render --all``, ``diff`` and ``check --all`` refuse a tree with one, in these words: once per app and
+    environment (the objects beside two clashing buses clash too, and say nothing more).
     """
     failures = []
+    seen = set()
     for previous, entry in zip(entries, entries[1:]):
-        if previous.key == entry.key:
+        if previous.key == entry.key and (entry.app, entry.environment) not in seen:
+            seen.add((entry.app, entry.environment))
             failures.append(Failure(entry.app, entry.environment,
-                                    f"EventBus {entry.ident} is also rendered by app {previous.app}: "
+                                    f"{entry.kind} {entry.ident} is also rendered by app {previous.app}: "
                                     "one of them must change its name or namespace"))
     return failures
 
@@ -300,7 +302,7 @@ def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -
             tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs,
                                known_apps=known)
             if tree.failures:
-                total = len(tree.entries) + len(tree.failures)
+                total = tree.renders
                 raise RenderAllError(tree.failures, total, f"nothing was written to {target}")
             publish.finish(staging, tree, options.fmt)
             publish.swap(staging, target)
@@ -325,7 +327,7 @@ def render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strin
             tree = render_root(root, options, jobs=jobs)
             require_apps(tree.apps, root)
             if tree.failures:
-                total = len(tree.entries) + len(tree.failures)
+                total = tree.renders
                 raise RenderAllError(tree.failures, total, "nothing was printed")
         for line in findings_report(tree):
             warn(line)

@@ -125,13 +125,13 @@ def _check_chunk(root: str, apps: list, fmt: str, repo_root: str, judged, option
         app_entries, failures = render_app(root_path, app, options, keep=kept, guarded=False)
         entries.extend(app_entries)
         app_checks = [failed(app, f.environment, f.message, f.exit_code) for f in failures]
-        for entry, rendered in kept:
+        for made, rendered in kept:  # the guards judge a render once, named by its EventBus (made[0])
             from renderer.errors import RendererError
 
             try:
-                checked, evaluation = _evaluated(root_path, app, entry, rendered, fmt, repo, options.today)
+                checked, evaluation = _evaluated(root_path, app, made[0], rendered, fmt, repo, options.today)
             except RendererError as exc:  # a guards block that does not read, a profile weakening what it shadows
-                app_checks.append(failed(app, entry.environment, relocated_message(exc, app), exc.exit_code))
+                app_checks.append(failed(app, made[0].environment, relocated_message(exc, app), exc.exit_code))
                 continue
             app_checks.append(checked)
             if levels is None and fmt == "sarif":

@@ -19,7 +19,7 @@ from renderer.commands.common import (
     layer_options,
 )
 from renderer.errors import InputError
-from renderer.paths import format_path, manifest_to_values, parse_path
+from renderer.paths import format_path, parse_path
 
 
 @dataclass
@@ -159,13 +159,18 @@ def _owner(recorded: tuple, leaves: dict):
 
 
 def values_path(text: str) -> tuple:
-    """A values path as ``--set`` takes it; ``spec.``/``metadata.labels.`` manifest paths are accepted too."""
+    """A values path as ``--set`` takes it; ``spec.``/``metadata.labels.`` manifest paths are accepted too, and
+    paths into an object beside the bus as reports print them (``PodDisruptionBudget.spec.maxUnavailable``)."""
+    from renderer.stages import companions
+
     path = parse_path(text, what="PATH")
-    if path[:1] in (("spec",), ("metadata",)):
-        mapped = manifest_to_values(path, ())
+    if path[:1] in (("spec",), ("metadata",)) or path[0] in companions.KINDS:
+        mapped = companions.values_path(path)
         if not mapped:
             raise InputError(f"{text!r} is not set from the values",
-                             hint="explain values paths (jetstream.replicas) or spec.* and metadata.labels.* paths")
+                             hint="explain values paths (jetstream.replicas) or spec.* and metadata.labels.* paths, "
+                                  "or PodDisruptionBudget.spec.* (the budget's selector, name and namespace are the "
+                                  "renderer's)")
         path = mapped
     return path
 

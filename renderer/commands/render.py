@@ -11,7 +11,7 @@ from renderer.commands.common import build_request, emit_text, layer_options, re
 def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), environment=None, output_dir=None,
                fmt="yaml", render_all=False, root=".") -> None:
     """The ``render`` command, once click has parsed its options."""
-    from renderer.pipeline import output_filename, render
+    from renderer.pipeline import render
     from renderer.stages import emit
 
     if output_dir == "-":
@@ -26,16 +26,15 @@ def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), 
         render_all_command(root, output_dir, fmt, profile, overlays, sets, set_strings)
         return
     rendered = render(build_request(app_dir, profile, overlays, sets, set_strings, environment))
-    objects = [rendered.manifest]
     report_warnings(rendered)
     if not output_dir:
-        emit_text(emit.to_json(objects) if fmt == "json" else emit.yaml_stream(objects))
+        manifests = rendered.manifests
+        emit_text(emit.to_json(manifests) if fmt == "json" else emit.yaml_stream(manifests))
         return
-    name = output_filename(rendered)
-    if fmt == "json":
-        name = name[: -len(".yaml")] + ".json"
-    text = emit.to_json(objects) if fmt == "json" else emit.to_yaml(rendered.manifest)
-    for path in emit.write_tree(output_dir, {name: text}):
+    # one file per object: the EventBus, and each object rendered beside it
+    files = {obj.file(fmt): emit.to_json([obj.manifest]) if fmt == "json" else emit.to_yaml(obj.manifest)
+             for obj in rendered.objects}
+    for path in emit.write_tree(output_dir, files):
         warn(f"wrote {path}")
 
 

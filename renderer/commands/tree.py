@@ -1,12 +1,14 @@
 """A rendered tree: the records of ``render --all`` and ``diff``, and the index file that describes a tree on disk.
 
-A tree is every object rendered below a root (one :class:`Entry` each,
-sorted by environment, namespace and name) and every render that failed
-(one :class:`Failure` each). Written to disk by ``render --all -o DIR``, it
-is laid out as ``<environment>/<namespace>/eventbus-<name>.yaml`` beside
-:data:`INDEX_FILE`, which records for every object the app directory that
-produced it and its guard findings (``diff --against`` reads it back with
-:func:`read_index`).
+A tree is every object rendered below a root (one :class:`Entry` each: an
+EventBus and the objects rendered beside it, sorted by environment,
+namespace, kind and name) and every render that failed (one :class:`Failure`
+each). Written to disk by ``render --all -o DIR``, it is laid out as
+``<environment>/<namespace>/<kind>-<name>.yaml`` (``eventbus-orders.yaml``,
+``poddisruptionbudget-eventbus-orders-pdb.yaml``) beside :data:`INDEX_FILE`,
+which records for every object its kind, the app directory that produced it
+and, for an EventBus, the guard findings of its render (``diff --against``
+reads it back with :func:`read_index`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 from renderer.errors import InputError, RendererError
 
 INDEX_FILE = ".eventbus-render-index.json"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+"""Format 2 records each object's ``kind``; format 1 (EventBus objects only, no ``kind``) is still read."""
+READ_FORMATS = (1, 2)
 DEFAULT_ENVIRONMENT = "default"
 """Environment name of apps whose app file lists no ``environments``."""
 
@@ -37,10 +41,11 @@ class Options:
 
 @dataclass(slots=True)
 class Entry:
-    """One rendered object of a tree.
+    """One rendered object of a tree: an EventBus, or an object rendered beside it (``kind``).
 
-    ``index_line`` is the entry's line of :data:`INDEX_FILE` when a worker
-    wrote the object (and so encoded its line while the others render too).
+    The guard findings of a render are its EventBus's. ``index_line`` is the
+    entry's line of :data:`INDEX_FILE` when a worker wrote the object (and so
+    encoded its line while the others render too).
     """
 
     environment: str
@@ -53,21 +58,27 @@ class Entry:
     file: str
     text: str = ""
     findings: tuple = ()
+    kind: str = "EventBus"
     index_line: str = field(default="", repr=False, compare=False)
 
     @property
     def key(self) -> tuple:
-        """``(environment, namespace, name)``: what identifies the object in a cluster."""
-        return (self.environment, self.namespace, self.name)
+        """``(environment, namespace, kind, name)``: what identifies the object in a cluster."""
+        return (self.environment, self.namespace, self.kind, self.name)
 
     @property
     def ident(self) -> str:
         """``namespace/name``."""
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def title(self) -> str:
+        """How reports name the object: ``namespace/name`` for an EventBus, ``Kind namespace/name`` otherwise."""
+        return self.ident if self.kind == "EventBus" else f"{self.kind} {self.ident}"
+
     def index_record(self) -> dict:
         """The entry as recorded in :data:`INDEX_FILE`."""
-        return {"environment": self.environment, "namespace": self.namespace, "name": self.name,
+        return {"environment": self.environment, "namespace": self.namespace, "kind": self.kind, "name": self.name,
                 "file": self.file, "app": self.app, "backend": self.backend, "profile": self.profile,
                 "overlays": list(self.overlays), "findings": [dict(f) for f in self.findings]}
 
@@ -89,6 +100,11 @@ class Tree:
     entries: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     apps: int = 0
+
+    @property
+    def renders(self) -> int:
+        """Renders tried: one per EventBus rendered (its companions are the same render) and one per failure."""
+        return sum(entry.kind == "EventBus" for entry in self.entries) + len(self.failures)
 
     @property
     def environments(self) -> list:
@@ -140,7 +156,7 @@ def findings_report(tree: Tree) -> list:
         for f in entry.findings:
             head = f"{'waived' if f.get('waived') else f.get('level')}[{f.get('rule')}]"
             where = f" {f['path']}:" if f.get("path") else ""
-            lines.append(f"{entry.app} [{entry.environment}] {entry.ident}: {head}{where} {f.get('message')}")
+            lines.append(f"{entry.app} [{entry.environment}] {entry.title}: {head}{where} {f.get('message')}")
     return lines
 
 
@@ -178,7 +194,7 @@ def read_index(directory: Path) -> tuple[str, list]:
         doc = json.loads(index.read_text(encoding="utf-8"))
         fmt = doc["output"]
         records = doc["objects"]
-        if doc.get("format") != INDEX_FORMAT or fmt not in ("yaml", "json"):
+        if doc.get("format") not in READ_FORMATS or fmt not in ("yaml", "json"):
             raise ValueError("unsupported index format")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"cannot read {INDEX_FILE}: {exc}", hint="render the tree again with render --all") \
@@ -192,7 +208,7 @@ def read_index(directory: Path) -> tuple[str, list]:
             text = path.read_text(encoding="utf-8")
             entries.append(Entry(record["environment"], record["namespace"], record["name"], record["app"],
                                  record["backend"], record["profile"], tuple(record["overlays"]), record["file"],
-                                 text, tuple(record.get("findings") or ())))
+                                 text, tuple(record.get("findings") or ()), record.get("kind", "EventBus")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"rendered tree {str(directory)!r} is incomplete: {exc}",
                              hint="render the tree again with render --all") from None

@@ -31,7 +31,7 @@ sits above this module, which must stay importable by the loader).
 
 from __future__ import annotations
 
-from renderer.stages import controller, spec, usertypes
+from renderer.stages import controller, disruption, spec, usertypes
 from renderer.stages.spec import STR_LIST
 from renderer.stages.validate import SchemaProblem, validate
 
@@ -96,7 +96,8 @@ STRATEGY = text(_STRATEGY, "a merge strategy", "use replace, append or mergeBy:K
 NON_BLANK = text(r"[\s\S]*\S[\s\S]*", "the name of a person or team", "name a person or team",
                  "Person or team answerable for it.")
 NON_EMPTY = text(r"[\s\S]+", "a non-empty string", "write a value or remove the entry")
-MANIFEST_PATH = text(r"(?:spec|metadata)(?:[.\[][\s\S]*)?", "a manifest path",
+_IN_OBJECT = r"(?:spec|metadata)(?:[.\[][\s\S]*)?"  # a path of the EventBus; a companion's follows its kind
+MANIFEST_PATH = text(rf"{_IN_OBJECT}|{disruption.KIND}(?:\.{_IN_OBJECT})?", "a manifest path",
                      "copy the path from the report, e.g. spec.jetstream.replicas",
                      "Manifest path of the value the waiver accepts, as the report prints it, e.g. "
                      "spec.jetstream.replicas.")
@@ -111,6 +112,7 @@ def file_name(what: str) -> dict:
 
 _SPREAD_MODE = {"type": "string", "enum": ["none", "preferred", "required"]}
 _WEIGHT = {"type": "integer", "minimum": 1, "maximum": 100}
+_BUDGET = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 VALUES = {
     "type": "object", "name": "Values",
     "doc": "Values merged over the lower layers: one section per backend with the upstream EventBus field names, "
@@ -121,6 +123,15 @@ VALUES = {
         "annotations": {"type": "keyed", "keys": LABEL_KEY, "values": spec.STR},
         "spread": {"type": "object", "fields": {"zones": _SPREAD_MODE, "hosts": _SPREAD_MODE,
                                                 "zoneWeight": _WEIGHT, "hostWeight": _WEIGHT}},
+        "disruptionBudget": {"type": "object", "name": "DisruptionBudget", "fields": {
+            "enabled": dict(spec.BOOL, doc="Render a policy/v1 PodDisruptionBudget beside a nats-native or "
+                                           "jetstream bus (the other backends run no pods of their own)."),
+            "maxUnavailable": dict(_BUDGET, doc="Bus pods a drain may evict at once; at most (replicas - 1) // 2 "
+                                                "keeps the quorum. A count: a percentage of 3 pods rounds up."),
+            "minAvailable": dict(_BUDGET, doc="Instead of maxUnavailable (write maxUnavailable: null): bus pods "
+                                              "that must stay available, fewer than replicas."),
+            "unhealthyPodEvictionPolicy": {"type": "string", "enum": list(disruption.EVICTION_POLICIES)}},
+            "doc": "The PodDisruptionBudget of the bus pods, named eventbus-<name>-pdb in the bus's namespace."},
     },
 }
 """The merged values a render checks: the spec's backend sections plus the renderer's conveniences."""

@@ -62,6 +62,12 @@ def test_a_waiver_in_the_app_file_applies_under_argo_cd_as_on_the_command_line(r
             reason: the second zone comes later
             owner: team-payments
             expires: 2999-12-31
+          - rule: disruption-budget
+            path: PodDisruptionBudget.spec.maxUnavailable
+            value: 1
+            reason: one server has no quorum to keep until the second zone comes
+            owner: team-payments
+            expires: 2999-12-31
     """)
     local = run_cli("render", "--app", str(repo / "apps" / "waived"))
     assert local.code == 0, local.err
@@ -70,6 +76,7 @@ def test_a_waiver_in_the_app_file_applies_under_argo_cd_as_on_the_command_line(r
     assert "waived[replica-count]" in result.err  # the report goes to the sidecar log
     assert result.objects == [doc for doc in yaml.safe_load_all(local.out) if doc]
     assert result.objects[0]["metadata"]["annotations"]["eventbus-render/waivers"].startswith("replica-count")
+    assert [obj["kind"] for obj in result.objects] == ["EventBus", "PodDisruptionBudget"]
 
 
 def test_an_unknown_parameter_is_an_error_naming_it(repo, sim):

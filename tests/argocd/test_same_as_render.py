@@ -65,7 +65,9 @@ def test_the_example_application_renders_what_the_command_line_renders(tmp_path,
                     "--set", "jetstream.replicas=5")
     assert local.code == 0, local.err
     expected = parsed(local.out)
-    expected[0]["metadata"]["namespace"] = "argo-events"  # the namespace parameter
+    for obj in expected:  # the namespace parameter: the EventBus's, and its PodDisruptionBudget's
+        obj["metadata"]["namespace"] = "argo-events"
+    assert [obj["kind"] for obj in expected] == ["EventBus", "PodDisruptionBudget"]
     assert result.objects == expected
 
 

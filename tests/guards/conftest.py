@@ -21,17 +21,18 @@ TODAY = "2026-06-15"
 """The fixed clock of every guard test (UTC)."""
 
 PASSING = {
-    "nats-native": {},
+    "nats-native": {"nats": {"native": {"priorityClassName": "eventbus-critical"}}},
     "nats-exotic": {"nats": {"exotic": {"url": "nats://nats.messaging.svc:4222", "clusterID": "stan", "auth": "token",
                                         "accessSecret": {"name": "nats-client", "key": "token"}}}},
-    "jetstream": {},
+    "jetstream": {"jetstream": {"priorityClassName": "eventbus-critical"}},
     "jetstream-exotic": {"jetstreamExotic": {"url": "nats://jetstream.messaging.svc:4222",
                                              "accessSecret": {"name": "js-client", "key": "credentials"}}},
     "kafka": {"kafka": {"url": "kafka-0.kafka.data.svc:9093", "topic": "argo-events", "tls": {"enabled": True},
                         "sasl": {"mechanism": "SCRAM-SHA-512", "userSecret": {"name": "kafka-user", "key": "user"},
                                  "passwordSecret": {"name": "kafka-user", "key": "password"}}}},
 }
-"""Connection values each backend needs from the app to pass the built-in prod profile."""
+"""Connection values each backend needs from the app to pass the built-in prod profile (and, for the backends
+whose pods Argo Events runs, the priority class the prod profile warns about without)."""
 
 
 def write_case(root: Path, backend: str, values=None, *, profile: str = "prod", name: str = "default",

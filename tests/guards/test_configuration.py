@@ -76,10 +76,13 @@ def test_a_child_profile_overrides_its_parent_key_by_key_within_a_rule(evaluate)
 def test_the_built_in_profiles_configure_the_guards_as_documented(evaluate):
     levels = {name: {rule: rc.level for rule, rc in evaluate("jetstream", profile=name).config.items()}
               for name in ("dev", "staging", "prod")}
-    assert set(levels["prod"].values()) == {"error"}
+    # pod priority classes are the cluster's own: prod warns without one (a cluster profile makes it an error)
+    assert {rule for rule, level in levels["prod"].items() if level != "error"} == {"pod-priority"}
+    assert levels["prod"]["pod-priority"] == "warning"
     assert {rule for rule, level in levels["dev"].items() if level != "off"} == {"controller-rules"}
     assert sorted(rule for rule, level in levels["staging"].items() if level == "warning") == [
-        "capacity", "persistence", "pinned-versions", "replica-count", "zone-anti-affinity"]
+        "capacity", "disruption-budget", "persistence", "pinned-versions", "replica-count", "zone-anti-affinity"]
+    assert levels["staging"]["pod-priority"] == "off"
 
 
 # -- an app-local profile shadowing a built-in name ---------------------------------------------------

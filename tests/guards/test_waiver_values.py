@@ -18,9 +18,9 @@ backend: jetstream
 profile: prod
 environments:
   prod-eu:
-    values: {jetstream: {replicas: 4}}
+    values: {jetstream: {replicas: 4, priorityClassName: eventbus-critical}}
   prod-us:
-    values: {jetstream: {replicas: 4}}
+    values: {jetstream: {replicas: 4, priorityClassName: eventbus-critical}}
   dev:
     profile: dev
 waivers:
@@ -71,7 +71,8 @@ def test_the_waived_value_renders_in_the_environment_the_waiver_names(make_app, 
     result = cli("render", "--app", make_app(app_text()), "--env", "prod-eu")
     assert result.code == 0, result.err
     assert "waived[replica-count]" in result.err
-    [manifest] = [doc for doc in yaml.safe_load_all(result.out) if doc]
+    manifest, budget = [doc for doc in yaml.safe_load_all(result.out) if doc]
+    assert "eventbus-render/waivers" not in budget["metadata"]["annotations"]  # the guards judged the bus
     assert manifest["metadata"]["annotations"]["eventbus-render/waivers"] == (
         "replica-count@spec.jetstream.replicas until 2999-12-31 (owner: team-payments)")
 
@@ -165,7 +166,8 @@ def test_environments_in_a_waiver_of_an_app_without_environments_is_an_input_err
 @pytest.mark.parametrize("environment", ["prod-us", None], ids=["in-an-environment", "without-environments"])
 def test_the_printed_waiver_block_pasted_into_the_app_file_waives_exactly_that_violation(make_app, cli, args,
                                                                                           environment):
-    text = app_text() if environment else "name: default\nbackend: jetstream\nprofile: prod\nwaivers:\n"
+    text = app_text() if environment else ("name: default\nbackend: jetstream\nprofile: prod\n"
+                                           "values: {jetstream: {priorityClassName: eventbus-critical}}\nwaivers:\n")
     app = make_app(text)
     chosen = ("--env", environment) if environment else ()
     before = cli("check", "--app", app, *chosen, *args)

@@ -137,15 +137,18 @@ def test_the_controller_rules_can_never_be_waived(evaluate):
     (waiver(expires=None), "eventbus-render.yaml:8:3", "missing required waiver key 'expires'"),
     (waiver(rule="replica-cont"), "eventbus-render.yaml:8:3", "'replica-cont' is not one of "
      "controller-rules, pinned-versions, replica-count, zone-anti-affinity, capacity, persistence, "
-     "external-credentials"),
+     "external-credentials, disruption-budget, pod-priority"),
     (waiver(expires="2026-13-01"), "eventbus-render.yaml:13:3", "'2026-13-01' is not a date"),
     (waiver(expires="30/06/2026"), "eventbus-render.yaml:13:3", "'30/06/2026' is not a date"),
     (waiver(expires=20260630), "eventbus-render.yaml:13:3", "expected string, got integer 20260630"),
     (waiver(path="jetstream.replicas"), "eventbus-render.yaml:9:3", "'jetstream.replicas' is not a manifest path"),
+    (waiver(path="PodDisruptionBudget.maxUnavailable"), "eventbus-render.yaml:9:3",
+     "'PodDisruptionBudget.maxUnavailable' is not a manifest path"),
+    (waiver(path="ConfigMap.spec"), "eventbus-render.yaml:9:3", "'ConfigMap.spec' is not a manifest path"),
     (waiver(owner=" "), "eventbus-render.yaml:12:3", "' ' is not the name of a person or team"),
     ("replica-count", "eventbus-render.yaml:8:3", "expected object, got string 'replica-count'"),
 ], ids=["no-path", "no-value", "unknown-key", "no-owner", "no-expiry", "unknown-rule", "month-13", "not-iso",
-        "a-number", "values-path", "blank-owner", "not-a-mapping"])
+        "a-number", "values-path", "budget-values-path", "unknown-kind", "blank-owner", "not-a-mapping"])
 def test_a_malformed_waiver_is_an_input_error_at_its_line(evaluate, entry, where, message):
     with pytest.raises(InputError) as caught:
         evaluate("jetstream", REPLICAS, **with_waivers(entry))

@@ -17,9 +17,9 @@ backend: jetstream
 profile: prod
 environments:
   prod-eu:
-    values: {jetstream: {replicas: %s}}
+    values: {jetstream: {replicas: %s, priorityClassName: eventbus-critical}}
   prod-us:
-    values: {jetstream: {replicas: 5}}
+    values: {jetstream: {replicas: 5, priorityClassName: eventbus-critical}}
 waivers:
   - rule: replica-count
     path: spec.jetstream.replicas

@@ -37,11 +37,11 @@ def sides(tmp_path):
 def rendered_by_environment(root: Path) -> dict:
     kept: list = []
     review.render_app(root, "apps/orders", review.Options(), keep=kept)
-    return {entry.environment: rendered for entry, rendered in kept}
+    return {made[0].environment: rendered for made, rendered in kept}
 
 
 def texts(tree) -> dict:
-    return {entry.environment: entry.text for entry in tree.entries}
+    return {(entry.environment, entry.kind): entry.text for entry in tree.entries}
 
 
 def test_only_an_environment_whose_inputs_differ_is_rendered_again(sides):
@@ -52,7 +52,7 @@ def test_only_an_environment_whose_inputs_differ_is_rendered_again(sides):
     assert not reuse.same_inputs(base / "apps/orders", head / "apps/orders", rendered["prod"])
     sides = render_both(base, head, review.Options())
     assert texts(sides.head_tree) == texts(review.render_root(head, jobs=1))  # reuse changes nothing
-    assert set(sides.deltas) == {("prod", "apps/orders")}
+    assert set(sides.deltas) == {("prod", "apps/orders", "EventBus")}
 
 
 @pytest.mark.parametrize("change, reusable", [

@@ -219,9 +219,12 @@ def test_the_environments_example_renders_and_its_prod_passes_the_prod_guards():
     example = Path(__file__).resolve().parents[2] / "examples" / "environments"
     tree = review.render_root(example, jobs=1)
     assert tree.failures == []
-    assert [(e.environment, e.profile, e.backend) for e in tree.entries] == [
-        ("dev", "dev", "jetstream"), ("prod-eu-west", "prod", "jetstream"), ("prod-us-east", "prod", "jetstream"),
-        ("staging", "staging", "jetstream")]
+    # prod and staging render each bus's PodDisruptionBudget beside it (dev has none)
+    assert [(e.environment, e.profile, e.kind) for e in tree.entries] == [
+        ("dev", "dev", "EventBus"), ("prod-eu-west", "prod", "EventBus"),
+        ("prod-eu-west", "prod", "PodDisruptionBudget"), ("prod-us-east", "prod", "EventBus"),
+        ("prod-us-east", "prod", "PodDisruptionBudget"), ("staging", "staging", "EventBus"),
+        ("staging", "staging", "PodDisruptionBudget")]
     for entry in tree.entries:
         assert [f for f in entry.findings if f["level"] == "error" or f["waived"]] == []
 

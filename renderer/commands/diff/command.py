@@ -28,7 +28,7 @@ from renderer.stages import sources
 def checked(tree, label: str) -> list:
     """The entries of ``tree``; a failed render is a :class:`renderer.commands.bulk.RenderAllError` naming the side."""
     if tree.failures:
-        total = len(tree.entries) + len(tree.failures)
+        total = tree.renders
         raise bulk.RenderAllError(tree.failures, total, "nothing was compared",
                                   title=f"{label} does not render: {len(tree.failures)} of {total} renders failed")
     return tree.entries

@@ -14,7 +14,7 @@ import difflib
 import json
 
 from renderer.commands.diff.model import Comparison, Delta, EnvironmentChange, ObjectChange
-from renderer.commands.diff.webhook import immutable_changes, rename_notice
+from renderer.commands.diff.webhook import notices
 from renderer.paths import format_path
 
 JSON_TEXT = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
@@ -135,10 +135,8 @@ def guard_changes(base, head) -> tuple[list, list]:
 
 def delta(base, head, context: int, origin_of=None) -> Delta:
     """What differs between two :class:`~renderer.commands.diff.model.Version` objects with their manifests."""
-    same_key = base.entry.key == head.entry.key
     return Delta(base.entry.key, head.entry.key, base.entry.file, head.entry.file,
-                 tuple(leaf_changes(base.manifest, head.manifest, origin_of)),
-                 tuple(immutable_changes(base.manifest, head.manifest)) if same_key else (),
+                 tuple(leaf_changes(base.manifest, head.manifest, origin_of)), tuple(notices(base, head)),
                  unified(base.entry, head.entry, context))
 
 
@@ -146,7 +144,7 @@ def compare(base_versions: list, head_versions: list, *, base_label: str = "base
             context: int = 3, deltas: dict | None = None) -> Comparison:
     """Compare two rendered trees (lists of :class:`~renderer.commands.diff.model.Version`).
 
-    ``deltas`` maps ``(environment, app)`` to the :class:`Delta` worked out
+    ``deltas`` maps ``(environment, app, kind)`` to the :class:`Delta` worked out
     while both sides of that app were rendered; a changed object without one
     is compared here, from the manifests and origins its versions carry.
     """
@@ -165,9 +163,9 @@ def compare(base_versions: list, head_versions: list, *, base_label: str = "base
         removed = [before[k] for k in sorted(before) if k not in after]
         added = [after[k] for k in sorted(after) if k not in before]
         # an app whose object disappears under one name and appears under another renamed it
-        added_by_app = {v.entry.app: v for v in added}
+        added_by_app = {(v.entry.app, v.entry.kind): v for v in added}
         for old in list(removed):
-            new = added_by_app.pop(old.entry.app, None)
+            new = added_by_app.pop((old.entry.app, old.entry.kind), None)
             if new is not None:
                 removed.remove(old)
                 added.remove(new)
@@ -182,7 +180,7 @@ def compare(base_versions: list, head_versions: list, *, base_label: str = "base
                 result.unchanged += 1
         result.objects.extend(object_change(env, "removed", old, None, context, deltas) for old in removed)
         result.objects.extend(object_change(env, "added", None, new, context, deltas) for new in added)
-        result.objects.sort(key=lambda o: (o.entry.namespace, o.entry.name, o.status))
+        result.objects.sort(key=lambda o: (o.entry.namespace, o.entry.kind, o.entry.name, o.status))
         if result.objects and status == "unchanged":
             result.status = "changed"
         comparison.environments.append(result)
@@ -199,11 +197,11 @@ def object_change(env: str, status: str, old, new, context: int, deltas: dict) -
     if status in ("added", "removed"):
         change.diff = unified(base, head, context)
         return change
-    found = deltas.get((env, head.app))
+    found = deltas.get((env, head.app, head.kind))
     if found is None or not found.matches(base, head):
         origins = new.origins or {}
         found = delta(old, new, context, origins.get)
     change.diff = found.diff
     change.changes = [dict(item) for item in found.changes]
-    change.notices = list(found.notices) if status == "changed" else [rename_notice(base, head)]
+    change.notices = list(found.notices)
     return change

@@ -12,7 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from renderer.commands.diff.model import NOTICE_KINDS, RECREATE, REFUSED, STATUS_TEXT, STUCK, Comparison, plural
+from renderer.commands.diff.model import (
+    NOTICE_KINDS,
+    RECREATE,
+    REFUSED,
+    SELECTOR,
+    STATUS_TEXT,
+    STUCK,
+    Comparison,
+    plural,
+)
 
 MARKDOWN_BUDGET = 60_000
 """Characters of diff text in a markdown report (GitHub comments hold 65,536)."""
@@ -138,13 +147,12 @@ def format_markdown(comparison: Comparison, budget: int = MARKDOWN_BUDGET) -> st
            f"### EventBus changes: {code(comparison.base_label)} → {code(comparison.head_label)}", "",
            f"**{md(comparison.summary_line())}**"]
     notices = comparison.notices
-    refused = [t for t in notices if t[2].kind == REFUSED]
-    stuck = [t for t in notices if t[2].kind == STUCK]
-    recreate = [t for t in notices if t[2].kind == RECREATE]
-    for group, alert, title in ((refused, "CAUTION", "The Argo Events webhook, when installed, will refuse these "
-                                                     "updates"),
-                                (stuck, "CAUTION", "Kubernetes will refuse the controller these StatefulSet updates"),
-                                (recreate, "WARNING", "These changes recreate an EventBus")):
+    groups = ((REFUSED, "CAUTION", "The Argo Events webhook, when installed, will refuse these updates"),
+              (STUCK, "CAUTION", "Kubernetes will refuse the controller these StatefulSet updates"),
+              (RECREATE, "WARNING", "These changes recreate an EventBus"),
+              (SELECTOR, "WARNING", "These disruption budgets select other pods"))
+    for kind, alert, title in groups:
+        group = [t for t in notices if t[2].kind == kind]
         if group:
             out += ["", f"> [!{alert}]", f"> **{title}:**"]
             for env, change, notice in group:

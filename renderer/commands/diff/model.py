@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-REFUSED, STUCK, RECREATE = "refused", "stuck", "recreate"
-"""The kinds of :class:`Notice`, loudest first."""
-NOTICE_KINDS = {REFUSED: ("REFUSED", "red_bold"), STUCK: ("STUCK", "red_bold"), RECREATE: ("RECREATE", "yellow_bold")}
+REFUSED, STUCK, RECREATE, SELECTOR = "refused", "stuck", "recreate", "selector"
+"""The kinds of :class:`Notice`, loudest first (``selector``: a disruption budget protects other pods than before)."""
+NOTICE_KINDS = {REFUSED: ("REFUSED", "red_bold"), STUCK: ("STUCK", "red_bold"), RECREATE: ("RECREATE", "yellow_bold"),
+                SELECTOR: ("SELECTOR", "yellow_bold")}
 """How each kind is flagged in text: the tag and its colour."""
 STATUSES = ("added", "removed", "changed", "renamed", "guards")
 """How an object can differ: ``guards`` means the manifest is the same but its guard findings are not."""
@@ -31,7 +32,8 @@ def plural(count: int, word: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Notice:
     """A change the cluster refuses (``refused``), that leaves the bus undeployed (``stuck``: Kubernetes refuses
-    the controller's StatefulSet update), or that needs the EventBus recreated (``recreate``).
+    the controller's StatefulSet update), that needs the EventBus recreated (``recreate``), or that points a
+    disruption budget at other pods (``selector``).
 
     ``message`` says what changes, ``detail`` what follows from it and what to do.
     """
@@ -112,15 +114,16 @@ class ObjectChange:
 
     @property
     def title(self) -> str:
-        """``namespace/name`` (``old -> new`` for a rename)."""
+        """``namespace/name``, after its kind for an object beside the bus (``old -> new`` for a rename)."""
         if self.status == "renamed":
-            return f"{self.base.ident} -> {self.head.ident}"
-        return self.entry.ident
+            return f"{self.base.title} -> {self.head.ident}"
+        return self.entry.title
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
         return {
             "status": self.status,
+            "kind": self.entry.kind,
             "namespace": self.entry.namespace,
             "name": self.entry.name,
             "app": self.entry.app,
@@ -138,7 +141,7 @@ def side_dict(entry) -> dict | None:
     """One side of an object change, JSON-ready (``None`` for a missing side)."""
     if entry is None:
         return None
-    return {"namespace": entry.namespace, "name": entry.name, "app": entry.app, "file": entry.file,
+    return {"kind": entry.kind, "namespace": entry.namespace, "name": entry.name, "app": entry.app, "file": entry.file,
             "backend": entry.backend}
 
 
@@ -198,6 +201,7 @@ class Comparison:
             "refused": sum(n.kind == REFUSED for n in notices),
             "stuck": sum(n.kind == STUCK for n in notices),
             "recreate": sum(n.kind == RECREATE for n in notices),
+            "selector": sum(n.kind == SELECTOR for n in notices),
             "guards": {"appeared": sum(len(o.appeared) for o in self.objects),
                        "disappeared": sum(len(o.disappeared) for o in self.objects)},
         }
@@ -220,6 +224,9 @@ class Comparison:
             line += f"; {counts['stuck']} refused by Kubernetes to the controller (the bus stays undeployed)"
         if counts["recreate"]:
             line += f"; {counts['recreate']} need{'s' if counts['recreate'] == 1 else ''} the EventBus recreated"
+        if counts["selector"]:
+            budgets = counts["selector"]
+            line += f"; {plural(budgets, 'disruption budget')} select{'s' if budgets == 1 else ''} other pods"
         guards = counts["guards"]["appeared"] + counts["guards"]["disappeared"]
         if guards:
             line += (f"; guard findings: {counts['guards']['appeared']} new, "

@@ -43,7 +43,7 @@ class Sides:
     head_tree: object
     base: list = field(default_factory=list)  # Version of every base object
     head: list = field(default_factory=list)
-    deltas: dict = field(default_factory=dict)  # (environment, app) -> Delta
+    deltas: dict = field(default_factory=dict)  # (environment, app, kind) -> Delta
     unreadable: list = field(default_factory=list)  # bulk.Failure of every committed file that does not read
 
 
@@ -62,16 +62,18 @@ class ChunkResult:
 
 
 def value_origin(rendered, manifest_path: tuple):
-    """The layer that set the value at ``manifest_path`` of ``rendered`` (None for what the renderer computes).
+    """The layer that set the value at render path ``manifest_path`` of ``rendered`` (an EventBus path, or a
+    companion's after its kind; None for what the renderer computes).
 
     Unlike the nearest-ancestor lookup of provenance, a computed value (the
-    instance label, the renderer's annotations, the name) is not credited to
-    the layer that happened to set its parent mapping.
+    instance label, the renderer's annotations, the name, a budget's selector)
+    is not credited to the layer that happened to set its parent mapping.
     """
-    from renderer.paths import is_under, manifest_to_values
+    from renderer.paths import is_under
+    from renderer.stages import companions
     from renderer.stages.layers import DELETED
 
-    values_path = manifest_to_values(manifest_path, rendered.section_path)
+    values_path = companions.values_path(manifest_path, rendered.section_path)
     if not values_path:
         return None
     if is_under(values_path, rendered.section_path + ("affinity", "podAntiAffinity")):
@@ -89,10 +91,13 @@ def value_origin(rendered, manifest_path: tuple):
     return None
 
 
-def origin_function(rendered, app: str):
-    """``manifest path -> Origin.as_dict()`` for a render of ``app``, the app's own files named from the root."""
+def origin_function(rendered, app: str, kind: str = "EventBus"):
+    """``manifest path -> Origin.as_dict()`` for the object of ``kind`` of a render of ``app``, the app's own files
+    named from the root."""
+    prefix = () if kind == "EventBus" else (kind,)
+
     def origin_of(manifest_path: tuple):
-        origin = value_origin(rendered, manifest_path)
+        origin = value_origin(rendered, prefix + tuple(manifest_path))
         if origin is None:
             return None
         found = origin.as_dict()
@@ -133,48 +138,53 @@ def render_chunk(base_root: str | None, head_root: str | None, chunk: list, opti
     out = ChunkResult()
     read: dict = {}  # the files compared for reuse, by path: the repository layer's are read once a chunk
     for app, render_base, given, render_head in chunk:
-        base_here: dict = {}  # environment -> versions of the base objects of this app
+        base_here: dict = {}  # (environment, kind) -> versions of the base objects of this app
         base_kept: list = []
         if render_base:
             entries, failures = bulk.render_app(Path(base_root), app, options, keep=base_kept)
             out.base_entries.extend(entries)
             out.base_failures.extend(failures)
-            for entry, rendered in base_kept:
-                base_here.setdefault(entry.environment, []).append(Version(entry, rendered.manifest))
+            for made, rendered in base_kept:
+                for entry, manifest in zip(made, rendered.manifests):
+                    base_here.setdefault((entry.environment, entry.kind), []).append(Version(entry, manifest))
         else:
             for entry in given:
-                base_here.setdefault(entry.environment, []).append(Version(entry))
+                base_here.setdefault((entry.environment, entry.kind), []).append(Version(entry))
         if not render_head:
             base_kept = []
         reused = {}
-        for entry, rendered in base_kept:
+        for made, rendered in base_kept:
             if reuse.same_inputs(Path(base_root) / app, Path(head_root) / app, rendered, read):
-                reused[entry.environment] = copy.copy(entry)
+                reused[made[0].environment] = [copy.copy(entry) for entry in made]
         kept: list = []
         if render_head:
             entries, failures = bulk.render_app(Path(head_root), app, options, keep=kept, skip=frozenset(reused))
-            out.head_entries.extend(reused.values())
+            for copies in reused.values():
+                out.head_entries.extend(copies)
             out.head_entries.extend(entries)
             out.head_failures.extend(failures)
-        for entry in reused.values():  # the same object at both sides
-            for old in base_here.pop(entry.environment):
-                old.manifest = None
-                out.base.append(old)
-            out.head.append(Version(entry))
-        for entry, rendered in kept:
-            olds = base_here.pop(entry.environment, [])
-            out.head.append(compare_rendered(olds, entry, rendered, app, options.fmt, context, out))
-            out.base.extend(olds)
+        for copies in reused.values():  # the same objects at both sides
+            for entry in copies:
+                for old in base_here.pop((entry.environment, entry.kind), []):
+                    old.manifest = None
+                    out.base.append(old)
+                out.head.append(Version(entry))
+        for made, rendered in kept:
+            for entry, manifest in zip(made, rendered.manifests):
+                olds = base_here.pop((entry.environment, entry.kind), [])
+                out.head.append(compare_rendered(olds, entry, manifest, rendered, app, options.fmt, context, out))
+                out.base.extend(olds)
         for olds in base_here.values():  # objects of no head object of this app: matched by key, if at all
             _read(olds, options.fmt, out)
             out.base.extend(olds)
     return out
 
 
-def compare_rendered(olds: list, entry, rendered, app: str, fmt: str, context: int, out: ChunkResult):
-    """The head :class:`Version` of a rendered object, compared with ``olds``, the base versions of its app
-    and environment, while its render is at hand: a delta in ``out``, and the manifests and origins that
-    :func:`~renderer.commands.diff.comparison.compare` may still need.
+def compare_rendered(olds: list, entry, manifest: dict, rendered, app: str, fmt: str, context: int,
+                     out: ChunkResult):
+    """The head :class:`Version` of a rendered object (``manifest``, an object of ``rendered``), compared with
+    ``olds``, the base versions of its app, environment and kind, while its render is at hand: a delta in
+    ``out``, and the manifests and origins that :func:`~renderer.commands.diff.comparison.compare` may still need.
     """
     head = Version(entry)
     old = olds[0] if len(olds) == 1 else None
@@ -182,14 +192,14 @@ def compare_rendered(olds: list, entry, rendered, app: str, fmt: str, context: i
     if same_key and old.entry.text == entry.text:
         old.manifest = None  # unchanged, or only its guard findings changed: nothing more is needed
         return head
-    head.manifest = rendered.manifest
-    origin_of = origin_function(rendered, app)
+    head.manifest = manifest
+    origin_of = origin_function(rendered, app, entry.kind)
     if _read(olds, fmt, out) and old is not None:
-        out.deltas[(entry.environment, app)] = delta(old, head, context, origin_of)
+        out.deltas[(entry.environment, app, entry.kind)] = delta(old, head, context, origin_of)
     if same_key:
         old.manifest = head.manifest = None  # the delta holds all the comparison needs
     else:  # may be matched with an object of another app: it carries the origins of its values
-        head.origins = {path: origin_of(path) for path in flatten(rendered.manifest, (), {})}
+        head.origins = {path: origin_of(path) for path in flatten(manifest, (), {})}
     return head
 
 

@@ -1,5 +1,6 @@
 """What the cluster makes of an update: what the Argo Events webhook refuses, what Kubernetes refuses the
-controller, and what recreates the bus (argoproj/argo-events v1.9.11).
+controller, what recreates the bus (argoproj/argo-events v1.9.11), and what points a disruption budget at
+other pods (:func:`notices`, per kind of object).
 
 The validating webhook is an optional extension (manifests/extensions/validating-webhook); where it is
 installed, ``ValidateUpdate`` (pkg/webhook/validator/eventbus.go:38-87, ``authChanged`` at 89-100) refuses
@@ -17,7 +18,7 @@ another namespace is never refused, and silently recreates it.
 
 from __future__ import annotations
 
-from renderer.commands.diff.model import RECREATE, REFUSED, STUCK, Notice
+from renderer.commands.diff.model import RECREATE, REFUSED, SELECTOR, STUCK, Notice
 
 STATEFUL_BACKENDS = ("nats-native", "jetstream")
 """Backends whose EventBus runs a StatefulSet with volumes of its own."""
@@ -170,3 +171,39 @@ def rename_notice(base, head) -> Notice:
                    "messages are not carried over")
     return Notice(RECREATE, what, detail + f"; EventSources and Sensors must name the new bus (eventBusName: "
                                            f"{head.name})")
+
+
+def notices(base, head) -> list:
+    """The notices of an update of :class:`~renderer.commands.diff.model.Version` ``base`` to ``head`` (their
+    manifests at hand): an EventBus's by the webhook's rules (a rename by :func:`rename_notice`), a
+    PodDisruptionBudget's by :func:`selector_notices`."""
+    if head.entry.kind == "PodDisruptionBudget":
+        return selector_notices(base.manifest, head.manifest)
+    if base.entry.key != head.entry.key:
+        return [rename_notice(base.entry, head.entry)]
+    return immutable_changes(base.manifest, head.manifest)
+
+
+def _selector_text(selector) -> str:
+    labels = (selector or {}).get("matchLabels") or {}
+    shown = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+    rest = " and expressions" if (selector or {}).get("matchExpressions") else ""
+    return (shown or "nothing") + rest
+
+
+def selector_notices(old: dict, new: dict) -> list:
+    """A notice when a PodDisruptionBudget's selector changes: it protects other pods from then on.
+
+    The API server accepts the update (``policy/v1`` selectors are mutable), so nothing refuses it: the pods
+    the old selector matched may be evicted together from the moment it applies, and a budget that selects
+    no pod of its bus protects none.
+    """
+    old_selector = (old.get("spec") or {}).get("selector")
+    new_selector = (new.get("spec") or {}).get("selector")
+    if old_selector == new_selector:
+        return []
+    return [Notice(SELECTOR, f"spec.selector changes from {_selector_text(old_selector)} to "
+                             f"{_selector_text(new_selector)}",
+                   "the budget protects other pods from the moment it applies: the pods it selected before may be "
+                   "evicted together; check that it selects the bus's pods (controller: eventbus-controller, "
+                   "eventbus-name: <the bus>)")]

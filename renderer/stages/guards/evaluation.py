@@ -9,9 +9,10 @@ gets its own copy of it.
 
 from __future__ import annotations
 
-from renderer import context, paths
+from renderer import context
+from renderer.stages import companions
 from renderer.stages.guards.configuration import resolve_config
-from renderer.stages.guards.model import Evaluation, lookup
+from renderer.stages.guards.model import Evaluation
 from renderer.stages.guards.registry import RULES
 from renderer.stages.guards.waivers import apply_waivers, parse_waivers, today_utc
 from renderer.stages.layers import Origin
@@ -21,11 +22,12 @@ _SEVERITY = {"error": 0, "warning": 1}
 
 
 def _origin_of(rendered, path: tuple) -> Origin | None:
-    """Origin of a manifest value: the layer that set (or deleted) it; None when no layer set it."""
-    values_path = paths.manifest_to_values(path, rendered.section_path)
+    """Origin of a rendered value (at a render path: the EventBus's, or a companion's after its kind): the layer
+    that set (or deleted) it; None when no layer set it."""
+    values_path = companions.values_path(path, rendered.section_path)
     if values_path and rendered.merged.provenance.settings(values_path):
         return rendered.origin_of_manifest_path(path)
-    if lookup(rendered.manifest, path, _MISSING) is _MISSING:
+    if companions.lookup(rendered.manifest, rendered.companions, path, _MISSING) is _MISSING:
         return None
     return rendered.origin_of_manifest_path(path)
 

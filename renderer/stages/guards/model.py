@@ -36,7 +36,7 @@ class Param:
     which way a value tightens the rule, so a profile shadowing a built-in can
     be held to the built-in's floor: ``higher``, ``lower`` (``None`` meaning no
     bound, the weakest), ``true``, ``later`` (later in ``choices``) or
-    ``subset`` (fewer allowed values).
+    ``subset`` (fewer allowed values; ``None`` allows any, the weakest).
     """
 
     kind: str
@@ -89,8 +89,10 @@ class Param:
             return bool(value) or not floor
         if self.stricter == "later":
             return self.choices.index(value) >= self.choices.index(floor)
-        if self.stricter == "subset":
-            return set(value or ()) <= set(floor or ())
+        if self.stricter == "subset":  # None (when nullable) allows anything: the weakest
+            if floor is None:
+                return True
+            return value is not None and set(value) <= set(floor)
         raise AssertionError(self.stricter)
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 from renderer.stages.guards import (
     capacity,
     controller_rules,
+    disruption_budget,
     external_credentials,
     persistence,
     pinned_versions,
+    pod_priority,
     replica_count,
     zone_anti_affinity,
 )
 
 RULES = {module.ID: module for module in (controller_rules, pinned_versions, replica_count, zone_anti_affinity,
-                                          capacity, persistence, external_credentials)}
+                                          capacity, persistence, external_credentials, disruption_budget,
+                                          pod_priority)}
 """Every rule: id -> module, in report order."""

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from renderer import paths
 from renderer.errors import InputError, Location
-from renderer.stages import emit, sources
-from renderer.stages.guards.model import WAIVER_RULE, Finding, Waiver, lookup, raise_all
+from renderer.stages import companions, emit, sources
+from renderer.stages.guards.model import WAIVER_RULE, Finding, Waiver, raise_all
 from renderer.stages.guards.structure import closest_hint, expiry_date, structural_errors
 from renderer.stages.layers import Origin
 
@@ -110,10 +110,11 @@ def same_value(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def manifest_value(rule: str, manifest: dict, path: tuple):
-    """What a waiver of ``rule`` at ``path`` compares and shows: the manifest value there (None when nothing
-    is set), with credentials in URLs masked for external-credentials (a report never prints them)."""
-    value = lookup(manifest, path)
+def manifest_value(rule: str, manifest: dict, path: tuple, beside: list = ()):
+    """What a waiver of ``rule`` at render path ``path`` compares and shows: the value there in the EventBus
+    ``manifest`` or, after its kind, in an object ``beside`` it (None when nothing is set), with credentials in
+    URLs masked for external-credentials (a report never prints them)."""
+    value = companions.lookup(manifest, list(beside), path)
     if rule != "external-credentials":
         return value
     from renderer.stages.guards.external_credentials import mask
@@ -175,6 +176,7 @@ def apply_waivers(findings: list, waivers: list, config: dict, today: date | Non
     """
     environment = getattr(rendered, "environment", None)
     manifest = getattr(rendered, "manifest", None) or {}
+    beside = getattr(rendered, "companions", None) or []
     problems: list = []
     usable = []
     for w in waivers:
@@ -191,7 +193,7 @@ def apply_waivers(findings: list, waivers: list, config: dict, today: date | Non
         for w in usable:
             if not w.matches(finding):
                 continue
-            actual = manifest_value(w.rule, manifest, w.path)
+            actual = manifest_value(w.rule, manifest, w.path, beside)
             if same_value(actual, w.value):
                 finding.waived, finding.waiver = True, w
                 if w not in applied:
@@ -221,6 +223,6 @@ def apply_waivers(findings: list, waivers: list, config: dict, today: date | Non
     for finding in findings:
         rc = config.get(finding.rule)
         if not finding.waived and rc is not None and rc.waivable:
-            value = manifest_value(finding.rule, manifest, finding.path)
+            value = manifest_value(finding.rule, manifest, finding.path, beside)
             finding.waiver_block = waiver_block(finding, value, environment)
     return problems, [w.annotation for w in sorted(applied, key=lambda w: w.index)], idle
