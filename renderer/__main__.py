@@ -44,11 +44,9 @@ def _end(code: int) -> None:
     try:
         if sys.stdout is not None:
             sys.stdout.flush()
-    except BrokenPipeError:  # the reader went away: as for every command, not an error of ours
-        pass
-    except (OSError, ValueError) as exc:  # the manifests did not reach stdout (a full disk, a closed stream)
+    except (OSError, ValueError) as exc:  # the manifests did not reach stdout (a closed pipe, a full disk)
         code = 2
-        _say(f"error: could not write the output: {exc}\n")
+        _say(f"error: could not write the output to stdout: {getattr(exc, 'strerror', None) or exc}\n")
     try:
         if sys.stderr is not None:
             sys.stderr.flush()

@@ -15,12 +15,13 @@ whose children call :func:`main` in turn.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from renderer import __version__
-from renderer.commands.common import error_message, warn
+from renderer.commands.common import warn
 
 # command name -> "module:attribute"; modules are imported on first use
 COMMANDS = {
@@ -53,30 +54,58 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="eventbus-render")
-def cli():
+@click.option("--debug", is_flag=True, help="On an internal error (exit 3), print its traceback too.")
+@click.pass_context
+def cli(ctx, debug):
     """Render Argo Events EventBus manifests from profiles, overlays and an app file."""
+    if debug and isinstance(ctx.obj, dict):
+        ctx.obj["debug"] = True
+
+
+COMPLETE_VAR = "_EVENTBUS_RENDER_COMPLETE"
+"""The variable a shell sets to ask for completions (``bash_source``, ``zsh_source``, ``fish_source`` print the
+script that enables them; see docs/review.md), as click names it for the program ``eventbus-render``."""
+
+
+def complete(instruction: str | None) -> None:
+    """Answer the shell's completion request ``instruction``, if any, and exit (click's shell completion)."""
+    if instruction:
+        from click.shell_completion import shell_complete
+
+        sys.exit(shell_complete(cli, {}, "eventbus-render", COMPLETE_VAR, instruction))
 
 
 def main(argv=None) -> None:
-    """Run one command line (``argv``, default ``sys.argv[1:]``) and exit with its code, errors mapped to codes."""
-    from renderer import context
-    from renderer.errors import RendererError
+    """Run one command line (``argv``, default ``sys.argv[1:]``) and exit with its code, errors mapped to codes.
 
+    Exit codes: 0, 1 (a guard failed), 2 (bad input or output that could not be written), 3 (an internal
+    failure: one line, its traceback only with ``--debug``), 128+N (stopped by signal N, after cleaning up).
+    """
+    from renderer import context, processes
+    from renderer.commands.common import describe_failure, finish_stdout
+
+    complete(os.environ.get(COMPLETE_VAR))
     args = list(sys.argv[1:] if argv is None else argv)
+    obj = {"run": main}
     try:
-        with context.run():
-            result = cli.main(args=args, prog_name="eventbus-render", standalone_mode=False, obj={"run": main})
-    except RendererError as exc:
-        warn(error_message(exc))
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        warn("aborted")
-        sys.exit(130)
+        with processes.stop_on_signals(), context.run():
+            # click's own main() would turn a closed stdout into exit 1 ("a guard failed"): parse and invoke here
+            try:
+                with cli.make_context("eventbus-render", args, obj=obj) as ctx:
+                    result = cli.invoke(ctx)
+            except click.exceptions.Exit as exc:  # --help, --version
+                result = exc.exit_code
+        finish_stdout()
+    except SystemExit:
+        raise
     except click.ClickException as exc:
-        exc.show()
+        try:
+            exc.show()
+        except OSError:  # stderr is gone too: the exit code still tells
+            pass
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(0)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except BaseException as exc:
+        code, text = describe_failure(exc, debug=obj.get("debug", False))
+        warn(text)
+        sys.exit(code)
     sys.exit(result if isinstance(result, int) else 0)

@@ -3,6 +3,11 @@
 Every mistake a user can make ends in a :class:`RendererError`. The command
 line turns it into a message on stderr and an exit code in one place
 (``cli.main``), so no user error ever shows a Python traceback.
+
+Exit codes: 0 success; 1 a guard failed (or ``diff --exit-code`` found a
+change); 2 bad input, a usage mistake, or output that could not be written
+(:class:`OutputError`); 3 an internal failure, a bug (:data:`EXIT_INTERNAL`,
+:class:`InternalError`); 128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP).
 """
 
 from __future__ import annotations
@@ -74,6 +79,30 @@ class MultipleErrors(InputError):
         for err in self.errors:
             lines.append("- " + err.render().replace("\n", "\n  "))
         return "\n".join(lines)
+
+
+class OutputError(RendererError):
+    """The result could not be written: a full or read-only file system, a closed pipe, a folder in the way (exit 2).
+
+    Whatever was being written is removed again: nothing half-written is left.
+    """
+
+
+EXIT_INTERNAL = 3
+"""Exit code of an internal failure (a bug, or a worker process that died): never 1 (a guard) or 2 (input)."""
+
+
+class InternalError(RendererError):
+    """Something failed that no input should be able to cause (exit :data:`EXIT_INTERNAL`).
+
+    ``detail`` (a traceback, say) is printed only with ``--debug``.
+    """
+
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, message: str, *, detail: str = "", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.detail = detail
 
 
 class GuardError(RendererError):

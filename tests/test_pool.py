@@ -113,13 +113,17 @@ def test_the_garbage_collector_pause_nests_and_restores():
     assert gc.isenabled()
 
 
-def test_a_failed_worker_is_a_renderer_error_the_command_line_reports_without_a_traceback():
-    from renderer.commands.common import error_message
-    from renderer.errors import RendererError
+def test_a_failed_worker_is_an_internal_error_the_command_line_reports_in_one_line():
+    from renderer.commands.common import describe_failure
+    from renderer.errors import EXIT_INTERNAL, InternalError
 
-    failure = pool.WorkerFailed("a worker process died before returning its results (killed, or out of memory)")
-    assert isinstance(failure, RendererError) and failure.exit_code == 1
-    assert error_message(failure).startswith("error: a worker process died")
+    failure = pool.WorkerFailed("a worker process failed: ValueError: x", detail="Traceback (most recent call last)")
+    assert isinstance(failure, InternalError) and failure.exit_code == EXIT_INTERNAL == 3  # not 1: no guard failed
+    code, text = describe_failure(failure)
+    assert code == 3 and text == ("error: a worker process failed: ValueError: x (run with --debug for the "
+                                  "traceback; please report it)")
+    code, text = describe_failure(failure, debug=True)  # the worker's traceback only when asked for
+    assert text.startswith("Traceback (most recent call last)") and text.endswith("ValueError: x")
 
 
 def big_result(chunk):
@@ -145,4 +149,29 @@ def test_a_worker_ignores_the_signal_handlers_of_this_process():
             pool.run(square_all, [[n] for n in range(4)], arguments, 2)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    no_process_is_left()
+
+
+def fail_with_input_error(chunk):
+    from renderer.errors import OutputError
+
+    if chunk == [3]:
+        raise OutputError("could not write x: No space left on device", hint="free space")
+    return chunk
+
+
+def test_an_input_or_output_error_in_a_worker_is_raised_as_itself():
+    from renderer.errors import OutputError
+
+    with pytest.raises(OutputError) as caught:
+        pool.run(fail_with_input_error, [[n] for n in range(6)], lambda chunk: (chunk,), 2)
+    assert caught.value.render() == "could not write x: No space left on device\n  hint: free space"
+    no_process_is_left()
+
+
+def test_a_failure_in_a_worker_is_one_line_and_its_traceback_the_detail():
+    with pytest.raises(pool.WorkerFailed) as caught:
+        pool.run(fail_on_seven, [[n] for n in range(20)], lambda chunk: (chunk,), 2)
+    assert caught.value.message == "a worker process failed: ValueError: chunk [7] failed in a worker"
+    assert caught.value.detail.startswith("Traceback (most recent call last)")
     no_process_is_left()

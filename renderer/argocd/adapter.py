@@ -87,6 +87,28 @@ dir_option = click.option("--dir", "directory", metavar="DIR", default=None,
                                f"${protocol.DIR_ENV} or {protocol.DEFAULT_DIR}].")
 
 
+def _seconds(ctx, param, value):
+    """``--deadline``: a finite number of seconds in (0, 3600]; ``inf``, ``nan`` or a negative is a usage error."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and 0 < value <= protocol.MAX_DEADLINE):
+        raise click.BadParameter(f"{value} is not a number of seconds between 0 and {protocol.MAX_DEADLINE:g}",
+                                 ctx, param)
+    return value
+
+
+def _bounds(function):
+    """``--max-renders`` and ``--deadline``: how many children the worker runs, and how long each may take."""
+    function = click.option("--deadline", type=float, default=protocol.DEFAULT_DEADLINE, show_default=True,
+                            callback=_seconds, metavar="SECONDS",
+                            help="A render not answered this long after its child took it is stopped (exit 2).")(
+        function)
+    return click.option("--max-renders", type=click.IntRange(1, 1024), default=protocol.DEFAULT_MAX_RENDERS,
+                        show_default=True, metavar="N",
+                        help="Children alive at once, spares included; past it clients render themselves.")(
+        function)
+
+
 def _runner(ctx: click.Context):
     """How the worker runs a command line: what the command line that started it runs
     (``renderer.cli.main`` puts itself in the context's ``obj``); click's own group elsewhere."""
@@ -99,23 +121,26 @@ def _runner(ctx: click.Context):
 
 @argocd_group.command("worker")
 @dir_option
+@_bounds
 @click.pass_context
-def worker_command(ctx, directory):
+def worker_command(ctx, directory, max_renders, deadline):
     """Run the pre-forked render worker in the foreground."""
     from renderer.argocd import server
 
-    return server.serve_forever(_directory(directory), _runner(ctx))
+    return server.serve_forever(_directory(directory), _runner(ctx), max_renders=max_renders, deadline=deadline)
 
 
 @argocd_group.command("serve", context_settings={"ignore_unknown_options": True})
 @dir_option
+@_bounds
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def serve_command(ctx, directory, command):
+def serve_command(ctx, directory, max_renders, deadline, command):
     """Start the worker in the background, then exec COMMAND (no shell).
 
     The sidecar runs: eventbus-render argocd serve -- /var/run/argocd/argocd-cmp-server
     """
     from renderer.argocd import sidecar
 
-    return sidecar.serve_then_exec(_directory(directory), list(command), _runner(ctx))
+    return sidecar.serve_then_exec(_directory(directory), list(command), _runner(ctx), max_renders=max_renders,
+                                   deadline=deadline)

@@ -128,20 +128,34 @@ def write_result(code: int, out: str, err: str) -> int:
         try:
             stream = sys.stdout
             stream.flush()
-            binary = getattr(stream, "buffer", None)
-            if binary is None:
+            try:
+                fd = stream.fileno()
+            except (OSError, ValueError, AttributeError):
+                fd = None
+            if fd is None:
                 stream.write(out)
-            else:  # UTF-8 whatever the locale says: Argo CD reads the manifests as UTF-8
-                binary.write(out.encode("utf-8", "surrogateescape"))
-                binary.flush()
+            else:  # UTF-8 whatever the locale says (Argo CD reads the manifests as UTF-8), straight to the
+                # descriptor: a buffered stream takes a short write on a full disk for a whole one
+                view = memoryview(out.encode("utf-8", "surrogateescape"))
+                while view:
+                    view = view[os.write(fd, view):]
             stream.flush()
-        except BrokenPipeError:
-            return 0  # the reader went away, as every command treats it
-        except (OSError, ValueError) as exc:
-            try:  # worded as commands word it (renderer.commands.common.emit_text): bad output is exit 2
+        except (OSError, ValueError) as exc:  # a closed pipe, a full disk: exit 2, as every command says it
+            _silence_stdout()
+            try:  # worded as commands word it (renderer.commands.common.stdout_error)
                 reason = getattr(exc, "strerror", None) or exc
                 sys.stderr.write(f"error: could not write the output to stdout: {reason}\n")
             except (OSError, ValueError):
                 pass
             return 2
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null once it has failed: what is still buffered cannot fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass

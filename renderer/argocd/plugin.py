@@ -27,9 +27,6 @@ from __future__ import annotations
 
 import sys
 
-EXIT_INTERNAL = 3
-"""Exit code of an unexpected failure (a bug); input errors exit 2, guard violations 1."""
-
 
 def _lines(messages: list) -> str:
     return "".join(line + "\n" for line in messages)
@@ -211,8 +208,8 @@ def run_command(command: str, cwd, environ) -> tuple[int, str, str]:
     import io
 
     from renderer import context
-    from renderer.commands.common import error_message
-    from renderer.errors import RendererError
+    from renderer.commands.common import describe_failure
+    from renderer.processes import Stopped
 
     saved = sys.stdout, sys.stderr
     stray = io.StringIO()
@@ -224,15 +221,11 @@ def run_command(command: str, cwd, environ) -> tuple[int, str, str]:
         try:
             with context.run():
                 code, out, err = COMMANDS[command](cwd, environ)
-        except RendererError as exc:
-            code, out, err = exc.exit_code, "", error_message(exc) + "\n"
-        except RecursionError:
-            code, out, err = 2, "", "error: input nested too deeply\n"
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, Stopped):
             raise
-        except BaseException as exc:  # a bug: still one clear line, never a partial result
-            code, out, err = EXIT_INTERNAL, "", (f"error: internal error in eventbus-render {command}: "
-                                                 f"{type(exc).__name__}: {exc}\n")
+        except BaseException as exc:
+            code, text = describe_failure(exc, command=command, debug_hint=False)
+            out, err = "", text + "\n"
     finally:
         sys.stdout, sys.stderr = saved
         if collecting:

@@ -58,6 +58,13 @@ generate together, so a stuck worker must leave time for the fallback."""
 MAX_TIMEOUT = 3600.0
 """A larger (or a negative, or a NaN) timeout is taken as a mistake: the default applies."""
 
+DEFAULT_MAX_RENDERS = 8
+"""Children of the worker alive at once, spares included (``argocd worker/serve --max-renders``)."""
+DEFAULT_DEADLINE = 30.0
+"""Seconds a worker's child may take to answer once it has taken a request (``--deadline``): Argo CD's own
+deadline (60 s by default) also covers the checkout, and the client gives up after its timeout."""
+MAX_DEADLINE = 3600.0
+
 WORKER_COMMANDS = (("argocd", "generate"), ("argocd", "parameters"))
 """The commands the worker runs: the two that argocd-cmp-server starts a process for on every request."""
 

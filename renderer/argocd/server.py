@@ -27,24 +27,25 @@ Lifetime: given ``parent_pid`` (:mod:`renderer.argocd.sidecar`), the worker
 exits when that process is gone. Its children ask the kernel for SIGTERM
 when the worker dies (``prctl(PR_SET_PDEATHSIG)`` on Linux), and an idle one
 also checks ``getppid()`` once a second; a client whose child dies runs the
-command itself.
+command itself. A child serving a request dies with its client, and answers
+within its deadline (:mod:`renderer.argocd.spare`); at most ``max_renders``
+children live at once (see "Bounds" below).
 """
 
 from __future__ import annotations
 
 import gc
-import io
 import os
 import select
 import signal
 import sys
-import tempfile
 import time
 
-from renderer.argocd import protocol, workerdir
+from renderer.argocd import protocol, spare, workerdir
 
-POLL_SECONDS = 1.0
-CHILD_IO_TIMEOUT = 30.0
+POLL_SECONDS = spare.POLL_SECONDS
+WARM_FOLDER = "warm"
+"""The folder of the worker's directory that holds the apps of the warm-up."""
 
 
 def log(message: str) -> None:
@@ -54,52 +55,6 @@ def log(message: str) -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
-
-
-# -- running one command line ---------------------------------------------------------------------
-
-
-def execute(argv: list, cwd: str, environ: dict, run) -> tuple[int, str, str]:
-    """Run the command line ``argv`` through ``run`` (:func:`renderer.cli.main`) in ``cwd`` with ``environ``.
-
-    Returns ``(exit code, stdout, stderr)``. The process's directory and
-    environment become the caller's (a child serves one request and exits).
-    """
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(environ)
-    if hasattr(time, "tzset"):
-        time.tzset()  # the caller's TZ decides "today" (waiver expiry), as it would in its own process
-    tempfile.tempdir = None  # and its TMPDIR
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape", write_through=True)
-    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace", write_through=True)
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    try:
-        run(argv)
-        code = 0
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            code = exc.code or 0
-        else:  # what the interpreter would print for sys.exit("message")
-            err.write(f"{exc.code}\n")
-            code = 1
-    finally:
-        sys.stdout, sys.stderr = saved
-    return (code, out.buffer.getvalue().decode("utf-8", "surrogateescape"),
-            err.buffer.getvalue().decode("utf-8", "replace"))
-
-
-def handle(request, run) -> tuple[int, str, str] | None:
-    """Run one decoded request in this (forked) process: ``(exit, stdout, stderr)``, or ``None`` (fallback)."""
-    from renderer import __version__
-
-    if request is None:
-        return None
-    version, cwd, argv, environ = request
-    if version != __version__ or not protocol.served_by_worker(argv) or not os.path.isdir(cwd):
-        return None
-    return execute(argv, cwd, environ, run)
 
 
 # -- warming up -----------------------------------------------------------------------------------
@@ -133,22 +88,13 @@ def warm(scratch: str, run) -> str:
             emit.write_file(os.path.join(app, sources.APP_FILE), f"backend: {backend}\n")
             apps.append(app)
             for profile in sources.available("profiles", None):
-                execute(["argocd", "generate"], app, dict(environ, ARGOCD_ENV_PROFILE=profile), run)
-        execute(["argocd", "parameters"], apps[0], environ, run)
+                spare.execute(["argocd", "generate"], app, dict(environ, ARGOCD_ENV_PROFILE=profile), run)
+        spare.execute(["argocd", "parameters"], apps[0], environ, run)
     finally:
-        _restore(cwd, environ)
+        spare.restore(cwd, environ)
     gc.collect()
     gc.freeze()  # keep the warmed heap shared with the children (no copy-on-write from the collector)
     return apps[0]
-
-
-def _restore(cwd: str, environ: dict) -> None:
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(environ)
-    tempfile.tempdir = None
-    if hasattr(time, "tzset"):
-        time.tzset()
 
 
 # -- serving --------------------------------------------------------------------------------------
@@ -158,26 +104,38 @@ def _restore(cwd: str, environ: dict) -> None:
 # pays for copying the pages it writes (Python writes reference counts all
 # over the heap), about ten times the cost of the render itself. It then
 # waits on the worker's FIFO, takes the one request it reads, serves it and
-# exits. It tells the worker when it has taken a request and when it has
-# answered: a new spare is forked REFILL_DELAY seconds after the last answer
-# once no request is being served (its rehearsal would compete for the CPU
-# with the answer and with the client that is still writing it out), or at
-# once when no spare is left. While no spare is idle, the worker itself reads
-# the FIFO and answers each request with FALLBACK: the client runs the
-# command itself.
+# exits (:mod:`renderer.argocd.spare`). It tells the worker when it has taken
+# a request and when it has answered: a new spare is forked REFILL_DELAY
+# seconds after the last answer once no request is being served (its
+# rehearsal would compete for the CPU with the answer and with the client
+# that is still writing it out), or at once when no spare is left. While no
+# spare is idle, the worker itself reads the FIFO and answers each request
+# with FALLBACK: the client runs the command itself.
+#
+# Bounds: at most ``max_renders`` children live at once, spares included
+# (past it no spare is forked, so requests get FALLBACK until one is done);
+# a child that has not answered ``deadline`` seconds after taking its request
+# answers with an error itself, and one still there KILL_GRACE seconds later
+# (or one deadline later, if that is shorter) is killed.
 
 
 SPARES = 2
 REFILL_DELAY = 0.1
 SWEEP_SECONDS = 60.0
+DEFAULT_MAX_RENDERS = protocol.DEFAULT_MAX_RENDERS
+DEFAULT_DEADLINE = protocol.DEFAULT_DEADLINE
+KILL_GRACE = 5.0
+"""Seconds past its deadline (at most the deadline again) after which the worker kills a child that did not
+stop itself."""
 
 
-def serve_forever(path: str, run, parent_pid: int | None = None) -> int:
+def serve_forever(path: str, run, parent_pid: int | None = None, *, max_renders: int = DEFAULT_MAX_RENDERS,
+                  deadline: float = DEFAULT_DEADLINE) -> int:
     """Warm up, serve from the directory ``path`` and keep spare children serving one request each until stopped.
 
     ``run(argv)`` runs one command line as the executable would (:func:`renderer.cli.main`, handed down by
     the command that starts the worker, so this module never imports the command line above it).
-    ``parent_pid``: exit when the parent process is gone.
+    ``parent_pid``: exit when the parent process is gone. ``max_renders`` and ``deadline``: the bounds above.
     """
     import shutil
 
@@ -186,19 +144,28 @@ def serve_forever(path: str, run, parent_pid: int | None = None) -> int:
     except OSError as exc:
         log(f"error: cannot serve from {path}: {exc}")
         return 1
-    scratch = tempfile.mkdtemp(prefix="eventbus-render-worker-")
+    # the apps of the warm-up live in the worker's own directory (it holds the lock): no temporary folder needed
+    scratch = os.path.join(directory.path, WARM_FOLDER)
+    shutil.rmtree(scratch, ignore_errors=True)  # left by a worker that was killed
     try:
-        return _serve(directory, parent_pid, scratch, run)
+        os.mkdir(scratch, 0o700)
+    except OSError as exc:
+        log(f"warning: no warm-up ({exc}); the children compile as they go")
+        scratch = None
+    try:
+        return _serve(directory, parent_pid, scratch, run, max(1, max_renders), deadline)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         workerdir.sweep(path)
         workerdir.release(directory)
 
 
-def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str, run) -> int:
+def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str | None, run, max_renders: int,
+           deadline: float) -> int:
     rehearsal = None
     try:
-        rehearsal = warm(scratch, run)
+        rehearsal = warm(scratch, run) if scratch is not None else None
     except Exception as exc:  # the children still run every command, only slower
         log(f"warning: warm-up failed: {type(exc).__name__}: {exc}")
     workerdir.sweep(directory.path)
@@ -209,7 +176,7 @@ def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str,
         return 1
     news, news_from_child = os.pipe()  # children write b"taken PID" and b"done PID" lines here
     idle: set = set()
-    busy: set = set()
+    busy: dict = {}  # pid -> when it took its request
     swept = calm = time.monotonic()
 
     def stop(signum, frame):
@@ -217,18 +184,19 @@ def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str,
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log(f"serving from {directory.path}")
+    log(f"serving from {directory.path} (at most {max_renders} renders at once, {deadline:g} s each)")
     try:
         while True:
             if parent_pid is not None and os.getppid() != parent_pid:
                 log("parent process is gone; exiting")
                 return 0
             _reap(idle, busy)
+            _kill_overdue(busy, deadline + min(KILL_GRACE, deadline))
             if time.monotonic() - swept > SWEEP_SECONDS:
                 workerdir.sweep(directory.path)
                 swept = time.monotonic()
             refill = not idle or (not busy and time.monotonic() >= calm)
-            while refill and len(idle) < SPARES:
+            while refill and len(idle) < SPARES and len(idle) + len(busy) < max_renders:
                 try:
                     pid = os.fork()
                 except OSError as exc:
@@ -236,7 +204,7 @@ def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str,
                     break
                 if pid == 0:
                     os.close(news)
-                    _spare(directory, news_from_child, rehearsal, run)  # never returns
+                    spare.spare(directory, news_from_child, rehearsal, run, deadline)  # never returns
                 idle.add(pid)
             wait = POLL_SECONDS
             if idle and not busy and len(idle) < SPARES:  # refill once calm
@@ -250,9 +218,9 @@ def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str,
                     what, _, pid = line.partition(b" ")
                     idle.discard(int(pid))
                     if what == b"taken":
-                        busy.add(int(pid))
+                        busy[int(pid)] = time.monotonic()
                     else:
-                        busy.discard(int(pid))
+                        busy.pop(int(pid), None)
                         calm = time.monotonic() + REFILL_DELAY
     finally:
         for pid in idle:
@@ -262,7 +230,7 @@ def _serve(directory: workerdir.WorkerDir, parent_pid: int | None, scratch: str,
                 pass
 
 
-def _reap(idle: set, busy: set) -> None:
+def _reap(idle: set, busy: dict) -> None:
     """Collect the children that have exited: they are neither spare nor serving any more."""
     while True:
         try:
@@ -272,83 +240,16 @@ def _reap(idle: set, busy: set) -> None:
         if pid == 0:
             return
         idle.discard(pid)
-        busy.discard(pid)
+        busy.pop(pid, None)
 
 
-def _spare(directory: workerdir.WorkerDir, news: int, rehearsal: str | None, run) -> None:
-    """A forked spare: rehearse, take one request, serve it and exit (never returns)."""
-    status = 0
-    taken = False
-    try:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)
-        parent = os.getppid()
-        set_parent_death_signal(signal.SIGTERM)  # an idle spare goes when the worker goes
-        if os.getppid() != parent:
-            return
-        _rehearse(rehearsal, run)
-        name = _take(directory.requests, parent)
-        if name is None:
-            return
-        taken = True
-        os.write(news, b"taken %d\n" % os.getpid())
-        # Once the worker is gone, its FIFO must read as unserved and its lock as free, even while this renders.
-        os.close(directory.requests)
-        os.close(directory.lock)
-        reply = workerdir.open_reply(directory.path, name)
-        if reply is None:  # the client is gone, or the folder is not ours
-            return
-        try:
-            request = workerdir.read_request(directory.path, name)
-            protocol.remove_request(directory.path, name)  # the client holds the reply open: it needs no names
-            result = None if request is None else handle(protocol.decode_request(request), run)
-            payload = protocol.FALLBACK if result is None else protocol.encode_reply(*result)
-            protocol.write_all(reply, payload, time.monotonic() + CHILD_IO_TIMEOUT)
-        finally:
-            os.close(reply)
-    except BaseException:
-        status = 1  # the client reads a cut-off reply (or none) and runs the command itself
-    finally:
-        try:
-            if taken:
-                os.write(news, b"done %d\n" % os.getpid())
-        finally:
-            os._exit(status)
-
-
-def _rehearse(app: str | None, run) -> None:
-    """Render ``app`` once and forget the result: the pages a render writes are this child's own afterwards."""
-    if app is None:
-        return
-    cwd, environ = os.getcwd(), dict(os.environ)
-    try:
-        execute(["argocd", "generate"], app, environ, run)
-    except Exception:  # best effort: a spare that could not rehearse still serves, only slower
-        pass
-    finally:
-        _restore(cwd, environ)
-
-
-def _take(requests: int, parent: int) -> str | None:
-    """Wait for a request on the worker's FIFO and take it: its folder's name (``None`` once the worker is gone)."""
-    poller = select.poll()
-    poller.register(requests, select.POLLIN)
-    while os.getppid() == parent:
-        if poller.poll(POLL_SECONDS * 1000):
-            name = workerdir.take(requests)  # None: another spare was quicker
-            if name is not None:
-                return name
-    return None
-
-
-def set_parent_death_signal(signum: int) -> bool:
-    """Ask Linux to send ``signum`` when the parent dies (``prctl(PR_SET_PDEATHSIG)``)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(1, signum, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return False
+def _kill_overdue(busy: dict, limit: float) -> None:
+    """Kill the children serving a request for longer than ``limit`` seconds (their client reads a cut reply)."""
+    now = time.monotonic()
+    for pid, since in busy.items():
+        if now - since > limit:
+            log(f"killing child {pid}: no answer {limit:g} s after it took its request")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

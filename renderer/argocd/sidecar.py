@@ -15,13 +15,15 @@ import os
 import signal
 import sys
 
+from renderer import processes
 from renderer.argocd import server
 
 
-def serve_then_exec(path: str, argv: list, run) -> int:
+def serve_then_exec(path: str, argv: list, run, **bounds) -> int:
     """Fork the worker (serving from the directory ``path``) into the background, then exec ``argv`` here (no shell).
 
-    ``run`` runs one command line in the worker (see :func:`renderer.argocd.server.serve_forever`).
+    ``run`` runs one command line in the worker, ``bounds`` its ``max_renders`` and ``deadline`` (see
+    :func:`renderer.argocd.server.serve_forever`).
     Returns only when the exec fails.
     """
     if not argv:
@@ -34,13 +36,13 @@ def serve_then_exec(path: str, argv: list, run) -> int:
     if pid == 0:
         status = 0
         try:
-            server.set_parent_death_signal(signal.SIGTERM)
+            processes.set_parent_death_signal(signal.SIGTERM)
             if os.getppid() != parent:  # the parent died before prctl took effect
                 os._exit(0)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.close(devnull)
-            status = server.serve_forever(path, run, parent_pid=parent)
+            status = server.serve_forever(path, run, parent_pid=parent, **bounds)
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 0
         except BaseException as exc:

@@ -9,9 +9,10 @@ without ``environments:``, the app once as environment ``default``) and writes
 (and beside it each object rendered with the bus, such as
 ``poddisruptionbudget-eventbus-<name>-pdb.yaml``) plus the index of the
 tree (:mod:`renderer.commands.tree`). The tree is rendered into a staging
-folder beside the target and swapped in only when every render succeeded
-(:mod:`renderer.commands.publish`), so a failure lists every broken
-environment and leaves the old tree untouched.
+folder beside the target and put in its place only when every render
+succeeded, in one step (:mod:`renderer.commands.publish`), so a failure
+lists every broken environment and leaves the old tree untouched, and a
+reader of the output folder finds the old tree or the new one, never none.
 
 The same rendering feeds ``diff`` (both sides of a comparison, in one pool
 of workers, through :func:`map_chunks`). A bulk command is one run
@@ -283,32 +284,25 @@ def conflicts(entries: list) -> list:
 
 
 def render_all(root, output_dir, options: Options, *, jobs: int | None = None) -> Tree:
-    """Render the whole tree below ``root`` into ``output_dir``: all or nothing.
+    """Render the whole tree below ``root`` into ``output_dir``: all or nothing, published in one step.
 
-    Objects stream into a staging folder beside ``output_dir``; the folders
-    are swapped only once every render succeeded.
+    Objects stream into a staging folder beside ``output_dir``, which takes
+    its place only once every render succeeded (:class:`publish.Publication`).
     """
     from renderer.commands.common import require_apps
 
     root = Path(root)
     target = Path(output_dir)
-    publish.check_target(target, root)
-    with context.run():
+    with context.run(), publish.Publication(target, root) as publication:
         known: dict = {}
         apps = discover(root, skip=(target,), seen=known)
         require_apps(apps, root)
-        staging = publish.staging_folder(target)
-        try:
-            tree = render_root(root, options, apps=apps, out_dir=staging, keep_text=False, jobs=jobs,
-                               known_apps=known)
-            if tree.failures:
-                total = tree.renders
-                raise RenderAllError(tree.failures, total, f"nothing was written to {target}")
-            publish.finish(staging, tree, options.fmt)
-            publish.swap(staging, target)
-        except BaseException:
-            publish.remove(staging)
-            raise
+        tree = render_root(root, options, apps=apps, out_dir=publication.staging, keep_text=False, jobs=jobs,
+                           known_apps=known)
+        if tree.failures:
+            total = tree.renders
+            raise RenderAllError(tree.failures, total, f"nothing was written to {target}")
+        publication.publish(tree, options.fmt)
     return tree
 
 

@@ -6,6 +6,7 @@ succeeded (:func:`emit_text`); diagnostics go to stderr (:func:`warn`).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -14,28 +15,147 @@ from renderer.commands import names
 
 
 def emit_text(text: str) -> None:
-    """Write the command's whole result to stdout at once; a stdout that cannot take it is an input error."""
-    from renderer.errors import InputError
+    """Write the command's whole result to stdout at once; a stdout that cannot take it is an :class:`OutputError`.
+
+    When stdout is a regular file, whatever part of ``text`` reached it is
+    cut off again: a file is left as it was, never half-written.
+    """
+    stream = sys.stdout
+    start = _file_position(stream)
+    try:
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError, AttributeError):  # a captured stream (tests, the Argo CD worker's child)
+            fd = None
+        if fd is None:
+            stream.write(text)
+            stream.flush()
+            return
+        stream.flush()
+        # straight to the descriptor: a buffered stream takes a short write on a full disk for a whole one
+        view = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        while view:
+            view = view[os.write(fd, view):]
+    except (OSError, ValueError) as exc:
+        raise stdout_error(exc, stream, start) from None
+
+
+def finish_stdout() -> None:
+    """Flush stdout before the command line ends (not at interpreter exit, where a failure is a traceback)."""
+    stream = sys.stdout
+    try:
+        if stream is not None:
+            stream.flush()
+    except (OSError, ValueError) as exc:
+        raise stdout_error(exc, stream, None) from None
+
+
+def _file_position(stream) -> int | None:
+    """Where the next byte written to ``stream`` lands, when it is a regular file (else ``None``)."""
+    import stat
 
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise  # the reader went away: the command line ends quietly
-    except OSError as exc:
-        raise InputError(f"could not write the output to stdout: {exc.strerror or exc}",
-                         hint="free space on the device, or write somewhere else") from None
+        stream.flush()
+        fd = stream.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        import fcntl
+
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
+            return os.fstat(fd).st_size
+        return os.lseek(fd, 0, os.SEEK_CUR)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def stdout_error(exc: BaseException, stream, start: int | None):
+    """The :class:`OutputError` of a failed write to stdout, after cutting a regular file back to ``start``.
+
+    stdout then writes to ``/dev/null``, so that what is still buffered cannot fail a second time when the
+    interpreter exits.
+    """
+    import errno
+
+    from renderer.errors import OutputError
+
+    try:
+        fd = stream.fileno()
+        if start is not None and os.fstat(fd).st_size > start:
+            os.ftruncate(fd, start)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    number = getattr(exc, "errno", None)
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if number == errno.EPIPE:
+        hint = "the program reading the output stopped before the end"
+    elif number in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        hint = "free space on the device, or write somewhere else"
+    else:
+        hint = "write the output somewhere else, e.g. -o DIR"
+    return OutputError(f"could not write the output to stdout: {reason}", hint=hint)
 
 
 def warn(text: str) -> None:
-    """A diagnostic line on stderr."""
-    sys.stderr.write(text.rstrip("\n") + "\n")
+    """A diagnostic line on stderr (a stderr that cannot take it loses it: the exit code still tells)."""
+    try:
+        sys.stderr.write(text.rstrip("\n") + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def error_message(exc) -> str:
     """How a :class:`~renderer.errors.RendererError` is printed on stderr."""
     text = exc.render()
     return text if text.startswith(("error", "warning")) or exc.exit_code == 1 else "error: " + text
+
+
+def describe_failure(exc: BaseException, *, debug: bool = False, command: str = "",
+                     debug_hint: bool = True) -> tuple[int, str]:
+    """The exit code and the message (for stderr) of a command that ended with ``exc``.
+
+    The one place where a failure becomes an exit code: a :class:`~renderer.errors.RendererError` says
+    its own (2 input or output, 1 guard, 3 internal); a signal is ``128 + N``; anything else is a bug, exit
+    :data:`~renderer.errors.EXIT_INTERNAL` and one line, its traceback only with ``debug`` (``debug_hint``:
+    say how to get it; not under Argo CD, whose command line is fixed).
+    """
+    import traceback
+
+    from renderer.errors import EXIT_INTERNAL, InternalError, RendererError
+    from renderer.processes import Stopped, signal_name
+
+    hint = " (run with --debug for the traceback; please report it)" if debug_hint and not debug else ""
+    cause = exc.__cause__ if isinstance(exc, click.exceptions.Abort) and exc.__cause__ else exc
+    if isinstance(cause, RendererError):
+        text = error_message(cause)
+        if isinstance(cause, InternalError):
+            text += hint
+            if debug and cause.detail:
+                text = cause.detail.rstrip("\n") + "\n" + text
+        return cause.exit_code, text
+    if isinstance(cause, Stopped):
+        return 128 + cause.signum, f"stopped by {signal_name(cause.signum)}"
+    if isinstance(cause, (KeyboardInterrupt, click.exceptions.Abort)):
+        return 130, "interrupted"
+    if isinstance(cause, RecursionError):
+        return 2, "error: input nested too deeply"
+    if isinstance(cause, OSError) and cause.errno is not None and _is_stdout_error(cause):
+        return 2, error_message(stdout_error(cause, sys.stdout, None))
+    where = f" in eventbus-render {command}" if command else ""
+    text = f"error: internal error{where}: {type(cause).__name__}: {cause}".rstrip() + hint
+    if debug:
+        text = "".join(traceback.format_exception(cause)) + text
+    return EXIT_INTERNAL, text
+
+
+def _is_stdout_error(exc: OSError) -> bool:
+    """Whether ``exc`` comes from writing stdout (click's help or version text): a broken pipe or a full device."""
+    import errno
+
+    return exc.errno in (errno.EPIPE, errno.ENOSPC) and exc.filename is None
 
 
 def require_apps(apps, root) -> None:

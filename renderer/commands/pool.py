@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import signal
 
-from renderer.errors import RendererError
+from renderer.errors import InternalError, RendererError
 
 
 class paused_gc:
@@ -56,13 +56,9 @@ class paused_gc:
         return False
 
 
-class WorkerFailed(RendererError):
-    """A worker process died or raised: the bulk run cannot be trusted (one message and exit 1, no traceback)."""
-
-    exit_code = 1
-
-    def render(self) -> str:
-        return "error: " + super().render()
+class WorkerFailed(InternalError):
+    """A worker process died or raised: the bulk run cannot be trusted (one line and exit 3; the worker's
+    traceback only with ``--debug``)."""
 
 
 def run(function, chunks: list, arguments, jobs: int) -> list:
@@ -70,10 +66,13 @@ def run(function, chunks: list, arguments, jobs: int) -> list:
 
     ``function`` and ``arguments`` run in the process that computes the
     chunk; results travel back pickled. An exception raised in this process
-    propagates once the workers are stopped; one raised in a worker becomes
-    :class:`WorkerFailed` carrying the worker's traceback; a worker that dies
-    (killed, crashed, exited) is a :class:`WorkerFailed` too, and the run ends
-    without waiting for the others.
+    propagates once the workers are stopped; a :class:`~renderer.errors.RendererError`
+    raised in a worker (an output that cannot be written) propagates as it
+    is; anything else raised in a worker becomes :class:`WorkerFailed`
+    carrying the worker's traceback; a worker that dies (killed, crashed,
+    exited) is a :class:`WorkerFailed` too, and the run ends without waiting
+    for the others. Workers die with this process
+    (:func:`renderer.processes.die_with_parent`).
     """
     jobs = max(1, min(jobs, len(chunks)))
     if jobs == 1:
@@ -128,8 +127,11 @@ class _Worker:
             outcome, value = pickle.loads(data)
         except Exception:  # nothing, or part of it, was sent: the worker died on the way
             raise WorkerFailed(_died(self.status)) from None
+        if outcome == "error":  # an error of the worker's input or output, said as it is
+            raise value
         if outcome == "failed":
-            raise WorkerFailed(f"a worker process failed:\n{value}")
+            summary, detail = value
+            raise WorkerFailed(f"a worker process failed: {summary}", detail=detail)
         return value
 
     def stop(self) -> None:
@@ -147,25 +149,33 @@ class _Worker:
 def _start(function, chunks: list, arguments, number: int, jobs: int) -> _Worker:
     """Fork worker ``number``: it computes chunks ``number``, ``number + jobs``... and sends them back."""
     reader, writer = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(writer)
         return _Worker(pid, reader)
-    # the worker: signals end it at once; the parent owns every clean-up
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        signal.signal(getattr(signal, name), signal.SIG_DFL)
     code = 0
     try:
+        # the worker: signals end it at once, and so does its parent's death; the parent owns every clean-up
+        from renderer.processes import die_with_parent
+
+        die_with_parent(parent)
         import pickle
 
         os.close(reader)
         try:
             payload = ("done", [(i, function(*arguments(chunks[i]))) for i in range(number, len(chunks), jobs)])
-        except BaseException:
+        except RendererError as exc:
+            payload = ("error", exc)
+        except BaseException as exc:
             import traceback
 
-            payload = ("failed", traceback.format_exc().strip())
-        data = memoryview(pickle.dumps(payload, pickle.HIGHEST_PROTOCOL))
+            payload = ("failed", (f"{type(exc).__name__}: {exc}", traceback.format_exc().strip()))
+        try:
+            data = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an error that does not pickle: its text does
+            data = pickle.dumps(("failed", (f"{type(payload[1]).__name__}: {payload[1]}", "")))
+        data = memoryview(data)
         while data:
             data = data[os.write(writer, data):]
     except BaseException:  # nothing could be sent (the parent went away): die without its clean-up

@@ -118,7 +118,7 @@ def test_a_served_request_leaves_nothing_behind_in_the_worker_directory(worker, 
     path, _ = worker
     app = write_app(tmp_path / "app", PROD.format(name="payments"))
     assert generate(app, path, **clientless).code == 0
-    assert sorted(os.listdir(path)) == ["requests", "worker.lock"]
+    assert sorted(os.listdir(path)) == ["requests", "warm", "worker.lock"]  # warm: the warm-up apps
 
 
 def test_the_worker_renders_exactly_what_an_in_process_generate_renders(worker, tmp_path, clientless):
@@ -181,7 +181,7 @@ def test_each_request_uses_the_callers_directory_and_environment(worker, tmp_pat
 def test_a_worker_timeout_that_is_no_number_of_seconds_means_the_default(worker, tmp_path, clientless):
     path, _ = worker
     app = write_app(tmp_path / "app", PROD.format(name="payments"))
-    for value in ("nan", "inf", "-1", "soon"):
+    for value in ("nan", "inf", "-inf", "1e999", "1e308", "-1", "soon", ""):
         served = generate(app, path, EVENTBUS_RENDER_WORKER_TIMEOUT=value, **clientless)
         assert served.code == 0 and "kind: EventBus" in served.out, (value, served.err)
 

@@ -3,8 +3,9 @@
 A git revision is read from the object database into a temporary folder
 (:mod:`renderer.commands.gitrefs`), the working tree is rendered in place,
 and ``--against DIR`` reads a tree committed by ``render --all``. The
-exported revisions are removed before the command returns: the base as soon
-as it is rendered, the rest while the report is written.
+exported revisions are removed before the command returns (also when it is
+stopped by SIGINT, SIGTERM or SIGHUP): the base as soon as it is rendered,
+the rest while the report is written.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 
 import click
 
+from renderer import processes
 from renderer.commands import bulk, gitrefs
 from renderer.commands.diff.comparison import compare
 from renderer.commands.diff.formats import format_json, format_markdown, format_text
 from renderer.commands.diff.model import Comparison
 from renderer.commands.diff.sides import render_both
-from renderer.errors import InputError, UsageError
+from renderer.errors import InputError, OutputError, UsageError
 from renderer.stages import sources
 
 
@@ -99,7 +101,8 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
             for ref in (base, head):
                 if ref is not None:
                     gitrefs.resolve(checkout.toplevel, ref)
-            workdir = Path(tempfile.mkdtemp(prefix="eventbus-render-diff-"))
+            with processes.signals_blocked():  # made and remembered for removal, or not made
+                workdir = _temporary_folder()
         base_root = given = None
         reuse: dict = {}
         if against is not None:
@@ -107,9 +110,9 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
             base_label = str(against).rstrip("/") + "/"
         else:
             fmt = "yaml"
-            base_root, base_label = export_side(checkout, base, workdir, "base", reuse)
+            base_root, base_label = _exported(checkout, base, workdir, "base", reuse)
         if head is not None:
-            head_root, head_label = export_side(checkout, head, workdir, "head", reuse)
+            head_root, head_label = _exported(checkout, head, workdir, "head", reuse)
             head_text = f"the head {head_label}"
         else:
             head_root, head_label, head_text = root, "working tree", "the working tree"
@@ -135,6 +138,27 @@ def run_diff(root: Path, *, base: str | None = None, head: str | None = None, ag
             else:
                 remove_in_background(workdir, cleanup)
     return comparison, fmt
+
+
+def _temporary_folder() -> Path:
+    """A new private folder for the exported revisions; an :class:`OutputError` when there is no writable one."""
+    try:
+        return Path(tempfile.mkdtemp(prefix="eventbus-render-diff-"))
+    except OSError as exc:
+        raise OutputError(f"diff --base exports the revisions to a temporary folder and cannot make one: "
+                          f"{exc.strerror or exc}",
+                          hint="set TMPDIR to a writable folder, or compare with a rendered tree: "
+                               "diff --against DIR") from None
+
+
+def _exported(checkout, ref: str, workdir: Path, name: str, reuse: dict):
+    """:func:`export_side`, a write that fails (a full temporary folder) an :class:`OutputError`."""
+    try:
+        return export_side(checkout, ref, workdir, name, reuse)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise OutputError(f"could not export {ref} to the temporary folder{where}: {exc.strerror or exc}",
+                          hint="free space in TMPDIR, or set TMPDIR to another folder") from None
 
 
 def remove_in_background(path: Path, cleanup: list) -> None:
