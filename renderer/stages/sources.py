@@ -170,12 +170,12 @@ def unknown_name(kind: str, name: str, where, doc: Document | None = None, path:
 def _load(kind: str, name: str, where, referrer: Document | None, ref_path: tuple, check):
     """``(document, place, places below it)`` of profile or overlay ``name``, looked up in ``where``."""
     check_name(name, referrer, ref_path, kind[:-1])
-    found = find_named(kind, name, where)
+    lookup = where if isinstance(where, tuple) else places(where)
+    found = find_named(kind, name, lookup)
     if found is None:
-        raise unknown_name(kind, name, where, referrer, ref_path)
+        raise unknown_name(kind, name, lookup, referrer, ref_path)
     path, place = found
     doc = _checked(kind[:-1], load_document(path, place.display(kind, path.name)), check)
-    lookup = places(where)
     return doc, place, lookup[lookup.index(place) + 1:]
 
 
@@ -199,7 +199,7 @@ def load_profile_chain(name: str, where, *, referrer: Document | None = None,
     current, doc, path, lookup = name, referrer, ref_path, places(where)
     while current is not None:
         profile = load_profile(current, lookup, referrer=doc, ref_path=path)
-        if any(p.name == profile.name and p.place == profile.place for p in chain):
+        if chain and any(p.name == profile.name and p.place == profile.place for p in chain):
             cycle = " -> ".join([p.name for p in chain] + [current])
             raise doc.error(path, f"profile 'extends' forms a cycle: {cycle}",
                             hint="remove one of the 'extends' links")
