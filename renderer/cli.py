@@ -15,6 +15,7 @@ whose children call :func:`main` in turn.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -25,7 +26,9 @@ from renderer.commands.common import warn
 # command name -> "module:attribute"; modules are imported on first use
 COMMANDS = {
     "render": "renderer.commands.render:render_command",
-    "list": "renderer.commands.render:list_command",
+    "list": "renderer.commands.show:list_command",
+    "show": "renderer.commands.show:show_group",
+    "init": "renderer.commands.scaffold:init_command",
     "check": "renderer.commands.check:check_command",
     "guards": "renderer.commands.check:guards_command",
     "explain": "renderer.commands.explain:explain_command",
@@ -59,6 +62,19 @@ def cli(ctx, debug):
         ctx.obj["debug"] = True
 
 
+COMPLETE_VAR = "_EVENTBUS_RENDER_COMPLETE"
+"""The variable a shell sets to ask for completions (``bash_source``, ``zsh_source``, ``fish_source`` print the
+script that enables them; see docs/review.md), as click names it for the program ``eventbus-render``."""
+
+
+def complete(instruction: str | None) -> None:
+    """Answer the shell's completion request ``instruction``, if any, and exit (click's shell completion)."""
+    if instruction:
+        from click.shell_completion import shell_complete
+
+        sys.exit(shell_complete(cli, {}, "eventbus-render", COMPLETE_VAR, instruction))
+
+
 def main(argv=None) -> None:
     """Run one command line (``argv``, default ``sys.argv[1:]``) and exit with its code, errors mapped to codes.
 
@@ -68,6 +84,7 @@ def main(argv=None) -> None:
     from renderer import context, processes
     from renderer.commands.common import describe_failure, finish_stdout
 
+    complete(os.environ.get(COMPLETE_VAR))
     args = list(sys.argv[1:] if argv is None else argv)
     obj = {"run": main}
     try:

@@ -67,6 +67,9 @@ class RenderRequest:
     tracked_labels: tuple = ()
     """``(label key, who named it)`` pairs the deploying Argo CD tracks besides the profile's ``instanceLabel.key``
     (the plugin's ``EVENTBUS_RENDER_INSTANCE_LABEL_KEY``): no rendered object carries them."""
+    repository_root: Path | None = None
+    """The highest folder the lookup of the repository layer may reach (Argo CD: its copy of the repository);
+    ``None``: up to the folder holding ``.git``, or the file system's root."""
 
     def __post_init__(self):
         if self.extra_layers is None:
@@ -260,7 +263,8 @@ def _render(request: RenderRequest) -> Rendered:
     if environment != request.environment:
         request = replace(request, environment=environment)
     env = select_environment(app, environment)
-    profiles, overlays, stack = collect_layers(app, request, env)
+    where = sources.places(app.root, request.repository_root)
+    profiles, overlays, stack = collect_layers(app, request, env, where)
     merged, base_valid, base_count = merge_stack(stack)
     # from here on the merged values are this render's own: the run's cache keeps the lower layers' merge
     merged = layers_mod.Merged(layers_mod.copy_values(merged.values), merged.provenance, merged.strategies,
@@ -311,21 +315,22 @@ def _render(request: RenderRequest) -> Rendered:
         "overlays": [o.name for o in overlays],
         "environment": request.environment,
     }
-    # the package-only environment unless the app has templates of its own
-    template_root = app.root if sources.has_folder(app.root, "templates") else None
-    text = template.render(app.backend, context_vars, template_root)
-    template_file = f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"
-    manifest = yamlio.load_structured(text, template_file, unique_keys=template_root is None)
+    # the package-only environment unless the app or its repository layer has templates
+    folders = sources.template_folders(where)
+    text = template.render(app.backend, context_vars, folders)
+    source = template.source_of(app.backend, folders) if folders else \
+        f"templates/{app.backend}{template.TEMPLATE_SUFFIX}"
+    manifest = yamlio.load_structured(text, source, unique_keys=not folders)
     if not isinstance(manifest, dict):
-        raise InputError("the template did not produce a mapping", location=Location(template_file))
-    check_identity_kept(manifest, name, namespace, labels, annotations, template_file)
+        raise InputError("the template did not produce a mapping", location=Location(source))
+    check_identity_kept(manifest, name, namespace, labels, annotations, source)
 
     # what the controller writes into the stored spec is written here too, so the manifest is the live object
     controller.write_backs(manifest, name, namespace)
     # the objects beside the bus are the renderer's own: its name and namespace, the values' budget
     beside = companions.build(name, namespace, app.backend, values, labels, annotations)
     rendered = Rendered(app, app.backend, name, namespace, request.environment, profiles, overlays, merged,
-                        manifest, builtin_text=text if template_root is None else None, companions=beside)
+                        manifest, builtin_text=None if folders else text, companions=beside)
     errors = []
     for problem in validate_eventbus(manifest):
         values_path = manifest_to_values(problem.path, section_path)
@@ -340,8 +345,7 @@ def _render(request: RenderRequest) -> Rendered:
     for key, named_by in tracked:
         if key in written:  # an app's own template wrote it
             raise InputError(_TRACKED.format(named_by), hint=_tracked_fix(key).replace("it;", "it from the template;"),
-                             location=Location(f"templates/{app.backend}{template.TEMPLATE_SUFFIX}",
-                                               key=format_path(("metadata", "labels", key))))
+                             location=Location(source, key=format_path(("metadata", "labels", key))))
 
     if request.run_guards:
         evaluation = guards.evaluate(rendered, today=request.today)

@@ -146,9 +146,11 @@ def test_an_extends_cycle_of_three_shows_the_whole_chain(make_app, cli):
     assert_usage_error(cli("render", "--app", app), "profiles/c.yaml:1:1", "cycle: a -> b -> c -> a")
 
 
-def test_a_profile_extending_itself_shows_the_chain(make_app, cli):
+def test_a_profile_extending_its_own_name_with_none_below_it_says_so(make_app, cli):
+    # extending its own name extends the profile it shadows (tests/test_repository_layer.py); here there is none
     app = make_app("backend: jetstream\nprofile: a\n", files={"profiles/a.yaml": "extends: a\n"})
-    assert_usage_error(cli("render", "--app", app), "cycle: a -> a")
+    assert_usage_error(cli("render", "--app", app), "profiles/a.yaml:1:1: extends",
+                       "profile 'a' extends its own name, and no profile 'a' lies below its place (app)")
 
 
 @pytest.mark.parametrize("args, fragments", [

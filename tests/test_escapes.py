@@ -2,7 +2,7 @@
 
 Every reader of a repository's files (app file, profiles, overlays, the
 templates folder and each template, a rendered tree read back by ``diff
---against``) goes through one check, :func:`renderer.stages.tree.confine`:
+--against``) goes through one check, :func:`renderer.stages.containment.confine`:
 a path that leaves its root through a symlink, a symlink loop, a symlink to
 nothing, a FIFO, a socket or a device is one message naming the path, exit
 2, nothing on stdout and nothing written. A symlink that stays inside is

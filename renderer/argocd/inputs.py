@@ -278,9 +278,36 @@ def read_inputs(environ, *, strict: bool = True) -> Inputs:
     return inputs
 
 
-def check_names(inputs: Inputs, app_root: Path) -> None:
-    """Names from env and parameters, checked up front so that errors say where they came from."""
+SOURCE_PATH = "ARGOCD_APP_SOURCE_PATH"
+"""``spec.source.path``, sent with every request (argo-cd v3.5.1 reposerver/repository/repository.go:1838, 2633)."""
+
+
+def copy_root(app_dir, environ) -> Path | None:
+    """The top of Argo CD's copy of the repository, above which the repository layer is never looked for: the app
+    directory without the end of ``ARGOCD_APP_SOURCE_PATH`` it shares (all of it; less in a copy of the common folder
+    of the manifest-generate-paths, argo-cd v3.5.1 reposerver/repository/repository.go:2329-2333, whose
+    ``AppRelPath`` is relative to that folder, util/cmp/stream.go:132). ``None`` outside Argo CD or when no end
+    is shared."""
+    import os
+
+    parts = [part for part in (environ.get(SOURCE_PATH) or "").split("/") if part not in ("", ".")]
+    app = Path(os.path.abspath(app_dir))
+    shared = 0
+    while shared < min(len(parts), len(app.parts) - 1) and app.parts[-1 - shared] == parts[-1 - shared]:
+        shared += 1
+    if environ.get(SOURCE_PATH) is None or ".." in parts or (parts and not shared):
+        return None
+    return Path(*app.parts[:len(app.parts) - shared])
+
+
+def check_names(inputs: Inputs, app_root: Path, where=None) -> None:
+    """Names from env and parameters, checked up front so that errors say where they came from.
+
+    ``where`` are the places names resolve in (:func:`renderer.stages.tree.places`), by default those of
+    ``app_root``."""
     from renderer.stages import sources
+
+    where = app_root if where is None else where
 
     checks = [("profile", "profiles", inputs.settings.get("profile"))]
     checks += [("overlay", "overlays", (name, inputs.overlays_source)) for name in inputs.overlays]
@@ -292,8 +319,8 @@ def check_names(inputs: Inputs, app_root: Path) -> None:
             sources.check_name(name, None, (), kind)
         except InputError as exc:
             raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
-        if sources.find_named(folder, name, app_root) is None:
-            names = sources.available(folder, app_root)
+        if sources.find_named(folder, name, where) is None:
+            names = sources.available(folder, where)
             raise InputError(f"{where}: unknown {kind} {name!r}",
                              hint=sources.did_you_mean(name, names) + f"known {folder}: {', '.join(names) or 'none'}")
     from renderer.stages import userfiles
@@ -321,9 +348,11 @@ def tracked_label_keys(environ) -> tuple:
 def build_request(app_dir, environ, inputs: Inputs | None = None):
     """The :class:`~renderer.pipeline.RenderRequest` Argo CD's environment asks for."""
     from renderer.pipeline import RenderRequest
+    from renderer.stages import sources
 
     inputs = inputs if inputs is not None else read_inputs(environ)
-    check_names(inputs, Path(app_dir))
+    ceiling = copy_root(app_dir, environ)
+    check_names(inputs, Path(app_dir), sources.places(Path(app_dir), ceiling))
     return RenderRequest(
         app_dir=Path(app_dir),
         profile=inputs.value("profile"),
@@ -334,44 +363,5 @@ def build_request(app_dir, environ, inputs: Inputs | None = None):
         namespace=inputs.value("namespace"),
         default_namespace=(environ.get("ARGOCD_APP_NAMESPACE") or "").strip() or None,
         tracked_labels=tracked_label_keys(environ),
+        repository_root=ceiling,
     )
-
-
-# -- the revision -------------------------------------------------------------------------------
-
-
-def revisions(environ) -> list:
-    """``(variable, value)`` of each build variable that names the commit being rendered, longest value first."""
-    found = [(name, environ.get(name) or "") for name in REVISION_VARIABLES]
-    found = [(name, value) for name, value in found if _COMMIT.fullmatch(value)]
-    return sorted(found, key=lambda item: -len(item[1]))
-
-
-def carriers(environ, value: str) -> list:
-    """Which ``plugin.env`` entries and parameters hold ``value`` (case-insensitive), as a user would name them."""
-    needle = value.lower()
-    out = []
-    for key in sorted(environ):
-        text = environ[key]
-        if key.startswith(ENV_PREFIX) and needle in text.lower():
-            lines = [n for n, line in enumerate(value_lines(text), 1) if needle in line.lower()]
-            where = f" line {lines[0]}" if key == ENV_PREFIX + "VALUES" and lines else ""
-            out.append(f"plugin.env {key[len(ENV_PREFIX):]} ({key}{where})")
-    raw = environ.get(PARAMETERS_JSON)
-    if raw is None:
-        out += [key for key in sorted(environ) if key.startswith("PARAM_") and needle in environ[key].lower()]
-        return out
-    try:
-        entries = _parse_parameters_json(raw)
-    except InputError:
-        return out
-    for name, _, item in entries:
-        for kind in ("string", "array", "map"):
-            held = item.get(kind)
-            if isinstance(held, str) and needle in held.lower():
-                out.append(f"parameter {name}")
-            elif isinstance(held, list):
-                out += [f"parameter {name}[{i}]" for i, v in enumerate(held) if needle in str(v).lower()]
-            elif isinstance(held, dict):
-                out += [f"parameter {name} ({k})" for k, v in held.items() if needle in f"{k}={v}".lower()]
-    return out

@@ -93,7 +93,6 @@ def check_revision(text: str, manifests: list, environ) -> None:
     """
     import re
 
-    from renderer.argocd.inputs import carriers, revisions
     from renderer.errors import InputError
     from renderer.paths import format_path
 
@@ -130,7 +129,7 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
     import json
     from pathlib import Path
 
-    from renderer.argocd.inputs import Inputs, read_inputs
+    from renderer.argocd.inputs import Inputs, copy_root, read_inputs
     from renderer.commands.common import error_message
     from renderer.errors import RendererError
     from renderer.stages import sources
@@ -147,11 +146,17 @@ def announcement(cwd, environ) -> tuple[int, str, str]:
         app = sources.load_app(root)
     except RendererError as exc:
         err.append(error_message(exc))
-    profiles = sources.available("profiles", root)
-    overlays = sources.available("overlays", root)
+    try:
+        where = sources.places(root, copy_root(root, environ))
+    except RendererError as exc:  # a broken repository layer: generate reports it; the built-ins stay listed
+        err.append(error_message(exc))
+        where = sources.places(None)
+    profiles = sources.available("profiles", where)
+    overlays = sources.available("overlays", where)
 
     def listing(entries: dict) -> str:
-        return ", ".join(f"{name}{'' if builtin else ' (app)'}" for name, (_, builtin) in entries.items()) or "none"
+        return ", ".join(name + ("" if place.where == sources.BUILTIN else f" ({place.where})")
+                         for name, (_, place) in entries.items()) or "none"
 
     default_environment = app.default_environment if app is not None else None
     environment = inputs.value("environment") or default_environment
@@ -231,3 +236,48 @@ def run_command(command: str, cwd, environ) -> tuple[int, str, str]:
 
     # the manifests are what Argo CD applies, as written; everything else is shown to people
     return code, out if command == "generate" else redact(out), redact(err)
+
+
+# -- the revision -------------------------------------------------------------------------------
+
+
+def revisions(environ) -> list:
+    """``(variable, value)`` of each build variable that names the commit being rendered, longest value first."""
+    from renderer.argocd.inputs import _COMMIT, REVISION_VARIABLES
+
+    found = [(name, environ.get(name) or "") for name in REVISION_VARIABLES]
+    found = [(name, value) for name, value in found if _COMMIT.fullmatch(value)]
+    return sorted(found, key=lambda item: -len(item[1]))
+
+
+def carriers(environ, value: str) -> list:
+    """Which ``plugin.env`` entries and parameters hold ``value`` (case-insensitive), as a user would name them."""
+    from renderer.argocd.inputs import ENV_PREFIX, PARAMETERS_JSON, _parse_parameters_json, value_lines
+    from renderer.errors import InputError
+
+    needle = value.lower()
+    out = []
+    for key in sorted(environ):
+        text = environ[key]
+        if key.startswith(ENV_PREFIX) and needle in text.lower():
+            lines = [n for n, line in enumerate(value_lines(text), 1) if needle in line.lower()]
+            where = f" line {lines[0]}" if key == ENV_PREFIX + "VALUES" and lines else ""
+            out.append(f"plugin.env {key[len(ENV_PREFIX):]} ({key}{where})")
+    raw = environ.get(PARAMETERS_JSON)
+    if raw is None:
+        out += [key for key in sorted(environ) if key.startswith("PARAM_") and needle in environ[key].lower()]
+        return out
+    try:
+        entries = _parse_parameters_json(raw)
+    except InputError:
+        return out
+    for name, _, item in entries:
+        for kind in ("string", "array", "map"):
+            held = item.get(kind)
+            if isinstance(held, str) and needle in held.lower():
+                out.append(f"parameter {name}")
+            elif isinstance(held, list):
+                out += [f"parameter {name}[{i}]" for i, v in enumerate(held) if needle in str(v).lower()]
+            elif isinstance(held, dict):
+                out += [f"parameter {name} ({k})" for k, v in held.items() if needle in f"{k}={v}".lower()]
+    return out

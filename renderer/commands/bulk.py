@@ -61,12 +61,12 @@ MAX_JOBS = 4
 # -- rendering ----------------------------------------------------------------------------------
 
 
-def _relocated(exc: RendererError, app: str) -> str:
+def relocated_message(exc: RendererError, app: str) -> str:
     """The error's text, with locations in the app's own files made relative to the root."""
     if isinstance(exc, MultipleErrors):
         lines = [f"error: {len(exc.errors)} problems found:"]
         for err in exc.errors:
-            lines.append("- " + _relocated(err, app).replace("\n", "\n  "))
+            lines.append("- " + relocated_message(err, app).replace("\n", "\n  "))
         return "\n".join(lines)
     location = exc.location
     if isinstance(exc, InputError) and location is not None and relocated_file(location.file, app) != location.file:
@@ -76,8 +76,9 @@ def _relocated(exc: RendererError, app: str) -> str:
 
 
 def relocated_file(file: str, app: str) -> str:
-    """``file`` (relative to ``app``) named relative to the root; built-in and command-line names as they are."""
-    if app == "." or not file or file.startswith(("builtin:", "<", "-")):
+    """``file`` (relative to ``app``) named relative to the root; built-in and command-line names, and the
+    repository layer's files (named from the repository root), as they are."""
+    if app == "." or not file or file.startswith(("builtin:", "<", "-")) or sources.is_repository_file(file):
         return file
     return f"{app}/{file}"
 
@@ -124,7 +125,7 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None,
     try:
         loaded = sources.load_app(app_dir)
     except RendererError as exc:
-        return [], [Failure(app, "*", _relocated(exc, app), exc.exit_code)]
+        return [], [Failure(app, "*", relocated_message(exc, app), exc.exit_code)]
     entries, failures = [], []
     names = sorted(loaded.environments) or [None]
     for environment in names:
@@ -147,7 +148,7 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None,
             failures.append(Failure(app, shown, _guard_failure(exc, app), exc.exit_code))
             continue
         except RendererError as exc:
-            failures.append(Failure(app, shown, _relocated(exc, app), exc.exit_code))
+            failures.append(Failure(app, shown, relocated_message(exc, app), exc.exit_code))
             continue
         findings = sorted_findings(getattr(rendered.evaluation, "findings", ()))
         overlays = tuple(o.name for o in rendered.overlays)

@@ -109,7 +109,7 @@ def check_many_report(root, files: list, fmt: str, *, strict: bool = False, repo
     everything = discover(root, seen=known)
     if not files:
         require_apps(everything, root)  # a changed-file list may rightly hold no app file; a tree may not
-    apps = changed_apps(files, root) if files else everything
+    apps = changed_apps(files, root, everything) if files else everything
     return check_tree(root, apps, fmt, strict=strict, repo_root=repo_root, known=known,
                       everything=everything if files else None)
 
@@ -126,19 +126,36 @@ def check_many(root, apps: list, fmt: str, *, strict: bool = False) -> tuple[int
 
 @click.command("guards")
 @click.option("--app", "app_dir", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=str),
-              help="App directory whose own profiles are visible to --profile.")
+              help="App directory whose profiles (and its repository layer's) are visible to --profile "
+                   "(default: the current directory).")
 @profile_option
-def guards_command(app_dir, profile):
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+def guards_command(app_dir, profile, fmt):
     """List every guard: its id, what it checks, why, and its parameters (or their values under --profile)."""
-    from pathlib import Path
+    import json
 
+    from renderer.commands.names import lookup
     from renderer.stages import guards, sources
 
     config = None
     if profile is not None:
         sources.check_name(profile, None, (), "profile")
-        chain = sources.load_profile_chain(profile, Path(app_dir) if app_dir else None)
+        chain = sources.load_profile_chain(profile, lookup(app_dir))
         config = guards.resolve_config(chain)
+    if fmt == "json":
+        records = []
+        for rule_id, module in guards.RULES.items():
+            rc = config[rule_id] if config is not None else None
+            records.append({
+                "id": rule_id, "description": module.DESCRIPTION, "rationale": module.RATIONALE,
+                "mandatory": bool(getattr(module, "MANDATORY", False)),
+                "level": rc.level if rc is not None else None, "waivable": rc.waivable if rc is not None else None,
+                "params": [{"name": name, "type": param.type_text(), "doc": param.doc,
+                            "default": module.DEFAULTS[name], "value": rc.params[name] if rc is not None else None}
+                           for name, param in module.PARAMS.items()]})
+        emit_text(json.dumps({"profile": profile, "guards": records}, indent=2, ensure_ascii=False) + "\n")
+        return
     lines = []
     for rule_id, module in guards.RULES.items():
         if config is not None:
@@ -160,5 +177,3 @@ def guards_command(app_dir, profile):
     lines.append("Configure guards in a profile's 'guards:' block; waive one violation in the app file's 'waivers:'.")
     lines.append("The README (and docs/guards.md) has the full catalogue with examples.")
     emit_text("\n".join(lines) + "\n")
-
-

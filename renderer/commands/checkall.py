@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderer.commands.bulk import conflicts, map_chunks, relocated, relocated_file, render_app
+from renderer.commands.bulk import conflicts, map_chunks, relocated, relocated_file, relocated_message, render_app
 from renderer.commands.tree import Options
 
 
@@ -65,8 +65,12 @@ def _sarif_result(finding, root: Path, app: str, repo_root: Path, label: str) ->
     if origin is not None and origin.file.startswith("builtin:"):
         uri, line, column = origin.file, origin.line or 1, origin.column
     else:
-        if origin is not None and origin.file and (root / origin.file).is_file():
-            target, line, column = root / origin.file, origin.line or 1, origin.column
+        if origin is not None and sources.is_repository_file(origin.file):  # named from the repository root
+            found = sources.real_path(root / app if app != "." else root, origin.file)
+        else:
+            found = root / origin.file if origin is not None and origin.file else None
+        if found is not None and found.is_file():
+            target, line, column = found, origin.line or 1, origin.column
         else:
             target, line, column = root / relocated_file(sources.APP_FILE, app), 1, None
         uri = Path(os.path.relpath(target.resolve(), repo_root)).as_posix()
@@ -122,7 +126,13 @@ def _check_chunk(root: str, apps: list, fmt: str, repo_root: str, judged, option
         entries.extend(app_entries)
         app_checks = [failed(app, f.environment, f.message, f.exit_code) for f in failures]
         for made, rendered in kept:  # the guards judge a render once, named by its EventBus (made[0])
-            checked, evaluation = _evaluated(root_path, app, made[0], rendered, fmt, repo, options.today)
+            from renderer.errors import RendererError
+
+            try:
+                checked, evaluation = _evaluated(root_path, app, made[0], rendered, fmt, repo, options.today)
+            except RendererError as exc:  # a guards block that does not read, a profile weakening what it shadows
+                app_checks.append(failed(app, made[0].environment, relocated_message(exc, app), exc.exit_code))
+                continue
             app_checks.append(checked)
             if levels is None and fmt == "sarif":
                 levels = {rule: config.level for rule, config in evaluation.config.items()}

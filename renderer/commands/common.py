@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from renderer.commands import names
+
 
 def emit_text(text: str, *, verbatim: bool = False) -> None:
     """Write the command's whole result to stdout at once; a stdout that cannot take it is an :class:`OutputError`.
@@ -213,6 +215,8 @@ def _app_directory(ctx, param, value):
 
     from renderer.errors import UsageError
 
+    if ctx.resilient_parsing:  # completing a command line: never fail
+        return value
     if value is not None and Path(value).is_file():
         path = Path(value)
         hint = (f"pass the folder holding it: --app {path.parent}" if path.name == "eventbus-render.yaml"
@@ -225,7 +229,7 @@ def _one_environment(ctx, param, value):
     """``--env``: at most once (click would keep only the last)."""
     from renderer.errors import UsageError
 
-    if len(value) > 1:
+    if len(value) > 1 and not ctx.resilient_parsing:
         raise UsageError("--env can be given only once; got " + ", ".join(repr(v) for v in value),
                          hint="render one environment at a time, or every one with render --all")
     return value[0] if value else None
@@ -234,14 +238,17 @@ def _one_environment(ctx, param, value):
 app_option = click.option("--app", "app_dir", default=".", show_default=True, metavar="DIR",
                           type=click.Path(path_type=str), callback=_app_directory,
                           help="App directory holding eventbus-render.yaml.")
-profile_option = click.option("--profile", metavar="NAME", help="Profile to use instead of the app file's.")
+profile_option = click.option("--profile", metavar="NAME", shell_complete=names.complete_profile,
+                              help="Profile to use instead of the app file's.")
 overlay_option = click.option("--overlay", "overlays", multiple=True, metavar="NAME",
+                              shell_complete=names.complete_overlay,
                               help="Overlay applied after the app file's overlays (repeatable).")
 set_option = click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
                           help="Set a value (YAML scalar; stays a string where the field is a string).")
 set_string_option = click.option("--set-string", "set_strings", multiple=True, metavar="PATH=VALUE",
                                  help="Set a value, always as a string.")
 env_option = click.option("--env", "environment", metavar="NAME", multiple=True, callback=_one_environment,
+                          shell_complete=names.complete_environment,
                           help="Render one of the app file's environments (required when it lists some, "
                                "unless it names a defaultEnvironment).")
 

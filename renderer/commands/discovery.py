@@ -82,20 +82,28 @@ def _kind(entry: os.DirEntry) -> str:
     return "file" if entry.is_file(follow_symlinks=False) else "other"
 
 
-def changed_apps(files, root: Path = Path(".")) -> list[str]:
-    """The app directories (relative to ``root``) that hold any of ``files``, sorted, each once.
+def changed_apps(files, root: Path = Path("."), apps: list | None = None) -> list[str]:
+    """The app directories (relative to ``root``) that use any of ``files``, sorted, each once.
 
-    A file belongs to the nearest folder above it holding an app file; files
-    outside every app directory (and outside ``root``) are ignored.
+    A file belongs to the nearest folder above it holding an app file; a file
+    of a repository layer (inside a ``.eventbus-render/`` folder) to every app
+    of ``apps`` (default: every app below ``root``) whose layer it is. Files
+    outside every app directory and layer (and outside ``root``) are ignored.
     """
     root = Path(root)
     real_root = Path(os.path.realpath(root))
-    found = set()
+    found, layers = set(), set()
     for name in files:
         path = Path(os.path.realpath(root / name))  # never raises, even on a symlink loop
         try:
-            path.relative_to(real_root)
+            relative = path.relative_to(real_root)
         except ValueError:
+            relative = None
+        parts = Path(name).parts
+        if sources.LAYER_FOLDER in parts:  # may lie above the root: the apps below the root still use it
+            layers.add(os.path.realpath(root.joinpath(*parts[:parts.index(sources.LAYER_FOLDER) + 1])))
+            continue
+        if relative is None:
             continue
         folder = path if path.is_dir() else path.parent
         while True:
@@ -105,4 +113,12 @@ def changed_apps(files, root: Path = Path(".")) -> list[str]:
             if folder == real_root or folder == folder.parent:
                 break
             folder = folder.parent
+    if layers:
+        for app in discover(root) if apps is None else apps:
+            try:
+                layer = sources.repository_layer(root / app)
+            except InputError:
+                continue  # a broken layer: the app's own check reports it
+            if layer is not None and os.path.realpath(layer.root) in layers:
+                found.add(app)
     return sorted(found)

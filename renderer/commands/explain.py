@@ -196,6 +196,15 @@ def _show(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _profile_names(profiles: list) -> list:
+    """The chain's names; each with its place where one name appears twice (a profile extending the one it
+    shadows: ``prod-eu (repository layer) -> prod-eu (app)``)."""
+    names = [p.name for p in profiles]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{p.name} ({p.place.label})" for p in profiles]
+
+
 def format_text(leaves: list, header: list) -> str:
     """The report: header lines, then one block per leaf."""
     out = list(header)
@@ -266,7 +275,7 @@ def explain_command(app_dir, profile, overlays, sets, set_strings, environment, 
         emit_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return
     header = [f"app {app_dir}" + (f", environment {environment}" if environment else "")
-              + f": backend {app.backend}, profile {' -> '.join(p.name for p in profiles)}"
+              + f": backend {app.backend}, profile {' -> '.join(_profile_names(profiles))}"
               + (f", overlays {', '.join(o.name for o in overlay_list)}" if overlay_list else ""),
               "layers, lowest first:"]
     header += [f"  {index}. {layer['kind']} {layer['name']} ({layer['file']})"

@@ -121,11 +121,12 @@ def _safe_relative(path: str) -> bool:
     return bool(path) and all(p not in ("", ".", "..") and p.lower() != ".git" for p in parts)
 
 
-def list_tree(repo: Path, commit: str, prefix: str) -> list[tuple[str, str, str]]:
-    """``(mode, object id, path)`` of every file below ``prefix`` at ``commit`` (paths relative to the top)."""
+def list_tree(repo: Path, commit: str, prefix: str, also: tuple = ()) -> list[tuple[str, str, str]]:
+    """``(mode, object id, path)`` of every file below ``prefix`` (and below each folder of ``also``) at
+    ``commit`` (paths relative to the top)."""
     args = ["ls-tree", "-r", "-z", "--full-tree", commit]
     if prefix:
-        args += ["--", prefix]
+        args += ["--", prefix, *also]
     out = run_git(repo, *args, what=f"cannot list the files of {commit[:12]}")
     entries = []
     for record in out.split(b"\0"):

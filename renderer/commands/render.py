@@ -1,16 +1,11 @@
-"""The ``render`` and ``list`` commands.
-
-``render``: one app's EventBus (or, with ``--all``, a whole repository's);
-``list``: the profiles, overlays and backends an app can use.
-"""
+"""The ``render`` command: one app's EventBus (or, with ``--all``, a whole repository's)."""
 
 from __future__ import annotations
 
 import click
 from click.core import ParameterSource
 
-from renderer.commands.common import app_option, build_request, emit_text, layer_options, report_warnings, warn
-from renderer.errors import RendererError
+from renderer.commands.common import build_request, emit_text, layer_options, report_warnings, warn
 
 
 def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), environment=None, output_dir=None,
@@ -43,7 +38,6 @@ def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), 
         warn(f"wrote {path}")
 
 
-
 @click.command("render")
 @layer_options
 @click.option("-o", "--output-dir", metavar="DIR", type=click.Path(path_type=str),
@@ -60,40 +54,3 @@ def render_command(app_dir, profile, overlays, sets, set_strings, environment, o
         raise UsageError("--all renders every app below --root; --app cannot go with it",
                          hint="drop --app (choose the tree with --root DIR), or render one app without --all")
     run_render(app_dir, profile, overlays, sets, set_strings, environment, output_dir, fmt, render_all, root)
-
-
-@click.command("list")
-@app_option
-def list_command(app_dir):
-    """List the profiles, overlays and backends available to an app directory."""
-    from pathlib import Path
-
-    from renderer.stages import sources
-
-    root = Path(app_dir)
-    root = root if (root / sources.APP_FILE).is_file() or (root / "profiles").is_dir() or (
-        root / "overlays").is_dir() else None
-    lines = []
-    for kind in ("profiles", "overlays"):
-        lines.append(f"{kind}:")
-        entries = sources.available(kind, root)
-        width = max((len(n) for n in entries), default=0)
-        for name, (path, builtin) in entries.items():
-            try:
-                doc = sources.load_document(path, sources.display_path(path, root))
-                description = str(doc.data.get("description", "")).strip().splitlines()[0:1]
-            except RendererError:
-                description = ["(cannot be read: run render to see why)"]
-            where = "built-in" if builtin else "app"
-            lines.append(f"  {name.ljust(width)}  [{where}]  {(description or [''])[0]}")
-    lines.append("backends:")
-    notes = {
-        "nats-native": "NATS streaming run by Argo Events (StatefulSet, at least 3 replicas)",
-        "nats-exotic": "an existing NATS streaming cluster run elsewhere (url, clusterID)",
-        "jetstream": "NATS JetStream run by Argo Events (StatefulSet, pinned version)",
-        "jetstream-exotic": "an existing JetStream server run elsewhere (url)",
-        "kafka": "Kafka brokers run elsewhere (url, topic, version, TLS/SASL)",
-    }
-    for backend in sources.BACKENDS:
-        lines.append(f"  {backend.ljust(16)}  {notes[backend]}")
-    emit_text("\n".join(lines) + "\n")

@@ -192,18 +192,18 @@ INDEX_LIMIT = 64 * 1024 * 1024
 def read_index(directory: Path) -> tuple[str, list]:
     """Read a rendered tree written by ``render --all``: ``(format, entries with their text)``.
 
-    The tree is read as any repository file is (:func:`renderer.stages.tree.confine`): a file of the index
+    The tree is read as any repository file is (:func:`renderer.stages.containment.confine`): a file of the index
     that leads outside the tree, a symlink loop, a FIFO or a file beyond the size limits is an input error.
     """
-    from renderer.stages import tree, yamlio
+    from renderer.stages import containment, yamlio
 
     directory = Path(directory)
     within = "the rendered tree"
-    index = tree.confine(directory, INDEX_FILE, within=within) if directory.is_dir() else None
+    index = containment.confine(directory, INDEX_FILE, within=within) if directory.is_dir() else None
     if index is None:
         raise InputError(f"{str(directory)!r} is not a tree written by render --all (it has no {INDEX_FILE})",
                          hint="write one with: eventbus-render render --all -o DIR")
-    raw = tree.read_file(index, INDEX_FILE, INDEX_LIMIT)
+    raw = containment.read_file(index, INDEX_FILE, INDEX_LIMIT)
     try:
         if len(raw) > INDEX_LIMIT:
             raise ValueError(f"larger than {INDEX_LIMIT} bytes")
@@ -222,10 +222,10 @@ def read_index(directory: Path) -> tuple[str, list]:
             parts = file.split("/") if isinstance(file, str) else ()
             if not parts or any(part in ("", ".", "..") for part in parts):
                 raise ValueError(f"{file!r} is not a path inside the tree")
-            path = tree.confine(directory, file, within=within)
+            path = containment.confine(directory, file, within=within)
             if path is None:
                 raise ValueError(f"{file} is missing")
-            data = tree.read_file(path, file, yamlio.MAX_BYTES)
+            data = containment.read_file(path, file, yamlio.MAX_BYTES)
             if len(data) > yamlio.MAX_BYTES:
                 raise ValueError(f"{file} is larger than {yamlio.MAX_BYTES} bytes")
             entries.append(Entry(record["environment"], record["namespace"], record["name"], record["app"],

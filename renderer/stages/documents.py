@@ -19,7 +19,7 @@ from pathlib import Path
 
 from renderer import context, paths
 from renderer.errors import InputError, Location
-from renderer.stages import tree, yamlio
+from renderer.stages import containment, tree, yamlio
 from renderer.stages.filechecks import top_level_mapping
 
 _PARSED = "sources.parsed"
@@ -73,13 +73,13 @@ def display_path(path: Path, root: Path | None) -> str:
 
 
 def _read(path: Path, display: str) -> bytes:
-    return tree.read_file(path, display, yamlio.MAX_BYTES)
+    return containment.read_file(path, display, yamlio.MAX_BYTES)
 
 
 def load_document(path: Path, display: str) -> Document:
     """Load one YAML mapping file: parsed once per run (package files once per process), copied out.
 
-    ``path`` has been through :func:`renderer.stages.tree.confine` (or is the package's own).
+    ``path`` has been through :func:`renderer.stages.containment.confine` (or is the package's own).
     """
     text = str(path)
     if text.startswith(tree.PACKAGE_PREFIXES):

@@ -1,8 +1,12 @@
 """Find and load the app file, profiles and overlays, safely: the load stage's front door.
 
 Names resolve in the app directory's own ``profiles/`` and ``overlays/``
-first, then among the built-ins shipped in the package; nothing that could
-leave the app directory is ever opened (:mod:`renderer.stages.tree`). Files
+first, then in the repository layer (the nearest ``.eventbus-render/`` above
+the app), then among the built-ins shipped in the package; nothing that could
+leave its place is ever opened (:mod:`renderer.stages.tree`). A profile's
+``extends`` resolves from the profile's own place down: an app profile may
+extend a shared one, a shared one a built-in, never the other way, and a
+profile extending its own name extends the one it shadows. Files
 are parsed once per run and every caller gets its own copy
 (:mod:`renderer.stages.documents`); their shape is checked by
 :mod:`renderer.stages.filechecks`. This module builds the records
@@ -18,6 +22,9 @@ from pathlib import Path
 
 from renderer import context
 from renderer.errors import InputError
+from renderer.stages import tree
+from renderer.stages.catalog import available, everywhere, is_repository_file, real_path, template_folders
+from renderer.stages.containment import confine
 from renderer.stages.documents import Document, display_path, load_document
 from renderer.stages.filechecks import (
     BACKENDS,
@@ -28,29 +35,40 @@ from renderer.stages.filechecks import (
     type_name,
 )
 from renderer.stages.tree import (
+    APP,
     APP_ENTRIES,
     APP_FILE,
-    available,
+    BUILTIN,
+    LAYER_FOLDER,
+    REPOSITORY,
+    REPOSITORY_MARK,
+    Place,
     builtin_dir,
-    confine,
     entries,
     find_named,
     has_folder,
     local_folder,
+    places,
+    repository_layer,
     snapshot,
 )
 
 __all__ = [
-    "APP_ENTRIES", "APP_FILE", "BACKENDS",
-    "App", "Document", "Overlay", "Profile", "available", "builtin_dir", "check_name",
-    "display_path", "find_named", "has_folder", "load_app", "load_document", "load_overlay",
-    "load_profile", "load_profile_chain", "local_folder", "snapshot", "type_name",
+    "APP", "APP_ENTRIES", "APP_FILE", "BACKENDS", "BUILTIN", "LAYER_FOLDER", "REPOSITORY", "REPOSITORY_MARK",
+    "App", "Document", "Overlay", "Place", "Profile", "available", "builtin_dir", "check_name",
+    "display_path", "everywhere", "find_named", "has_folder", "is_repository_file", "load_app", "load_document",
+    "load_overlay", "load_profile", "load_profile_chain", "local_folder", "places", "real_path", "repository_layer",
+    "snapshot", "template_folders", "type_name", "unknown_name",
 ]
 
 
 @dataclass(slots=True, frozen=True)
 class Profile:
-    """A profile: description, optional parent, values and guard configuration."""
+    """A profile: description, optional parent, values and guard configuration.
+
+    ``place`` is where it was found; ``below`` the places under it, where
+    its ``extends`` may lead and where a profile it shadows (same name) sits.
+    """
 
     name: str
     doc: Document
@@ -59,19 +77,30 @@ class Profile:
     values: dict = field(default_factory=dict)
     guards: dict | None = None
     merge: dict = field(default_factory=dict)
-    builtin: bool = False
+    place: Place = tree.BUILTIN_PLACE
+    below: tuple = ()
+
+    @property
+    def builtin(self) -> bool:
+        """Whether it is one of the package's profiles."""
+        return self.place.where == BUILTIN
 
 
 @dataclass(slots=True, frozen=True)
 class Overlay:
-    """An overlay: description and values."""
+    """An overlay: description and values; ``place`` is where it was found."""
 
     name: str
     doc: Document
     description: str = ""
     values: dict = field(default_factory=dict)
     merge: dict = field(default_factory=dict)
-    builtin: bool = False
+    place: Place = tree.BUILTIN_PLACE
+
+    @property
+    def builtin(self) -> bool:
+        """Whether it is one of the package's overlays."""
+        return self.place.where == BUILTIN
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,8 +157,9 @@ def did_you_mean(word: str, choices) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-def _unknown(kind: str, name: str, app_root: Path | None, doc: Document | None, path: tuple) -> InputError:
-    names = available(kind, app_root)
+def unknown_name(kind: str, name: str, where, doc: Document | None = None, path: tuple = ()) -> InputError:
+    """The error for profile or overlay ``name`` that no place of ``where`` holds, with the closest known names."""
+    names = available(kind, where)
     message = f"unknown {kind[:-1]} {name!r}"
     hint = did_you_mean(name, names) + f"known {kind}: {', '.join(names) or 'none'}"
     if doc is None:
@@ -137,47 +167,59 @@ def _unknown(kind: str, name: str, app_root: Path | None, doc: Document | None, 
     return doc.error(path, message, hint=hint)
 
 
-def load_profile(name: str, app_root: Path | None, *, referrer: Document | None = None,
-                 ref_path: tuple = ("profile",)) -> Profile:
-    """Load profile ``name`` (not its parents)."""
-    check_name(name, referrer, ref_path, "profile")
-    found = find_named("profiles", name, app_root)
+def _load(kind: str, name: str, where, referrer: Document | None, ref_path: tuple, check):
+    """``(document, place, places below it)`` of profile or overlay ``name``, looked up in ``where``."""
+    check_name(name, referrer, ref_path, kind[:-1])
+    lookup = where if isinstance(where, tuple) else places(where)
+    found = find_named(kind, name, lookup)
     if found is None:
-        raise _unknown("profiles", name, app_root, referrer, ref_path)
-    path, builtin = found
-    doc = _checked("profile", load_document(path, display_path(path, app_root)), check_profile)
-    return Profile(name, doc, builtin=builtin, **_profile_fields(doc.data))
+        raise unknown_name(kind, name, lookup, referrer, ref_path)
+    path, place = found
+    doc = _checked(kind[:-1], load_document(path, place.display(kind, path.name)), check)
+    return doc, place, lookup[lookup.index(place) + 1:]
 
 
-def load_profile_chain(name: str, app_root: Path | None, *, referrer: Document | None = None,
+def load_profile(name: str, where, *, referrer: Document | None = None,
+                 ref_path: tuple = ("profile",)) -> Profile:
+    """Load profile ``name`` (not its parents) from the places of ``where`` (an app directory, ``None`` for the
+    built-ins alone, or a tuple of :class:`Place`)."""
+    doc, place, below = _load("profiles", name, where, referrer, ref_path, check_profile)
+    return Profile(name, doc, place=place, below=below, **_profile_fields(doc.data))
+
+
+def load_profile_chain(name: str, where, *, referrer: Document | None = None,
                        ref_path: tuple = ("profile",)) -> list[Profile]:
-    """Profile ``name`` and every profile it extends, base first. Cycles are an error."""
+    """Profile ``name`` and every profile it extends, base first. Cycles are an error.
+
+    A profile's ``extends`` resolves from its own place down (an app profile
+    may extend a shared one, a shared one a built-in, never upwards), and
+    ``extends`` of its own name leads to the profile it shadows.
+    """
     chain: list[Profile] = []
-    seen: list[str] = []
-    current, doc, path = name, referrer, ref_path
+    current, doc, path, lookup = name, referrer, ref_path, places(where)
     while current is not None:
-        if current in seen:
-            cycle = " -> ".join(seen + [current])
+        profile = load_profile(current, lookup, referrer=doc, ref_path=path)
+        if chain and any(p.name == profile.name and p.place == profile.place for p in chain):
+            cycle = " -> ".join([p.name for p in chain] + [current])
             raise doc.error(path, f"profile 'extends' forms a cycle: {cycle}",
                             hint="remove one of the 'extends' links")
-        seen.append(current)
-        profile = load_profile(current, app_root, referrer=doc, ref_path=path)
         chain.append(profile)
         current, doc, path = profile.extends, profile.doc, ("extends",)
+        lookup = profile.below if current == profile.name else (profile.place,) + profile.below
+        if current == profile.name and find_named("profiles", current, lookup) is None:
+            raise doc.error(path, f"profile {current!r} extends its own name, and no profile {current!r} lies "
+                            f"below its place ({profile.place.label})",
+                            hint="a profile extending its own name extends the one it shadows in the repository "
+                                 "layer or among the built-ins; name another profile")
     chain.reverse()
     return chain
 
 
-def load_overlay(name: str, app_root: Path | None, *, referrer: Document | None = None,
+def load_overlay(name: str, where, *, referrer: Document | None = None,
                  ref_path: tuple = ("overlays",)) -> Overlay:
-    """Load overlay ``name``."""
-    check_name(name, referrer, ref_path, "overlay")
-    found = find_named("overlays", name, app_root)
-    if found is None:
-        raise _unknown("overlays", name, app_root, referrer, ref_path)
-    path, builtin = found
-    doc = _checked("overlay", load_document(path, display_path(path, app_root)), check_overlay)
-    return Overlay(name, doc, builtin=builtin, **_overlay_fields(doc.data))
+    """Load overlay ``name`` from the places of ``where``."""
+    doc, place, _ = _load("overlays", name, where, referrer, ref_path, check_overlay)
+    return Overlay(name, doc, place=place, **_overlay_fields(doc.data))
 
 
 def load_app(app_dir) -> App:

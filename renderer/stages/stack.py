@@ -128,20 +128,23 @@ def select_environment(app, environment: str | None) -> dict:
     return app.environments[environment]
 
 
-def collect_layers(app, request, env: dict):
-    """Load profiles and overlays and build the ordered list of layers: ``(profiles, overlays, stack)``."""
+def collect_layers(app, request, env: dict, where=None):
+    """Load profiles and overlays and build the ordered list of layers: ``(profiles, overlays, stack)``.
+
+    ``where`` are the places names resolve in (:func:`renderer.stages.tree.places`), by default the app's."""
     doc = app.doc
     read = _ReadCount()
     read.add(doc)
     env_prefix = ("environments", request.environment) if request.environment else ()
+    where = sources.places(app.root, request.repository_root) if where is None else where
     if request.profile is not None:
         sources.check_name(request.profile, None, (), "profile")
-        profiles = sources.load_profile_chain(request.profile, app.root)
+        profiles = sources.load_profile_chain(request.profile, where)
     elif "profile" in env:
-        profiles = sources.load_profile_chain(env["profile"], app.root, referrer=doc,
+        profiles = sources.load_profile_chain(env["profile"], where, referrer=doc,
                                               ref_path=env_prefix + ("profile",))
     else:
-        profiles = sources.load_profile_chain(app.profile, app.root, referrer=doc)
+        profiles = sources.load_profile_chain(app.profile, where, referrer=doc)
     for profile in profiles:
         read.add(profile.doc)
     overlays = []
@@ -151,7 +154,7 @@ def collect_layers(app, request, env: dict):
         sources.check_name(name, None, (), "overlay")
         wanted.append((name, None, ("overlays",)))
     for name, referrer, ref_path in wanted:  # counted as they are read: a render of too many values stops early
-        overlays.append(read.add(sources.load_overlay(name, app.root, referrer=referrer, ref_path=ref_path)))
+        overlays.append(read.add(sources.load_overlay(name, where, referrer=referrer, ref_path=ref_path)))
 
     stack = defaults_layers(app.backend)
     for profile in profiles:

@@ -1,19 +1,22 @@
 """The template stage: one sandboxed Jinja2 template per backend renders the EventBus text.
 
 Templates are looked up in the app directory's ``templates/`` folder first,
-then in the package. Every lookup stays inside those folders (``..``,
+then in the repository layer's (``.eventbus-render/templates/``), then in
+the package. Every lookup stays inside those folders (``..``,
 absolute names and symlinks that leave them are refused), the environment
 is an immutable sandbox with strict undefined and bounded operators
 (:mod:`renderer.stages.template_sandbox`), and values reach the YAML text
 only through the ``yaml`` filter, which writes JSON-style flow scalars
 (:mod:`renderer.stages.template_filters`): a string can never turn into a
 number, a boolean, a second document or a new key. An app's own templates
-run under a time limit; the output of any template is at most 1 MiB.
+and the repository layer's run under a time limit; the output of any
+template is at most 1 MiB.
 
 Jinja2 is imported on the first render, not with this module. The
 environment of the package's templates is made once per process (it holds
-only the package's compiled templates); the environment of an app with its
-own ``templates/`` belongs to the current run (:func:`renderer.context.cache`).
+only the package's compiled templates); the environment of an app with
+templates of its own or of its repository layer belongs to the current run
+(:func:`renderer.context.cache`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "combine",
     "environment",
     "render",
+    "source_of",
     "spread_pods",
     "to_yaml_flow",
 ]
@@ -48,15 +52,17 @@ class TemplateTimeout(Exception):
     """Raised inside a template render that ran past :data:`TIME_LIMIT_SECONDS`."""
 
 
-def environment(app_root: Path | None):
-    """The sandboxed environment for ``app_root``.
+def environment(where):
+    """The sandboxed environment for the app directory ``where`` (or :func:`renderer.stages.tree.places`).
 
-    Apps without a ``templates/`` folder all share the package-only environment
-    (made once per process), so its compiled templates serve every such app. An
-    app with its own templates gets an environment of the current run, one per
-    folder.
+    Apps without a ``templates/`` folder (of their own or of their repository
+    layer) all share the package-only environment (made once per process), so
+    its compiled templates serve every such app. An app with templates gets
+    an environment of the current run, one per set of folders.
     """
-    return _environment(app_root)[0]
+    from renderer.stages.catalog import template_folders
+
+    return _environment(template_folders(where) if where is not None else ())
 
 
 @functools.cache
@@ -66,35 +72,37 @@ def _package_environment():
     return template_sandbox.new_environment([(PACKAGE_TEMPLATES, template_sandbox.BUILTIN_LABEL)])
 
 
-def _environment(app_root: Path | None) -> tuple:
-    """``(environment, whether it loads templates of the app's own)``."""
-    from renderer.stages import tree
-
-    local = tree.own_folder(app_root, "templates") if app_root is not None else None  # refuses what leaves the app
-    if local is None:
-        return _package_environment(), False
-    key = os.path.realpath(local)
+def _environment(folders: tuple):
+    """The environment of ``folders`` (``(folder, name in messages)`` pairs, searched before the package's)."""
+    if not folders:
+        return _package_environment()
+    key = tuple((os.path.realpath(folder), label) for folder, label in folders)
     made = run_cache("template-environments")
     env = made.get(key)
     if env is None:
         from renderer.stages import template_sandbox
 
         env = made[key] = template_sandbox.new_environment(
-            [(Path(key), "templates"), (PACKAGE_TEMPLATES, template_sandbox.BUILTIN_LABEL)])
-    return env, True
+            [(Path(folder), label) for folder, label in key] + [(PACKAGE_TEMPLATES, template_sandbox.BUILTIN_LABEL)])
+    return env
 
 
-def render(backend: str, context: dict, app_root: Path | None) -> str:
-    """Render the template of ``backend`` with ``context``; template errors become :class:`InputError`."""
+def render(backend: str, context: dict, folders: tuple = ()) -> str:
+    """Render the template of ``backend`` with ``context``; template errors become :class:`InputError`.
+
+    ``folders`` are the app's and its repository layer's ``templates/`` folders
+    (:func:`renderer.stages.catalog.template_folders`); their templates run under
+    the time limit.
+    """
     name = backend + TEMPLATE_SUFFIX
-    env, own_templates = _environment(app_root)
+    env = _environment(folders)
     from renderer.stages import template_bounds
 
     template = None
     try:
         template = env.get_template(name)
         with template_bounds.budget():  # what one render builds, added up (MAX_WORK)
-            if own_templates:
+            if folders:
                 with _time_limit(TIME_LIMIT_SECONDS):
                     text = template.render(context)
             else:  # the package's own templates hold no loops a value could blow up: no timer needed
@@ -102,6 +110,15 @@ def render(backend: str, context: dict, app_root: Path | None) -> str:
     except Exception as exc:
         raise _template_error(exc, name, getattr(template, "filename", None) or name) from None
     return text
+
+
+def source_of(backend: str, folders: tuple) -> str:
+    """How the template of ``backend`` is named in messages: from the first of ``folders`` holding it, else built in."""
+    from renderer.stages.template_sandbox import BUILTIN_LABEL
+
+    name = backend + TEMPLATE_SUFFIX
+    return next((f"{label}/{name}" for folder, label in folders if (Path(folder) / name).is_file()),
+                f"{BUILTIN_LABEL}/{name}")
 
 
 def _template_location(exc: BaseException, fallback: str) -> Location:
@@ -131,7 +148,8 @@ def _template_error(exc: Exception, name: str, shown: str) -> Exception:
                           hint="look for loops over large ranges")
     if isinstance(exc, TemplateNotFound):
         return InputError(f"template {exc.name!r} not found",
-                          hint="templates are looked up in the app's templates/ folder, then built in")
+                          hint="templates are looked up in the app's templates/ folder, then in the repository "
+                               "layer's (.eventbus-render/templates/), then built in")
     if isinstance(exc, TemplateSyntaxError):
         return InputError(f"template syntax error: {exc.message}", location=Location(exc.filename or name, exc.lineno))
     if isinstance(exc, UndefinedError):

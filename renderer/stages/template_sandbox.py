@@ -89,7 +89,7 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
 class ConfinedLoader(BaseLoader):
     """Loads templates from a list of folders, never from outside them.
 
-    An app's own folder goes through :func:`renderer.stages.tree.confine`: a
+    An app's own folder goes through :func:`renderer.stages.containment.confine`: a
     template that leads outside the folder through a symlink, a symlink loop,
     a FIFO or a device is refused with a message, not skipped; the package's
     folder is read as it is.
@@ -100,7 +100,7 @@ class ConfinedLoader(BaseLoader):
         self.roots = [(str(root.resolve()), label) for root, label in roots if root.is_dir()]
 
     def get_source(self, environment, template):
-        from renderer.stages import tree
+        from renderer.stages import containment
 
         pieces = split_template_path(template)  # refuses '..'
         relative = "/".join(pieces)
@@ -111,11 +111,11 @@ class ConfinedLoader(BaseLoader):
                 if not os.path.isfile(path):
                     continue
             else:
-                path = tree.confine(root, relative, display, within=f"the app's {label} folder",
-                                    what=f"template {relative!r}")
+                within = "the app's templates folder" if label == "templates" else f"the {label} folder"
+                path = containment.confine(root, relative, display, within=within, what=f"template {relative!r}")
                 if path is None:
                     continue
-            data = tree.read_file(path, display, MAX_TEMPLATE_BYTES)
+            data = containment.read_file(path, display, MAX_TEMPLATE_BYTES)
             if len(data) > MAX_TEMPLATE_BYTES:
                 raise TemplateNotFound(f"{template} (larger than {MAX_TEMPLATE_BYTES} bytes)")
             try:

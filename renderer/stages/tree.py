@@ -1,16 +1,15 @@
-"""What an app directory holds, where a profile or overlay name leads, and the one containment check.
+"""What an app directory holds, and where a profile, overlay or template name leads, confined to its place.
 
-Names resolve in the app directory's own ``profiles/`` and ``overlays/``
-first, then among the built-ins shipped in the package. A name is a plain
-file stem: nothing that could leave the app directory (``../x``, an absolute
-path, a symlink pointing outside) is ever opened.
-
-Every reader of a repository's files (the app file, profiles, overlays,
-templates, a rendered tree read back by ``diff``) asks :func:`confine` first
-and reads with :func:`read_file`: a path that leads outside its root through
-a symlink, a symlink loop, and anything that is not a regular file or folder
-(a FIFO, a device, a socket) are refused with a message naming the path,
-before anything is opened.
+Names resolve in three places (:func:`places`), the first that holds the
+name winning: the app directory's own ``profiles/``, ``overlays/`` and
+``templates/``; the repository layer, the nearest ``.eventbus-render/``
+folder at or above the app directory (the walk stops at the repository root,
+the folder holding ``.git``, or at the file system's root), laid out like an
+app directory; then the built-ins shipped in the package. A name is a plain
+file stem: nothing that could leave its place (``../x``, an absolute path, a
+symlink pointing outside the app directory or the ``.eventbus-render/``
+folder) is ever opened: every path goes through
+:func:`renderer.stages.containment.confine`.
 
 Outside a :class:`snapshot` every lookup asks the file system again (a
 long-lived process must see edits). Inside one (a bulk command) the tree is
@@ -20,19 +19,26 @@ read once: listings, lookups and parsed files are remembered in the run
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import stat
 from pathlib import Path
+from typing import NamedTuple
 
 from renderer import context
 from renderer.errors import InputError, Location
-from renderer.stages.filechecks import NAME
+from renderer.stages import containment
 
 APP_FILE = "eventbus-render.yaml"
-APP_ENTRIES = frozenset((APP_FILE, "profiles", "overlays", "templates"))
-"""What of an app directory the renderer looks at: the app file and the layer folders."""
+LAYER_FOLDER = ".eventbus-render"
+"""The repository layer: a folder holding ``profiles/``, ``overlays/`` and ``templates/`` for every app below it."""
+REPOSITORY_MARK = ".git"
+"""What the repository root holds (a folder, or a file in a linked work tree); the layer lookup stops there."""
+APP_ENTRIES = frozenset((APP_FILE, "profiles", "overlays", "templates", LAYER_FOLDER, REPOSITORY_MARK))
+"""What of an app directory the renderer looks at: the app file, the layer folders, and the two the lookup of the
+repository layer asks for."""
+APP, REPOSITORY, BUILTIN = "app", "repository", "built-in"
+"""The places a name resolves in, first to last."""
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PACKAGE_PREFIXES = (str(PACKAGE_DIR) + os.sep, str(PACKAGE_DIR.parent / "profiles") + os.sep,
@@ -43,7 +49,6 @@ _RUN_CACHE = "sources"
 """The run's cache of this stage; its ``"snapshot"`` entry is the memory of the open snapshot."""
 
 
-@functools.cache
 @functools.cache  # the package does not move under a running process
 def builtin_dir(kind: str) -> Path:
     """Folder of built-in ``profiles`` or ``overlays``: in the package, or the checkout's top level."""
@@ -162,167 +167,175 @@ def own_folder(app_root, name: str) -> str | None:
     known = entries(app_root)
     if known is not None and known.get(name) == "dir":
         return os.path.join(app_root, name)
-    return confine(app_root, name, folder=True, what=f"the {name} folder")
+    return containment.confine(app_root, name, folder=True, what=f"the {name} folder")
 
 
-# -- the one containment check --------------------------------------------------------------------
+class Place(NamedTuple):
+    """One place names resolve in: an app directory, a repository layer, or the package's built-ins.
 
-_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder", stat.S_IFREG: "a regular file"}
-
-
-def confine(root, relative: str, display: str | None = None, *, folder: bool = False,
-            within: str = "the app directory", what: str | None = None) -> str | None:
-    """The path of ``root/relative`` once it is known to stay inside ``root`` and to be a regular file (a folder
-    with ``folder``); ``None`` when nothing is there. The one containment check of every reader of repository
-    files.
-
-    Each part of ``relative`` (``/``-separated plain names) is looked at with ``lstat``, following
-    nothing. Only when a part is a symlink is the whole path resolved, strictly, and required to land inside
-    ``root`` (resolved too); the resolved path is returned then, so the reader does not follow the links again.
-    A symlink loop, a symlink to nothing, a path that leaves ``root`` and anything that is neither a regular
-    file nor a folder (a FIFO, a device, a socket) are :class:`InputError` located at ``display``, and
-    nothing is opened. ``what`` names the path in the message (``profile 'prod'``).
+    ``root`` is the folder holding its ``profiles/``, ``overlays/`` and
+    ``templates/`` (``None`` for the package), which no file of it may leave;
+    ``prefix`` is how its files are named in messages: ``""`` in an app
+    directory (``profiles/x.yaml``), the layer's path from the repository root
+    (``.eventbus-render/``) for the repository layer. (A named tuple: every
+    render compares and hashes places, which a tuple does in C.)
     """
-    display = display or relative
-    what = what or ("the folder" if folder else "the file")
-    root = os.fspath(root)
-    path, info = root, None
-    for part in relative.split("/"):
-        path = os.path.join(path, part)
-        try:
-            info = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", location=Location(display)) from None
-        if stat.S_ISLNK(info.st_mode):
-            path, info = _through_links(root, os.path.join(root, relative), path, display, within, what)
-            break
-    wanted = stat.S_IFDIR if folder else stat.S_IFREG
-    found = stat.S_IFMT(info.st_mode)
-    if found != wanted:
-        raise InputError(f"{what} is {_TYPES.get(found, 'a special file')}, not {_TYPES[wanted]}",
-                         location=Location(display),
-                         hint="the renderer reads only regular files and folders, and never opens anything else")
-    return path
+
+    where: str
+    root: str | None = None
+    prefix: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the place is named to users: ``app``, ``repository layer`` or ``built-in``."""
+        return "repository layer" if self.where == REPOSITORY else self.where
+
+    def folder(self, kind: str) -> str:
+        """The place's folder of ``kind`` (``profiles``, ``overlays``, ``templates``)."""
+        return str(builtin_dir(kind)) if self.root is None else os.path.join(self.root, kind)
+
+    def display(self, kind: str, file_name: str) -> str:
+        """How file ``kind/file_name`` of this place is named in messages."""
+        return f"builtin:{kind}/{file_name}" if self.where == BUILTIN else f"{self.prefix}{kind}/{file_name}"
 
 
-def _through_links(root: str, full: str, link: str, display: str, within: str, what: str) -> tuple:
-    """``(real path, its stat)`` of ``full``, a path through the symlink ``link``, when it stays inside ``root``."""
-    named = f"{what} is a symlink" if link == full else \
-        f"{what} passes through a symlink ({display_of(link, root)})"
-    try:
-        real = os.path.realpath(full, strict=True)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError(f"{named} that never ends (a symlink loop)", location=Location(display),
-                             hint="point the symlink at a file, or replace it by the file itself") from None
-        real = None
-    real_root = _real_root(root)
-    landing = real if real is not None else os.path.realpath(full)
-    if landing != real_root and not landing.startswith(real_root.rstrip(os.sep) + os.sep):
-        raise InputError(f"{named} that leaves {within}", location=Location(display),
-                         hint="replace the symlink by the file itself")
-    if real is None:
-        raise InputError(f"{named} to nothing", location=Location(display),
-                         hint="point the symlink at a file that exists, or remove it")
-    try:
-        return real, os.stat(real)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", location=Location(display)) from None
+BUILTIN_PLACE = Place(BUILTIN)
 
 
-def display_of(path: str, root: str) -> str:
-    """``path`` relative to ``root`` (both as given, not resolved), as messages show it."""
-    prefix = root.rstrip(os.sep) + os.sep
-    return path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
+def places(where, ceiling=None) -> tuple:
+    """The places names resolve in for the app directory ``where``, first to last.
 
-
-def _real_root(root: str) -> str:
+    ``where`` is an app directory (its own folders, its repository layer, the
+    built-ins), ``None`` (the built-ins alone) or already such a tuple.
+    ``ceiling`` bounds the walk to the repository layer from above (Argo CD's
+    copy of the repository). Remembered for the run.
+    """
+    if isinstance(where, tuple):
+        return where
+    if where is None:
+        return (BUILTIN_PLACE,)
+    app_root = str(where)
     remembered = context.cache(_RUN_CACHE)
-    key = ("real", root)
+    key = ("places", app_root, ceiling)
     found = remembered.get(key)
     if found is None:
-        found = remembered[key] = os.path.realpath(root)
+        layer = repository_layer(app_root, ceiling)
+        found = remembered[key] = (Place(APP, app_root),) + ((layer,) if layer else ()) + (BUILTIN_PLACE,)
     return found
 
 
-def read_file(path, display: str, limit: int) -> bytes:
-    """The bytes of the regular file ``path`` (at most ``limit`` + 1: more is the caller's error to word).
-
-    Opened without blocking and checked to be a regular file before a byte is read, so a FIFO or device
-    put in place of a file after :func:`confine` looked cannot hang or feed the render.
-    """
+def _kind_of(folder: str, name: str, known: dict | None = None) -> str | None:
+    """``dir``, ``link``, ``file`` or ``other`` for ``folder/name`` (``known``: what a listing of ``folder``
+    saw); ``None`` when there is none."""
+    if known is not None:
+        return known.get(name)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise InputError("is not a regular file", location=Location(display),
-                                 hint="the renderer reads only regular files")
-            parts, size = [], 0
-            while size <= limit:
-                part = os.read(fd, limit + 1 - size)
-                if not part:
-                    break
-                parts.append(part)
-                size += len(part)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError("is a symlink loop", location=Location(display)) from None
-        raise InputError(f"cannot read file: {exc.strerror}", location=Location(display)) from None
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+    except OSError:
+        return None
+    return "link" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) \
+        else "other"
 
 
-def find_named(kind: str, name: str, app_root: Path | None) -> tuple[Path, bool] | None:
-    """Path of profile/overlay ``name``: the app's own first, then built-in. ``(path, builtin)``."""
-    if app_root is not None:
-        in_snapshot = memory() is not None
-        listing = (local_folder(app_root, kind) or {}) if in_snapshot else None
-        for suffix in (".yaml", ".yml"):
-            file_name = name + suffix
-            if in_snapshot:
-                known = listing.get(file_name)
-                if known is None:
-                    continue
-                if known == "file":  # a regular file, no symlink, in a folder that is none: inside
-                    return Path(os.path.join(app_root, kind, file_name)), False
-            if confine(app_root, f"{kind}/{file_name}", what=f"{kind[:-1]} {name!r}") is not None:
-                return Path(os.path.join(app_root, kind, file_name)), False
-    return find_builtin(kind, name)
+def _walk(start: str, stop: str | None, wanted: str | None, known: dict | None = None) -> str | None:
+    """Up from ``start`` (``known``: what a listing of it saw), never above the repository root (the folder
+    holding ``.git``), ``stop`` or the file system's root: the nearest folder holding ``wanted``, or with
+    ``wanted`` None the root itself (``None`` at the file system's root). Every folder's answer is remembered
+    for the run, so the apps of one repository share the walk."""
+    remembered = context.cache(_RUN_CACHE)
+    visited, folder = [], start
+    while True:
+        key = ("walk", wanted, folder, stop)
+        if key in remembered:
+            answer = remembered[key]
+            break
+        visited.append(key)
+        listing = known if folder == start else None
+        if wanted is not None and _kind_of(folder, wanted, listing) is not None:
+            answer = folder
+            break
+        if folder == stop or _kind_of(folder, REPOSITORY_MARK, listing) is not None:
+            answer = folder if wanted is None else None
+            break
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            answer = None
+            break
+        folder = parent
+    for key in visited:
+        remembered[key] = answer
+    return answer
 
 
-def find_builtin(kind: str, name: str) -> tuple[Path, bool] | None:
-    """``(path, True)`` of built-in profile/overlay ``name``, or ``None`` (remembered for the run)."""
+def repository_layer(app_root, ceiling=None) -> Place | None:
+    """The repository layer of ``app_root``: the nearest :data:`LAYER_FOLDER` at or above it, or ``None``.
+
+    The walk stops at the repository root (the folder holding ``.git``, which
+    Argo CD's copy keeps when it leaves out ``.git/*``), at ``ceiling``, or at
+    the file system's root. The layer's files are named from the repository
+    root (from the folder holding the layer when there is no repository). A
+    layer that is a symlink or a file is an error: it could lead anywhere.
+    """
+    start = os.path.abspath(app_root)
+    stop = os.path.abspath(ceiling) if ceiling is not None else None
+    holder = _walk(start, stop, LAYER_FOLDER, entries(app_root))
+    if holder is None:
+        return None
+    base = _walk(holder, stop, None) or holder
+    relative = os.path.relpath(holder, base)
+    prefix = ("" if relative == "." else relative.replace(os.sep, "/") + "/") + LAYER_FOLDER + "/"
+    if _kind_of(holder, LAYER_FOLDER) != "dir":
+        raise InputError(f"the repository layer {prefix[:-1]} is not a folder (a symlink or a file)",
+                         location=Location(prefix[:-1]),
+                         hint=f"make {LAYER_FOLDER} a folder holding profiles/, overlays/ and templates/")
+    return Place(REPOSITORY, os.path.join(holder, LAYER_FOLDER), prefix)
+
+
+def find_named(kind: str, name: str, where) -> tuple[Path, Place] | None:
+    """``(path, place)`` of profile/overlay ``name``: the first of :func:`places` ``where`` holding it."""
+    lookup = where if isinstance(where, tuple) else places(where)
+    remembered = memory()
+    if remembered is not None:  # in a snapshot the answer holds until it ends (an error is looked up again)
+        key = ("named", kind, name, lookup)
+        if key in remembered:
+            return remembered[key]
+    found = None
+    for place in lookup:
+        found = find_builtin(kind, name) if place.root is None else _find_in(place, kind, name)
+        if found is not None:
+            break
+    if remembered is not None:
+        remembered[key] = found
+    return found
+
+
+def _find_in(place: Place, kind: str, name: str) -> tuple[Path, Place] | None:
+    """``(path, place)`` of ``kind/name.yaml`` (or ``.yml``) of an app directory or repository layer: through
+    :func:`~renderer.stages.containment.confine`, so nothing that leaves the place is ever found."""
+    root = place.root
+    in_snapshot = memory() is not None
+    listing = (local_folder(root, kind) or {}) if in_snapshot else None
+    within = "the app directory" if place.where == APP else f"the repository layer ({place.prefix[:-1]})"
+    for suffix in (".yaml", ".yml"):
+        file_name = name + suffix
+        if in_snapshot:
+            known = listing.get(file_name)
+            if known is None:
+                continue
+            if known == "file":  # a regular file, no symlink, in a folder that is none: inside
+                return Path(os.path.join(root, kind, file_name)), place
+        if containment.confine(root, f"{kind}/{file_name}", place.display(kind, file_name), within=within,
+                               what=f"{kind[:-1]} {name!r}") is not None:
+            return Path(os.path.join(root, kind, file_name)), place
+    return None
+
+
+def find_builtin(kind: str, name: str) -> tuple[Path, Place] | None:
+    """``(path, BUILTIN_PLACE)`` of built-in profile/overlay ``name``, or ``None`` (remembered for the run)."""
     remembered = context.cache(_RUN_CACHE)
     key = ("builtin", kind, name)
     if key not in remembered:
         base = builtin_dir(kind)
-        remembered[key] = next(((base / f"{name}{suffix}", True) for suffix in (".yaml", ".yml")
+        remembered[key] = next(((base / f"{name}{suffix}", BUILTIN_PLACE) for suffix in (".yaml", ".yml")
                                 if (base / f"{name}{suffix}").is_file()), None)
     return remembered[key]
-
-
-def available(kind: str, app_root: Path | None) -> dict[str, tuple[Path, bool]]:
-    """Every profile or overlay visible from ``app_root``: name -> (path, builtin), sorted by name."""
-    found: dict[str, tuple[Path, bool]] = {}
-    dirs = [(builtin_dir(kind), True)]
-    if app_root is not None:
-        dirs.append((app_root / kind, False))
-    for folder, builtin in dirs:
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:  # no such folder, not a folder, a symlink loop: nothing to list
-            continue
-        for entry in names:
-            stem, dot, ext = entry.rpartition(".")
-            if dot and ext in ("yaml", "yml") and NAME.fullmatch(stem):
-                if not builtin:
-                    try:  # only what a render could read: inside the app, a regular file
-                        confine(app_root, f"{kind}/{entry}")
-                    except InputError:
-                        continue
-                found[stem] = (folder / entry, builtin)
-    return dict(sorted(found.items()))

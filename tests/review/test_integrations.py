@@ -49,6 +49,9 @@ def hook(hook_id: str) -> dict:
     ("apps/a/profiles/prod.yaml", True),
     ("apps/a/overlays/ha.yml", True),
     ("apps/a/templates/jetstream.yaml.j2", True),
+    (".eventbus-render/profiles/prod-eu.yaml", True),  # the repository layer: every app using it is checked
+    ("teams/.eventbus-render/overlays/eu.yml", True),
+    (".eventbus-render/templates/jetstream.yaml.j2", True),
     ("README.md", False),
     ("apps/a/values.yaml", False),
     ("apps/a/my-eventbus-render.yaml", False),

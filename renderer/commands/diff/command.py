@@ -37,17 +37,33 @@ def checked(tree, label: str) -> list:
 
 
 def export_side(checkout, ref: str, workdir: Path, name: str, reuse: dict | None = None) -> tuple[Path, str]:
-    """Export the app directories below the root at ``ref``; returns the root inside the export and the label.
+    """Export the app directories below the root at ``ref``, and the repository layers they use (at the root,
+    below it or above it); returns the root inside the export and the label.
 
-    ``reuse`` is shared by the exports of one comparison: a file both revisions hold is written once and
-    hard-linked into the other export.
+    The export gets an empty ``.git`` folder at its top, as Argo CD's copy of a
+    repository keeps one, so that the lookup of the repository layer stops at
+    the export's top as it stops at the work tree's. ``reuse`` is shared by
+    the exports of one comparison: a file both revisions hold is written once
+    and hard-linked into the other export.
     """
     commit = gitrefs.resolve(checkout.toplevel, ref)
-    entries = gitrefs.list_tree(checkout.toplevel, commit, checkout.prefix)
+    prefix_parts = checkout.prefix.split("/") if checkout.prefix else []
+    above = tuple("/".join(prefix_parts[:depth] + [sources.LAYER_FOLDER]) for depth in range(len(prefix_parts)))
+    entries = gitrefs.list_tree(checkout.toplevel, commit, checkout.prefix, above)
     app_dirs = {path.rpartition("/")[0] for _, _, path in entries
                 if path == sources.APP_FILE or path.endswith("/" + sources.APP_FILE)}
+    holders = set()  # every folder at or above an app directory: its layer may be there
+    for folder in app_dirs:
+        while folder not in holders:
+            holders.add(folder)
+            if not folder:
+                break
+            folder = folder.rpartition("/")[0]
 
     def wanted(path: str) -> bool:
+        folder, _, layer = path.partition("/" + sources.LAYER_FOLDER + "/")
+        if layer or path.startswith(sources.LAYER_FOLDER + "/"):
+            return (folder if layer else "") in holders
         folder = path.rpartition("/")[0]
         while True:
             if folder in app_dirs:
@@ -58,6 +74,7 @@ def export_side(checkout, ref: str, workdir: Path, name: str, reuse: dict | None
 
     destination = workdir / name
     gitrefs.export(checkout.toplevel, commit, [e for e in entries if wanted(e[2])], destination, reuse)
+    (destination / sources.REPOSITORY_MARK).mkdir(exist_ok=True)
     root = destination / checkout.prefix if checkout.prefix else destination
     return root, f"{ref} ({commit[:12]})" if ref != commit else commit[:12]
 

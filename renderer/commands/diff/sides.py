@@ -136,6 +136,7 @@ def render_chunk(base_root: str | None, head_root: str | None, chunk: list, opti
     :class:`RendererError`: what fails is a failure of its side.
     """
     out = ChunkResult()
+    read: dict = {}  # the files compared for reuse, by path: the repository layer's are read once a chunk
     for app, render_base, given, render_head in chunk:
         base_here: dict = {}  # (environment, kind) -> versions of the base objects of this app
         base_kept: list = []
@@ -151,7 +152,7 @@ def render_chunk(base_root: str | None, head_root: str | None, chunk: list, opti
                 base_here.setdefault((entry.environment, entry.kind), []).append(Version(entry))
         if not render_head:
             base_kept = []
-        reused, read = {}, {}
+        reused = {}
         for made, rendered in base_kept:
             if reuse.same_inputs(Path(base_root) / app, Path(head_root) / app, rendered, read):
                 reused[made[0].environment] = [copy.copy(entry) for entry in made]

@@ -1,11 +1,14 @@
-"""The guard configuration in force: a profile chain's ``guards`` blocks, merged key by key, held to a
-shadowed built-in's floor.
+"""The guard configuration in force: a profile chain's ``guards`` blocks, merged key by key, held to the
+floor of the profile it shadows.
 
 Only profiles configure guards; a child profile (``extends``) overrides its
 parents key by key within each rule. A rule a profile chain never mentions is
 off, except the rules marked ``MANDATORY``, which are errors in every profile
-and can be neither weakened nor waived. An app-local profile that shadows a
-built-in name keeps the built-in's guard configuration as a floor.
+and can be neither weakened nor waived. A profile that shadows another of its
+name in a place below it (an app's own ``prod.yaml`` over the repository
+layer's or the built-in ``prod``; the repository layer's over the built-in)
+keeps the shadowed profile's guard configuration as a floor: it may only
+tighten it.
 """
 
 from __future__ import annotations
@@ -50,40 +53,48 @@ def _resolve(explicit: dict) -> dict:
     return config
 
 
-def _builtin_floor(profile) -> dict | None:
-    """Explicit guard settings of the built-in profile that ``profile`` shadows (None if it shadows none)."""
-    if profile.builtin or sources.find_named("profiles", profile.name, None) is None:
+def shadowed(profile) -> list | None:
+    """The chain of the profile that ``profile`` shadows: the one of its name in a place below its own (None)."""
+    if sources.find_named("profiles", profile.name, profile.below) is None:
         return None
-    errors: list = []
-    explicit: dict = {}
-    for builtin in sources.load_profile_chain(profile.name, None):
-        for rule_id, settings in _profile_settings(builtin, errors).items():
-            explicit.setdefault(rule_id, {}).update(settings)
-    raise_all(errors)
-    floor = _resolve(explicit)
-    # every setting of the floor counts as explicit, so the shadowing chain starts from it
+    return sources.load_profile_chain(profile.name, profile.below)
+
+
+def _floor(profile) -> tuple[dict, object] | None:
+    """``(explicit settings, shadowed profile)`` of the profile ``profile`` shadows; None if it shadows none.
+
+    The floor is the shadowed profile's configuration as resolved (itself
+    held to whatever it shadows), every setting of it counting as explicit.
+    """
+    chain = shadowed(profile)
+    if chain is None:
+        return None
+    floor = resolve_config(chain)
+    located = Location(chain[-1].doc.display)
     out = {}
     for rule_id, rc in floor.items():
         if rc.level == "off":
             continue
-        located = Location(f"builtin:profiles/{profile.name}.yaml")
         out[rule_id] = {"level": (rc.level, rc.where.get("level", located)),
                         "waivable": (rc.waivable, rc.where.get("waivable", located))}
         out[rule_id].update({k: (v, rc.where.get(k, located)) for k, v in rc.params.items()})
-    return out
+    return out, chain[-1]
 
 
 def resolve_config(profiles: list) -> dict:
     """Rule id -> :class:`RuleConfig` for a profile chain (base first). Raises :class:`InputError`.
 
-    Children override parents key by key. When the chain's last profile is an
-    app-local file shadowing a built-in profile name, the built-in's settings
-    are the starting point and may only be tightened: a weaker level, a
-    smaller minimum, a waivable rule the built-in makes non-waivable are
-    errors. A profile under a name of its own owns its guards entirely.
+    Children override parents key by key. When the chain's last profile
+    shadows a profile of its name in a place below it (an app's own file over
+    the repository layer's or a built-in, the repository layer's over a
+    built-in), the shadowed profile's settings are the starting point and may
+    only be tightened: a weaker level, a smaller minimum, a waivable rule the
+    shadowed one makes non-waivable are errors. A profile under a name of its
+    own owns its guards entirely.
     """
     errors: list = []
-    floor = _builtin_floor(profiles[-1]) if profiles else None
+    found = _floor(profiles[-1]) if profiles else None
+    floor, under = found if found is not None else (None, None)
     explicit: dict = {rule: dict(settings) for rule, settings in (floor or {}).items()}
     for profile in profiles:
         for rule_id, settings in _profile_settings(profile, errors).items():
@@ -103,11 +114,15 @@ def resolve_config(profiles: list) -> dict:
                     value = rc.params[key]
                     weaker = not module.PARAMS[key].at_least(value, floor_value)
                 if weaker:
+                    what = "the built-in" if under.builtin else f"the {under.place.label}'s"
+                    named = "" if under.builtin else f" ({under.doc.display})"
+                    owner = "the built-in" if under.builtin else "that profile"
+                    setting = "the built-in setting" if under.builtin else "that profile's setting"
                     errors.append(InputError(
-                        f"profile {shadow.name!r} shadows the built-in profile {shadow.name!r} and cannot weaken its "
-                        f"guards: {rule_id}.{key} is {quote(value)}, the built-in requires {quote(floor_value)} "
+                        f"profile {shadow.name!r} shadows {what} profile {shadow.name!r}{named} and cannot weaken "
+                        f"its guards: {rule_id}.{key} is {quote(value)}, {owner} requires {quote(floor_value)} "
                         "or stricter", location=rc.where.get(key) or shadow.doc.where(("guards",)),
-                        hint=f"keep the built-in setting, or rename the profile (e.g. '{shadow.name}-relaxed') to "
+                        hint=f"keep {setting}, or rename the profile (e.g. '{shadow.name}-relaxed') to "
                              "own its guards"))
     raise_all(errors)
     return config

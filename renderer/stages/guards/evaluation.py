@@ -34,8 +34,9 @@ def _origin_of(rendered, path: tuple) -> Origin | None:
 
 def config_of(profiles: list) -> dict:
     """:func:`resolve_config` of a profile chain, resolved once per run and copied for each caller."""
-    # keyed by what each profile is made of: its name, and its file's display name and bytes (Document.key)
-    key = tuple((p.name, p.builtin, p.doc.key) for p in profiles)
+    # keyed by what each profile is made of: its name, place, and its file's display name and bytes
+    # (Document.key); and by the places below the last one, where the profile it shadows (its floor) is found
+    key = (tuple((p.name, p.place.where, p.doc.key) for p in profiles), profiles[-1].below if profiles else ())
     cache = context.cache("guards.config")
     config = cache.get(key)
     if config is None:

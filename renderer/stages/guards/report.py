@@ -46,13 +46,13 @@ def repository_root(app_root: Path) -> Path:
 
 def _artifact(origin, rendered, repo_root: Path) -> tuple[str, int, int | None]:
     """``(uri, line, column)`` of the file that set a value; the app file when no file did."""
-    app_root = rendered.app.root.resolve()
     if origin is not None and origin.file.startswith("builtin:"):
         return origin.file, origin.line or 1, origin.column
-    if origin is not None and origin.file and (app_root / origin.file).is_file():
-        target, line, column = app_root / origin.file, origin.line or 1, origin.column
+    found = sources.real_path(rendered.app.root, origin.file) if origin is not None and origin.file else None
+    if found is not None and found.is_file():
+        target, line, column = found.parent.resolve() / found.name, origin.line or 1, origin.column
     else:
-        target, line, column = app_root / sources.APP_FILE, 1, None
+        target, line, column = rendered.app.root.resolve() / sources.APP_FILE, 1, None
     return Path(os.path.relpath(target, repo_root)).as_posix(), line, column
 
 
