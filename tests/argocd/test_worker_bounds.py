@@ -133,8 +133,9 @@ def test_a_child_whose_client_has_gone_stops_rendering_at_once(start, tmp_path):
     begun = time.monotonic()
     os.close(reply)  # the client gives up (Argo CD's deadline killed it, or it runs the command itself)
     wait_for(lambda: len([pid for pid in spares if alive(pid)]) == 1, what="the serving child to exit")
-    # it did not render on until the template time limit stopped the loop
-    assert time.monotonic() - begun < TIME_LIMIT_SECONDS / 2
+    # it did not render on until the template time limit stopped the loop: had it, the full limit would have
+    # passed (the exact line between the two outcomes, not a speed figure)
+    assert time.monotonic() - begun < TIME_LIMIT_SECONDS
 
 
 def test_a_render_past_the_deadline_is_answered_with_one_error_and_exit_2(start, tmp_path):

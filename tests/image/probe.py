@@ -72,14 +72,14 @@ def bytecode(args: list) -> dict:
 
 
 def await_worker(directory: str, tmpdir: str, command: list) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         try:
             os.close(os.open(os.path.join(directory, "requests"), os.O_WRONLY | os.O_NONBLOCK))
             break
         except OSError:
             if time.monotonic() > deadline:
-                sys.exit(f"probe: no worker reads {directory}/requests after 20 s")
+                sys.exit(f"probe: no worker reads {directory}/requests after 60 s")
             time.sleep(0.05)
     os.execvpe(command[0], command, dict(os.environ, TMPDIR=tmpdir))
 

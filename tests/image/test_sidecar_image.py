@@ -115,7 +115,7 @@ def test_argocd_generate_is_answered_by_the_worker_of_the_sidecar_command(podman
     mounts = [(probe_dir, "/probe"), (repo, "/repo")]
     served = run_image(podman, sidecar_image, "eventbus-render", "argocd", "serve", "--", "python3",
                        "/probe/probe.py", "await-worker", worker, "/run/sidecar", "--", *simulate,
-                       mounts=mounts, options=options, timeout=60)
+                       mounts=mounts, options=options, timeout=180)
     assert served.returncode == 0, served.stderr
     expected = sim(repo, "eventbus", *SIM_ARGS)
     assert expected.code == 0, expected.err

@@ -83,7 +83,7 @@ from renderer.stages.guards import controller_sections as checks
 from renderer.stages.guards.model import Finding, sections
 from renderer.stages.layers import Origin
 
-ID = "controller-rules"
+ID = checks.ID
 DESCRIPTION = "The EventBus is one the Argo Events controller accepts and its EventSources and Sensors run as written."
 RATIONALE = ("The controller rejects some specs and silently rewrites others (a second backend is ignored, fewer "
              "than 3 NATS replicas become 3), and the pods it configures fail on or quietly misread others "

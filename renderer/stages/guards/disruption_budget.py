@@ -100,6 +100,6 @@ def _quorum(path: tuple, replicas: int, bpath: tuple, key: str, value, down: int
 
 
 def _expected(replicas: int, keep: int) -> str:
-    span = "1" if keep == 1 else f"1 to {keep}"
-    return f"{span} unavailable (maxUnavailable {span}, or minAvailable {replicas - keep} to {replicas - 1})" \
-        if keep > 1 else f"{span} unavailable (maxUnavailable 1, or minAvailable {replicas - 1})"
+    if keep == 1:
+        return f"1 unavailable (maxUnavailable 1, or minAvailable {replicas - 1})"
+    return f"1 to {keep} unavailable (maxUnavailable 1 to {keep}, or minAvailable {replicas - keep} to {replicas - 1})"

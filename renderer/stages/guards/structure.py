@@ -1,11 +1,12 @@
 """Structural checks of what users write for the guards: a profile's ``guards`` block and an app's ``waivers``.
 
 Types, required and known keys, known rule ids, levels, parameter types and
-the expiry date format are checked here and nowhere else, through the one
-function :func:`structural_errors`; what the blocks mean (merging a profile
-chain, a built-in's floor, matching and expiring waivers) is decided by
-:mod:`.configuration` and :mod:`.waivers` on blocks that passed these checks.
-The single schema source of the files users write replaces this module.
+the expiry date format are checked by the one schema source of the files
+users write (:func:`renderer.stages.userfiles.check`); :func:`structural_errors`
+turns its problems into :class:`InputError` s located at file:line. What the
+blocks mean (merging a profile chain, a built-in's floor, matching and
+expiring waivers) is decided by :mod:`.configuration` and :mod:`.waivers` on
+blocks that passed these checks.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from renderer.errors import InputError
 from renderer.stages import userfiles
 from renderer.stages.guards.registry import RULES
 
-DATE = r"\d{4}-\d{2}-\d{2}"
-"""How an expiry date is written: ``YYYY-MM-DD``."""
-MANIFEST_PATH = r"(spec|metadata)([.\[]|$)"
-"""How a waiver's path starts: it is a path of the manifest, not of the values."""
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+"""The only form :func:`expiry_date` reads (``date.fromisoformat`` alone takes others too)."""
 
 
 def structural_errors(doc, block: str, data) -> list[InputError]:
@@ -73,7 +72,7 @@ def _waivers_errors(doc, waivers: list) -> list[InputError]:
 
 def expiry_date(value):
     """The :class:`datetime.date` an ``expires`` value names, or None when it names none."""
-    if not (isinstance(value, str) and re.fullmatch(DATE, value)):
+    if not (isinstance(value, str) and re.fullmatch(_ISO_DATE, value)):
         return None
     from datetime import date
 
