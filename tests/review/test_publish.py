@@ -56,8 +56,14 @@ def harness(*args, stop: str | None = None, log: Path | None = None, env: dict |
         env["AUDIT_STOP"] = stop
     if log:
         env["AUDIT_LOG"] = str(log)
+    # SIGINT as a terminal gives it, whatever started the tests (a shell's background job ignores it, and a
+    # process started with SIGINT ignored rightly keeps ignoring it)
     return subprocess.Popen([sys.executable, str(HARNESS), *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **popen)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_stopped(process: subprocess.Popen) -> None:
