@@ -263,3 +263,11 @@ def test_the_installed_command_completes_names_as_bash_asks(repo):
     result = subprocess.run([str(bin_dir / "eventbus-render")], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert textwrap.dedent(result.stdout).splitlines() == ["plain,dev", "plain,prod-eu"]
+
+
+def test_init_into_something_that_is_not_a_folder_says_so_and_writes_nothing(tmp_path, cli):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # like /dev/null: neither a folder nor a regular file (click refuses those itself)
+    result = cli("init", pipe)
+    assert result.code == 2 and result.out == "" and "is not a folder" in result.err
+    assert sorted(os.listdir(tmp_path)) == ["pipe"]

@@ -102,12 +102,15 @@ def write_app(directory: Path, backend: str, profile: str, schema: str = "") -> 
     from renderer.stages import sources
 
     path = directory / APP_FILE
+    if os.path.lexists(directory) and not os.path.isdir(directory):
+        raise InputError(f"{directory} is not a folder", hint="name a folder (it is made when missing)")
     if os.path.lexists(path):
         raise InputError(f"{path} already exists; init never overwrites an app file",
                          hint="edit it, or choose another directory")
     sources.check_name(profile, None, (), "profile")
-    if sources.find_named("profiles", profile, sources.places(directory)) is None:
-        raise sources.unknown_name("profiles", profile, sources.places(directory))
+    places = sources.places(directory)
+    if sources.find_named("profiles", profile, places) is None:
+        raise sources.unknown_name("profiles", profile, places)
     made = [folder for folder in (directory, *directory.parents) if not os.path.lexists(folder)]
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -118,13 +121,17 @@ def write_app(directory: Path, backend: str, profile: str, schema: str = "") -> 
     except OSError as exc:
         _remove(made)
         raise InputError(f"cannot create {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(app_text(backend, profile, schema))
     try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(app_text(backend, profile, schema))
         render(RenderRequest(app_dir=directory))
-    except RendererError as exc:
+    except BaseException as exc:  # nothing of init is left behind, whatever stopped it
         os.unlink(path)
         _remove(made)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {path}: {exc.strerror}") from None
+        if not isinstance(exc, RendererError):
+            raise
         raise InputError(f"the app file init would write does not render with profile {profile!r}, so it was not "
                          f"kept:\n{exc.render()}",
                          hint="choose another profile or backend, or write the app file by hand") from None

@@ -218,6 +218,7 @@ def read_index(directory: Path) -> tuple[str, list]:
     entries = []
     for record in records:
         try:
+            _check_record(record)
             file = record["file"]
             parts = file.split("/") if isinstance(file, str) else ()
             if not parts or any(part in ("", ".", "..") for part in parts):
@@ -237,3 +238,25 @@ def read_index(directory: Path) -> tuple[str, list]:
                              hint="render the tree again with render --all") from None
     entries.sort(key=lambda e: e.key)
     return fmt, entries
+
+
+_RECORD_TEXTS = ("file", "environment", "namespace", "name", "app", "backend", "profile")
+
+
+def _check_record(record) -> None:
+    """Raise :exc:`ValueError` naming the entry and key when an index record is not as ``render --all`` writes it
+    (a hand-edited index must not reach the comparison with other types)."""
+    if not isinstance(record, dict):
+        raise ValueError("an entry of the index is not an object")
+    named = record.get("file") if isinstance(record.get("file"), str) else "an entry"
+    for key in _RECORD_TEXTS:
+        if not isinstance(record.get(key), str):
+            raise ValueError(f"{named}: {key!r} is not a string in the index")
+    if not isinstance(record.get("kind", ""), str):
+        raise ValueError(f"{named}: 'kind' is not a string in the index")
+    overlays = record.get("overlays")
+    if not (isinstance(overlays, list) and all(isinstance(o, str) for o in overlays)):
+        raise ValueError(f"{named}: 'overlays' is not a list of names in the index")
+    findings = record.get("findings") or []
+    if not (isinstance(findings, list) and all(isinstance(f, dict) for f in findings)):
+        raise ValueError(f"{named}: 'findings' is not a list of objects in the index")

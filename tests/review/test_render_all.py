@@ -274,3 +274,26 @@ def test_what_discovery_saw_of_an_app_still_gets_every_symlink_check(tmp_path, c
     result = cli("render", "--all", "--root", root, "-o", tmp_path / "out")
     assert result.code == 0, result.err
     assert "region: eu" in (tmp_path / "out" / "default/a/eventbus-default.yaml").read_text()
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("environment", 1, "'environment' is not a string"),
+    ("findings", [1, 2], "'findings' is not a list of objects"),
+    ("overlays", 3, "'overlays' is not a list of names"),
+    ("overlays", [1], "'overlays' is not a list of names"),
+    ("kind", ["EventBus"], "'kind' is not a string"),
+    (None, [], "an entry of the index is not an object"),
+])
+def test_a_hand_edited_index_is_one_message_and_exit_2_not_an_internal_error(repo, tmp_path, cli, key, value,
+                                                                           said):
+    out = tmp_path / "out"
+    assert cli("render", "--all", "--root", repo, "-o", out).code == 0
+    index = json.loads((out / review.INDEX_FILE).read_text())
+    if key is None:
+        index["objects"][-1] = value
+    else:
+        index["objects"][-1][key] = value
+    (out / review.INDEX_FILE).write_text(json.dumps(index))
+    result = cli("diff", "--root", repo, "--against", out)
+    assert result.code == 2 and result.out == "" and "Traceback" not in result.err
+    assert "is incomplete" in result.err and said in result.err
