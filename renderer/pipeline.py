@@ -29,12 +29,11 @@ from renderer.stages.checks import (
     problem_error,
     raise_all,
 )
-from renderer.stages.stack import (  # noqa: F401  (parse_set, values_schema: part of the pipeline's API)
+from renderer.stages.stack import (
     backend_path,
     choose_environment,
     collect_layers,
     merge_stack,
-    parse_set,
     select_environment,
     touched_sections,
     values_schema,

@@ -827,7 +827,7 @@ def test_removed_antiAffinity_is_not_in_upstream_either(upstream_definitions):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from renderer.pipeline import values_schema  # noqa: E402
+from renderer.stages.stack import values_schema  # noqa: E402
 
 _EXAMPLES = int(os.environ.get("EVENTBUS_RENDER_HYPOTHESIS_EXAMPLES", "60"))
 _ODD = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**64), st.floats(allow_nan=True), st.text(max_size=4),

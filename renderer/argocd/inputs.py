@@ -248,9 +248,9 @@ def _read_parameter(inputs: Inputs, name: str, expected: str, value, source: str
 
 def value_layer(kind: str, source: str, text: str, line: int | None = None):
     """One ``PATH=VALUE`` from env or parameters as a layer, typed exactly like ``--set``."""
-    from renderer.pipeline import parse_set, values_schema
     from renderer.stages import yamlio
     from renderer.stages.layers import Layer
+    from renderer.stages.stack import parse_set, values_schema
 
     label = "values" if kind == "parameter" else source
     where = f"{source} line {line}" if line else source
