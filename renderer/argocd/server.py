@@ -139,6 +139,7 @@ def serve_forever(path: str, run, parent_pid: int | None = None, *, max_renders:
     """
     import shutil
 
+    gc.enable()  # the one command that outlives its work (the executable starts with the collector off)
     try:
         directory = workerdir.claim(path)
     except OSError as exc:
