@@ -17,12 +17,14 @@ install adds a finder to every interpreter start that users never pay;
   cost per manifest between sizes (linear growth keeps it flat).
 - ``kubectl kustomize`` of one kustomization listing 200 layered overlays
   (``base/<backend>`` <- ``prod/<backend>`` <- ``apps/<app>``), built from the
-  same 200 apps' prod manifests so that it yields the same 200 objects,
-  next to ``render --all`` over those 200 apps.
+  same 200 apps' prod manifests so that it yields the same objects: 200
+  EventBuses and the 150 PodDisruptionBudgets eventbus-render renders beside
+  the prod NATS and JetStream buses (the prod layer adds them, as the prod
+  profile does), next to ``render --all`` over those 200 apps.
 - ``helm template`` over 200 buses of one values file, for reference, with two
   charts from ``benchmarks/fixtures/scale/helm``: ``eventbus-fleet`` merges
   the same three layers in its template, ``eventbus-list`` only writes out
-  buses given in full.
+  objects given in full; both yield the same 350 objects.
 - ``diff --base HEAD~1 --head HEAD`` on a git repository of the 1000-app tree
   whose second commit moves the EU region in every app's ``eu-west`` overlay
   (750 of the 4000 manifests change), next to twice one ``render --all`` of
@@ -403,11 +405,13 @@ def check_renders(root: Path, out: Path, expected: int, env: dict, fmt: str = "y
 
 
 def read_tree(out: Path) -> dict:
-    """``{namespace: EventBus manifest}`` of a tree written by ``render --all --format json``."""
+    """``{(kind, namespace): manifest}`` of every object of a tree written by ``render --all --format json``:
+    each EventBus and each object rendered beside it (its PodDisruptionBudget)."""
     index = json.loads((out / ".eventbus-render-index.json").read_text(encoding="utf-8"))
     found = {}
-    for record in eventbuses(index):
-        found[record["namespace"]] = json.loads((out / record["file"]).read_text(encoding="utf-8"))
+    for record in index["objects"]:
+        found[(record.get("kind", "EventBus"), record["namespace"])] = json.loads(
+            (out / record["file"]).read_text(encoding="utf-8"))
     return found
 
 
@@ -452,13 +456,18 @@ def _identity(manifest: dict) -> dict:
 
 @dataclass
 class Layers:
-    """The 200 peer apps' prod manifests as three layers: per-backend base, per-backend prod patch, per-app patch."""
+    """The peer apps' prod objects as three layers, kind by kind: per-backend base, per-backend prod patch,
+    per-app patch.
+
+    A kind that every dev render of a backend has too (the EventBus) starts in the base; one that only its prod
+    renders have (the PodDisruptionBudget the prod profile adds) starts in the prod layer, whole.
+    """
 
     backends: dict  # namespace -> backend
-    base: dict  # backend -> manifest (no namespace)
-    prod: dict  # backend -> patch
-    apps: dict  # namespace -> patch (no namespace)
-    objects: dict  # namespace -> the prod manifest eventbus-render wrote
+    base: dict  # backend -> {kind: manifest (no namespace)}
+    prod: dict  # backend -> {kind: patch over the base, or the whole object when the base has no such kind}
+    apps: dict  # namespace -> {kind: patch (no namespace)}
+    objects: dict  # (kind, namespace) -> the prod object eventbus-render wrote
 
 
 def backend_of(manifest: dict) -> str:
@@ -468,73 +477,111 @@ def backend_of(manifest: dict) -> str:
     return {"jetstream": "jetstream", "jetstreamExotic": "jetstream-exotic", "kafka": "kafka"}[next(iter(spec))]
 
 
+def _without_namespace(manifest: dict) -> dict:
+    out = json.loads(json.dumps(manifest))
+    out["metadata"].pop("namespace", None)
+    return out
+
+
 def split_layers(dev: dict, prod: dict) -> Layers:
-    backends = {ns: backend_of(m) for ns, m in prod.items()}
-    layers = Layers(backends, {}, {}, {}, prod)
+    backends = {ns: backend_of(m) for (kind, ns), m in prod.items() if kind == "EventBus"}
+    layers = Layers(backends, {}, {}, {ns: {} for ns in backends}, prod)
     for backend in sorted(set(backends.values())):
         names = [ns for ns, b in backends.items() if b == backend]
-        base = common([dev[ns] for ns in names] + [prod[ns] for ns in names])
-        base["metadata"].pop("namespace", None)
-        shared_prod = common([prod[ns] for ns in names])
-        shared_prod["metadata"].pop("namespace", None)
+        kinds = sorted({kind for kind, ns in prod if ns in names})
+        base, shared = {}, {}
+        for kind in kinds:
+            missing = [ns for ns in names if (kind, ns) not in prod]
+            if missing:
+                raise InputsError(f"{backend}: only some prod renders have a {kind} (not {missing[0]}); "
+                                  "the peers' layers cannot express that")
+            objects = [prod[(kind, ns)] for ns in names]
+            if all((kind, ns) in dev for ns in names):
+                base[kind] = _without_namespace(common([dev[(kind, ns)] for ns in names] + objects))
+            shared[kind] = _without_namespace(common(objects))
         layers.base[backend] = base
-        layers.prod[backend] = additions(base, shared_prod)
+        layers.prod[backend] = {kind: additions(base[kind], shared[kind]) if kind in base else shared[kind]
+                                for kind in kinds}
         for ns in names:
-            target = json.loads(json.dumps(prod[ns]))
-            target["metadata"].pop("namespace", None)
-            layers.apps[ns] = additions(shared_prod, target)
+            for kind in kinds:
+                patch = additions(shared[kind], _without_namespace(prod[(kind, ns)]))
+                if patch:
+                    layers.apps[ns][kind] = patch
     return layers
 
 
+def _file_of(kind: str) -> str:
+    return f"{kind.lower()}.yaml"
+
+
 def write_kustomize(path: Path, layers: Layers) -> Path:
-    """``base/<backend>`` <- ``prod/<backend>`` <- ``apps/<namespace>``, and a kustomization listing every app."""
+    """``base/<backend>`` <- ``prod/<backend>`` <- ``apps/<namespace>``, and a kustomization listing every app.
+
+    The base holds each backend's EventBus; the prod layer patches it and adds the objects only prod renders
+    have (the PodDisruptionBudget), as resources; each app patches what differs in its own objects.
+    """
     if path.exists():
         shutil.rmtree(path)
     head = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+
+    def listed(word: str, files: list) -> str:
+        return f"{word}:\n" + "".join(f"  - {name}\n" for name in files) if files else ""
+
     for backend, base in layers.base.items():
-        write(path / "base" / backend / "eventbus.yaml", yaml_text(base))
-        write(path / "base" / backend / "kustomization.yaml", head + "resources:\n  - eventbus.yaml\n")
-        patch = _merge(_identity(base), layers.prod[backend])
-        write(path / "prod" / backend / "eventbus-prod.yaml", yaml_text(patch))
+        for kind, manifest in base.items():
+            write(path / "base" / backend / _file_of(kind), yaml_text(manifest))
+        write(path / "base" / backend / "kustomization.yaml", head + listed("resources", [_file_of(k) for k in base]))
+        resources, patches = [f"../../base/{backend}"], []
+        for kind, layer in layers.prod[backend].items():
+            if kind in base:
+                patches.append(f"{kind.lower()}-prod.yaml")
+                write(path / "prod" / backend / patches[-1], yaml_text(_merge(_identity(base[kind]), layer)))
+            else:
+                resources.append(_file_of(kind))
+                write(path / "prod" / backend / resources[-1], yaml_text(layer))
         write(path / "prod" / backend / "kustomization.yaml",
-              head + f"resources:\n  - ../../base/{backend}\npatches:\n  - path: eventbus-prod.yaml\n")
+              head + listed("resources", resources) + listed("patches", [f"path: {p}" for p in patches]))
     listing = []
-    for namespace, patch in sorted(layers.apps.items()):
+    for namespace, patches in sorted(layers.apps.items()):
         backend = layers.backends[namespace]
-        patch = _merge(_identity(layers.base[backend]), patch)
-        write(path / "apps" / namespace / "eventbus.yaml", yaml_text(patch))
+        files = []
+        for kind, patch in sorted(patches.items()):
+            whole = layers.base[backend].get(kind) or layers.prod[backend][kind]
+            files.append(_file_of(kind))
+            write(path / "apps" / namespace / files[-1], yaml_text(_merge(_identity(whole), patch)))
         write(path / "apps" / namespace / "kustomization.yaml",
               head + f"namespace: {namespace}\nresources:\n  - ../../prod/{backend}\n"
-              "patches:\n  - path: eventbus.yaml\n")
+              + listed("patches", [f"path: {name}" for name in files]))
         listing.append(f"  - apps/{namespace}\n")
     write(path / "kustomization.yaml", head + "resources:\n" + "".join(listing))
     return path
 
 
 def write_helm_values(path: Path, layers: Layers) -> Path:
-    """One values file for the fleet chart: per-backend bases, the prod profile's patches, and every bus."""
+    """One values file for the fleet chart: per-backend bases, the prod profile's layer, and every bus, kind by
+    kind."""
     values = {
         "bases": layers.base,
         "profiles": {"prod": layers.prod},
-        "buses": [{"namespace": ns, "backend": layers.backends[ns], "profile": "prod", "values": patch}
-                  for ns, patch in sorted(layers.apps.items())],
+        "buses": [{"namespace": ns, "backend": layers.backends[ns], "profile": "prod", "values": patches}
+                  for ns, patches in sorted(layers.apps.items())],
     }
     write(path, "# Generated by benchmarks/bench_scale.py\n" + yaml_text(values))
     return path
 
 
 def write_helm_list_values(path: Path, layers: Layers) -> Path:
-    """One values file for the flat chart: every bus written out in full."""
-    buses = []
-    for namespace, manifest in sorted(layers.objects.items()):
+    """One values file for the flat chart: every object written out in full."""
+    objects = []
+    for (kind, namespace), manifest in sorted(layers.objects.items(), key=lambda item: (item[0][1], item[0][0])):
         meta = manifest["metadata"]
-        bus = {"name": meta["name"], "namespace": namespace}
+        entry = {"apiVersion": manifest["apiVersion"], "kind": kind, "name": meta["name"], "namespace": namespace}
         for key in ("labels", "annotations"):
             if meta.get(key):
-                bus[key] = meta[key]
-        bus["spec"] = manifest["spec"]
-        buses.append(bus)
-    write(path, "# Generated by benchmarks/bench_scale.py\n" + yaml_text({"buses": buses}))
+                entry[key] = meta[key]
+        entry["spec"] = manifest["spec"]
+        objects.append(entry)
+    write(path, "# Generated by benchmarks/bench_scale.py\n" + yaml_text({"objects": objects}))
     return path
 
 
@@ -552,7 +599,7 @@ def differences(a, b, path: str = "") -> list:
 
 
 def compare_stream(text: str, expected: dict) -> str:
-    """Whether a peer's YAML stream holds the same objects as ``expected`` (by namespace): a short verdict."""
+    """Whether a peer's YAML stream holds the same objects as ``expected`` (by kind and namespace): a verdict."""
     try:
         import yaml  # a dependency of the project
     except ImportError:  # pragma: no cover
@@ -560,15 +607,16 @@ def compare_stream(text: str, expected: dict) -> str:
     found = {}
     for doc in yaml.safe_load_all(text):
         if doc:
-            found[doc.get("metadata", {}).get("namespace")] = doc
+            found[(doc.get("kind"), doc.get("metadata", {}).get("namespace"))] = doc
     problems = []
-    for namespace in sorted(set(found) | set(expected), key=str):
-        if namespace not in found:
-            problems.append(f"{namespace}: missing")
-        elif namespace not in expected:
-            problems.append(f"{namespace}: unexpected")
+    for key in sorted(set(found) | set(expected), key=str):
+        shown = "/".join(map(str, key))
+        if key not in found:
+            problems.append(f"{shown}: missing")
+        elif key not in expected:
+            problems.append(f"{shown}: unexpected")
         else:
-            problems += [f"{namespace}: {d}" for d in differences(expected[namespace], found[namespace])]
+            problems += [f"{shown}: {d}" for d in differences(expected[key], found[key])]
     if not problems:
         return f"same {len(expected)} objects as eventbus-render"
     return f"DIFFERS from eventbus-render in {len(problems)} places, e.g. " + "; ".join(problems[:3])
@@ -772,23 +820,24 @@ def measure_peers(setup: Setup, count: int, rows: list, notes: list) -> None:
     medians = interleaved(commands, setup.peer_runs)
     ours = medians["ours"]
     runs = str(setup.peer_runs)
-    rows.append(Row("render --all (the peers' apps, prod only)", f"{count} apps, {count} manifests", runs,
-                    seconds(ours), f"{count / ours:,.0f} manifests/s"))
+    made = len(layers.objects)  # every EventBus and every object beside one: what each peer builds too
+    rows.append(Row("render --all (the peers' apps, prod only)", f"{count} apps, {made} manifests", runs,
+                    seconds(ours), f"{made / ours:,.0f} manifests/s"))
     if "kustomize" in medians:
         ratio = medians["kustomize"] / ours
-        rows.append(Row(f"kubectl kustomize, one build of {count} layered overlays", f"{count} objects", runs,
+        rows.append(Row(f"kubectl kustomize, one build of {count} layered overlays", f"{made} objects", runs,
                         seconds(medians["kustomize"]), f"kustomize / ours = {ratio:.2f}",
                         f">= {TARGET_KUSTOMIZE:.0f}", verdict(ratio >= TARGET_KUSTOMIZE)))
     else:
-        rows.append(Row(f"kubectl kustomize, {count} layered overlays", f"{count} objects", "", "skipped",
+        rows.append(Row(f"kubectl kustomize, {count} layered overlays", f"{made} objects", "", "skipped",
                         "kubectl unavailable"))
     for name, label in (("helm-layered", "helm template, layered chart (eventbus-fleet)"),
                         ("helm-flat", "helm template, flat chart (eventbus-list)")):
         if name in medians:
-            rows.append(Row(label, f"{count} objects", runs, seconds(medians[name]),
+            rows.append(Row(label, f"{made} objects", runs, seconds(medians[name]),
                             f"helm / ours = {medians[name] / ours:.2f}", "reference"))
         else:
-            rows.append(Row(label, f"{count} objects", "", "skipped", "helm unavailable"))
+            rows.append(Row(label, f"{made} objects", "", "skipped", "helm unavailable"))
 
 
 def _git(repo: Path, *args: str) -> None:
