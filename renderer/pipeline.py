@@ -69,6 +69,9 @@ class RenderRequest:
     repository_root: Path | None = None
     """The highest folder the lookup of the repository layer may reach (Argo CD: its copy of the repository);
     ``None``: up to the folder holding ``.git``, or the file system's root."""
+    app: sources.App | None = None
+    """The app file of ``app_dir`` as this run loaded it already (a bulk command loads it once to list its
+    environments, then renders each); ``None``: loaded here. Stages never change what they are given."""
 
     def __post_init__(self):
         if self.extra_layers is None:
@@ -256,7 +259,7 @@ def render(request: RenderRequest) -> Rendered:
 
 
 def _render(request: RenderRequest) -> Rendered:
-    app = sources.load_app(request.app_dir)
+    app = request.app if request.app is not None else sources.load_app(request.app_dir)
     # an app file with environments renders the one chosen (or its defaultEnvironment), never the bare base
     environment = choose_environment(app, request.environment)
     if environment != request.environment:

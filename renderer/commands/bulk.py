@@ -134,7 +134,7 @@ def render_app(root: Path, app: str, options: Options, keep: list | None = None,
             continue
         request = RenderRequest(app_dir=app_dir, profile=options.profile, overlays=tuple(options.overlays),
                                 sets=tuple(options.sets), set_strings=tuple(options.set_strings),
-                                environment=environment, run_guards=guarded, today=options.today)
+                                environment=environment, run_guards=guarded, today=options.today, app=loaded)
         try:
             rendered = render(request)
             objects = rendered.objects
