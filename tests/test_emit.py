@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer.stages import emit
+from renderer.stages import emit, writer
 
 TRICKY = ["2.10", "yes", "Yes", "y", "Y", "n", "N", "on", "off", "0755", "012", "1e3", "1E3", "null", "~", "Null",
           "true", "False", "0x1F", "1_000", "1:20", ".inf", "-.inf", ".nan", "", " ", "-", "- a", "? x", "a: b",
@@ -100,16 +100,16 @@ def test_any_value_round_trips_exactly(doc):
 
 
 def test_write_tree_replaces_files_atomically_and_leaves_no_temporary_files(tmp_path):
-    emit.write_tree(tmp_path / "out", {"ns/a.yaml": "one\n"})
-    emit.write_tree(tmp_path / "out", {"ns/a.yaml": "two\n"})
+    writer.write_tree(tmp_path / "out", {"ns/a.yaml": "one\n"})
+    writer.write_tree(tmp_path / "out", {"ns/a.yaml": "two\n"})
     assert (tmp_path / "out/ns/a.yaml").read_text() == "two\n"
     assert sorted(p.name for p in (tmp_path / "out/ns").iterdir()) == ["a.yaml"]
 
 
 def test_write_file_replaces_a_file_whole_and_leaves_nothing_beside_it(tmp_path):
     target = tmp_path / "a.yaml"
-    emit.write_file(target, "one\n")
-    emit.write_file(target, b"two\n")
+    writer.write_file(target, "one\n")
+    writer.write_file(target, b"two\n")
     assert target.read_bytes() == b"two\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"]
 
@@ -119,8 +119,8 @@ def test_write_file_follows_the_umask_unless_given_a_mode(tmp_path):
 
     previous = os.umask(0o027)
     try:
-        emit.write_file(tmp_path / "masked", "x")
-        emit.write_file(tmp_path / "exact", "x", mode=0o644)
+        writer.write_file(tmp_path / "masked", "x")
+        writer.write_file(tmp_path / "exact", "x", mode=0o644)
     finally:
         os.umask(previous)
     assert (tmp_path / "masked").stat().st_mode & 0o777 == 0o640
@@ -130,7 +130,7 @@ def test_write_file_follows_the_umask_unless_given_a_mode(tmp_path):
 def test_write_file_that_cannot_rename_leaves_the_target_and_no_temporary_file(tmp_path):
     (tmp_path / "taken" / "inside").mkdir(parents=True)  # a folder in the way: the rename fails
     with pytest.raises(OSError):
-        emit.write_file(tmp_path / "taken", "x")
+        writer.write_file(tmp_path / "taken", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
     assert (tmp_path / "taken" / "inside").is_dir()
 
@@ -140,7 +140,7 @@ def test_write_file_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
     outside.write_text("keep\n")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.yaml").symlink_to(outside)
-    emit.write_file(tmp_path / "out" / "a.yaml", "new\n")
+    writer.write_file(tmp_path / "out" / "a.yaml", "new\n")
     assert outside.read_text() == "keep\n"
     assert not (tmp_path / "out" / "a.yaml").is_symlink()
     assert (tmp_path / "out" / "a.yaml").read_text() == "new\n"
@@ -162,5 +162,20 @@ def test_what_the_writer_remembers_of_names_belongs_to_the_run():
 
 def test_write_file_of_a_bare_name_writes_in_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert emit.write_file("a.yaml", "x\n") == "a.yaml"
+    assert writer.write_file("a.yaml", "x\n") == "a.yaml"
     assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"] and (tmp_path / "a.yaml").read_text() == "x\n"
+
+
+def test_a_staged_write_is_in_place_empties_what_was_there_and_never_follows_a_link(tmp_path):
+    # a file of a staging tree (render --all): no reader sees it before the tree is published whole
+    target = tmp_path / "a.yaml"
+    writer.write_file(target, "a longer first text\n", staged=True)
+    writer.write_file(target, b"two\n", staged=True)  # two renders of one object: the run reports the conflict
+    assert target.read_bytes() == b"two\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.yaml"]
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("keep\n")
+    (tmp_path / "b.yaml").symlink_to(outside)
+    with pytest.raises(OSError):
+        writer.write_file(tmp_path / "b.yaml", "new\n", staged=True)
+    assert outside.read_text() == "keep\n"

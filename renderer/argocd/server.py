@@ -72,7 +72,7 @@ def warm(scratch: str, run) -> str:
     import pkgutil
 
     import renderer.stages.guards as guards
-    from renderer.stages import emit, sources
+    from renderer.stages import sources, writer
 
     for info in pkgutil.iter_modules(guards.__path__):
         try:
@@ -85,7 +85,7 @@ def warm(scratch: str, run) -> str:
         for backend in sources.BACKENDS:
             app = os.path.join(scratch, backend)
             os.mkdir(app)
-            emit.write_file(os.path.join(app, sources.APP_FILE), f"backend: {backend}\n")
+            writer.write_file(os.path.join(app, sources.APP_FILE), f"backend: {backend}\n")
             apps.append(app)
             for profile in sources.available("profiles", None):
                 spare.execute(["argocd", "generate"], app, dict(environ, ARGOCD_ENV_PROFILE=profile), run)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renderer.errors import InputError
-from renderer.stages import emit
+from renderer.stages import writer
 
 # Settings that could run a program, take a lock or reach the network.
 SAFE_CONFIG = (
@@ -189,8 +189,8 @@ def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destina
         except BrokenPipeError:
             pass
 
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     complete = False
     try:
         stdout = proc.stdout
@@ -205,7 +205,7 @@ def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destina
                 continue
             _parent(target, made)
             file_mode = _FILE_MODES.get(mode, 0o644)
-            emit.write_file(target, data, mode=file_mode)
+            writer.write_file(target, data, mode=file_mode)
             if reuse is not None:
                 reuse[(mode, oid)] = target
         for target, link in links:
@@ -214,8 +214,8 @@ def export(repo: Path, commit: str, entries: list[tuple[str, str, str]], destina
         complete = True
     finally:
         if not complete:
-            proc.kill()  # unblocks the writer if git stopped reading
-        writer.join()
+            proc.kill()  # unblocks the feeder if git stopped reading
+        feeder.join()
         proc.stdout.close()
         stderr = proc.stderr.read()
         proc.stderr.close()

@@ -22,7 +22,7 @@
    renames, with one instant in which DIR is missing; a run killed in it leaves
    the old tree as ``.<name>.old-<hex>``, which the next run puts back first.
 
-Every file goes through :func:`renderer.stages.emit.write_file`, the tool's
+Every file goes through :func:`renderer.stages.writer.write_file`, the tool's
 one writer. Failing to write (a full or read-only file system) is an
 :class:`~renderer.errors.OutputError`: DIR is left as it was and the staging
 folder is removed.
@@ -41,7 +41,7 @@ from renderer import processes
 from renderer.commands import outdir
 from renderer.commands.tree import INDEX_FILE, Entry, Tree, index_document
 from renderer.errors import InputError, OutputError, UsageError
-from renderer.stages import emit
+from renderer.stages import writer
 
 
 def check_target(target: Path, root: Path) -> None:
@@ -137,7 +137,7 @@ def write_entry(directory: str, entry: Entry, made: set) -> None:
                     except FileExistsError:  # another worker made it meanwhile
                         pass
             made.add(folder)
-        emit.write_file(path, entry.text)
+        writer.write_file(path, entry.text, staged=True)
     except OSError as exc:
         target = _target_of(directory)
         raise OutputError(f"could not write {entry.file} of the tree {target!r}: {_reason(exc)}",
@@ -146,7 +146,7 @@ def write_entry(directory: str, entry: Entry, made: set) -> None:
 
 def finish(staging: Path, tree: Tree, fmt: str) -> None:
     """Write the index of ``tree`` into ``staging`` and give the folder the permissions the umask asks for."""
-    emit.write_file(staging / INDEX_FILE, index_document(tree, fmt))
+    writer.write_file(staging / INDEX_FILE, index_document(tree, fmt))
     # the staging folder was made private; what was written in it already follows the umask
     os.chmod(staging, 0o777 & ~outdir.umask())
 

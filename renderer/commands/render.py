@@ -12,7 +12,7 @@ def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), 
                fmt="yaml", render_all=False, root=".") -> None:
     """The ``render`` command, once click has parsed its options."""
     from renderer.pipeline import render
-    from renderer.stages import emit
+    from renderer.stages import emit, writer
 
     if output_dir == "-":
         output_dir = None  # "-" is stdout, as everywhere on a command line
@@ -34,7 +34,7 @@ def run_render(app_dir=".", profile=None, overlays=(), sets=(), set_strings=(), 
     # one file per object: the EventBus, and each object rendered beside it
     files = {obj.file(fmt): emit.to_json([obj.manifest]) if fmt == "json" else emit.to_yaml(obj.manifest)
              for obj in rendered.objects}
-    for path in emit.write_tree(output_dir, files):
+    for path in writer.write_tree(output_dir, files):
         warn(f"wrote {path}")
 
 

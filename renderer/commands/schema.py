@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from renderer.stages import emit
+from renderer.stages import writer
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 KINDS = {"app": "app.schema.json", "profile": "profile.schema.json", "overlay": "overlay.schema.json"}
@@ -176,7 +176,7 @@ def write_all(directory: Path = SCHEMA_DIR) -> list:
     written = []
     for kind, filename in KINDS.items():
         path = Path(directory) / filename
-        emit.write_file(path, dumps(generate(kind)).encode("utf-8"))
+        writer.write_file(path, dumps(generate(kind)).encode("utf-8"))
         written.append(path)
     return written
 

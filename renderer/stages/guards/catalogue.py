@@ -11,7 +11,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from renderer.stages import controller, emit, guards, sources
+from renderer.stages import controller, guards, sources, writer
 
 BUILTIN_PROFILES = ("dev", "staging", "prod")
 CHECKOUT = Path(__file__).resolve().parents[3]
@@ -165,7 +165,7 @@ def write(root: Path = CHECKOUT) -> list[Path]:
     written = []
     docs = root / "docs" / "guards.md"
     docs.parent.mkdir(parents=True, exist_ok=True)
-    emit.write_file(docs, generate(1).encode("utf-8"))
+    writer.write_file(docs, generate(1).encode("utf-8"))
     written.append(docs)
     return written
 
