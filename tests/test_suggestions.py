@@ -7,6 +7,10 @@ up to three close paths), and with nothing when no name is close enough.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -15,6 +19,9 @@ from renderer.argocd import inputs
 from renderer.errors import InputError
 from renderer.stages import sources, stack, streamconfig, userfiles
 from renderer.stages.validate import validate
+from renderer.suggest import closest, did_you_mean
+
+REPO = Path(__file__).resolve().parents[1]
 
 ENVIRONMENTS = "backend: jetstream\nenvironments:\n  dev: {}\n  prod: {}\n"
 KEYS_READ = "maxMsgs, maxAge, maxBytes, replicas, duplicates, retention, discard"
@@ -135,3 +142,26 @@ def test_explain_of_an_unknown_path_names_up_to_three_close_ones(make_app, cli, 
     result = cli("explain", "--app", make_app("backend: jetstream\nprofile: prod\n"), path)
     assert result.code == 2
     assert result.err.endswith(f"  hint: {hint}\n"), result.err
+
+
+def test_the_closest_names_are_the_best_first_and_none_when_none_is_close_enough():
+    assert closest("replica", ["replicas", "version", "nats"]) == ["replicas"]
+    assert closest("prd", ["prod", "prd-eu", "dev"], n=2) == ["prod", "prd-eu"]
+    assert closest("zzz", ["prod", "dev"]) == [] and did_you_mean("zzz", ["prod", "dev"]) == ""
+    assert did_you_mean("prdo", {"dev": {}, "prod": {}}) == "did you mean 'prod'? "
+
+
+def test_a_name_in_another_case_is_the_one_answer_when_case_is_ignored():
+    assert closest("clusterId", ["clusterID", "clusterIP"], n=2, ignore_case=True) == ["clusterID"]
+    # alike to difflib, which breaks the tie the other way
+    assert closest("clusterId", ["clusterID", "clusterIP"], n=2) == ["clusterIP", "clusterID"]
+
+
+def test_a_render_that_succeeds_never_imports_difflib(make_app):
+    app = make_app("backend: jetstream\n")
+    code = ("import sys\nfrom renderer.cli import main\n"
+            f"try:\n    main(['render', '--app', {str(app)!r}])\nexcept SystemExit as exc:\n    assert not exc.code\n"
+            "sys.stderr.write(str('difflib' in sys.modules))\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stderr == "False" and "kind: EventBus" in out.stdout

@@ -52,6 +52,7 @@ from renderer.stages.tree import (
     repository_layer,
     snapshot,
 )
+from renderer.suggest import did_you_mean
 
 __all__ = [
     "APP", "APP_ENTRIES", "APP_FILE", "BACKENDS", "BUILTIN", "LAYER_FOLDER", "REPOSITORY", "REPOSITORY_MARK",
@@ -147,14 +148,6 @@ def _app_fields(data: dict) -> dict:
             "values": data.get("values") or {}, "merge": data.get("merge") or {}, "waivers": data.get("waivers") or [],
             "environments": {name: env or {} for name, env in (data.get("environments") or {}).items()},
             "description": data.get("description", ""), "default_environment": data.get("defaultEnvironment")}
-
-
-def did_you_mean(word: str, choices) -> str:
-    """``"did you mean 'x'? "`` for the choice closest to ``word``, or ``""``."""
-    import difflib
-
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def unknown_name(kind: str, name: str, where, doc: Document | None = None, path: tuple = ()) -> InputError:
