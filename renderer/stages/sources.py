@@ -25,7 +25,7 @@ from renderer.errors import InputError
 from renderer.stages import tree
 from renderer.stages.catalog import available, everywhere, is_repository_file, real_path, template_folders
 from renderer.stages.containment import confine
-from renderer.stages.documents import Document, display_path, load_document
+from renderer.stages.documents import Document, load_document
 from renderer.stages.filechecks import (
     BACKENDS,
     check_app,
@@ -57,7 +57,7 @@ from renderer.suggest import did_you_mean
 __all__ = [
     "APP", "APP_ENTRIES", "APP_FILE", "BACKENDS", "BUILTIN", "LAYER_FOLDER", "REPOSITORY", "REPOSITORY_MARK",
     "App", "Document", "Overlay", "Place", "Profile", "available", "builtin_dir", "check_name",
-    "display_path", "everywhere", "find_named", "has_folder", "is_repository_file", "load_app", "load_document",
+    "everywhere", "find_named", "has_folder", "is_repository_file", "load_app", "load_document",
     "load_overlay", "load_profile", "load_profile_chain", "local_folder", "places", "real_path", "repository_layer",
     "snapshot", "template_folders", "type_name", "unknown_name",
 ]
