@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from renderer import context
+from renderer.descriptors import write_all
 from renderer.errors import InputError
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
@@ -248,9 +249,7 @@ def _write_temporary(path: str, text: str | bytes, mode: int | None, dir_fd: int
         try:
             if mode is not None:
                 os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         finally:
             os.close(fd)
     except BaseException:
