@@ -373,3 +373,21 @@ def test_guards_shows_the_settings_a_profile_puts_in_force(cli):
     assert result.code == 0
     assert "pinned-versions  [warning in profile 'staging']" in result.out
     assert "minVolumeSize: smallest volumeSize allowed (quantity; value 10Gi)" in result.out
+
+
+def test_sarif_names_files_from_the_nearest_folder_holding_git_above_the_real_app_directory(tmp_path, monkeypatch):
+    from renderer.stages.guards.report import repository_root
+
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "apps" / "a").mkdir(parents=True)
+    (repo / "apps" / "linked" / "b").mkdir(parents=True)
+    (repo / "apps" / "linked" / ".git").write_text("gitdir: ../../.git/worktrees/linked\n")  # a linked work tree
+    (tmp_path / "shortcut").symlink_to(repo / "apps" / "a")
+    (tmp_path / "alone" / "c").mkdir(parents=True)
+    assert repository_root(repo / "apps" / "a") == repo.resolve()
+    assert repository_root(repo) == repo.resolve()
+    assert repository_root(repo / "apps" / "linked" / "b") == (repo / "apps" / "linked").resolve()
+    assert repository_root(tmp_path / "shortcut") == repo.resolve()  # where the app really is
+    monkeypatch.chdir(tmp_path / "alone")
+    assert repository_root(tmp_path / "alone" / "c") == (tmp_path / "alone").resolve()  # none: the current folder

@@ -5,9 +5,9 @@ process for every render. Importing click and the render pipeline would be
 most of that process's time, so the executable (:mod:`renderer.__main__`)
 first offers the command line, unparsed, to the pre-forked worker
 (:mod:`renderer.argocd.server`), which has imported everything once and runs
-the command exactly as :func:`renderer.cli.main` would here. This module and
-:mod:`renderer.argocd.protocol` are all that process imports when the worker
-answers.
+the command exactly as :func:`renderer.cli.main` would here. This module,
+:mod:`renderer.argocd.protocol` and :mod:`renderer.descriptors` are all that
+process imports when the worker answers.
 
 The transport is files and FIFOs in the worker's private directory
 (:mod:`renderer.argocd.protocol`): they need only :mod:`os`, where a socket
@@ -28,6 +28,7 @@ import time
 
 from renderer import __version__
 from renderer.argocd import protocol
+from renderer.descriptors import write_all
 
 
 def run_in_worker(argv: list) -> int | None:
@@ -96,9 +97,7 @@ def _exchange(directory: str, name: str, requests: int, payload: bytes, deadline
     os.mkdir(folder, 0o700)
     fd = os.open(os.path.join(folder, protocol.REQUEST), os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600)
     try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, payload)
     finally:
         os.close(fd)
     reply_path = os.path.join(folder, protocol.REPLY)
@@ -136,9 +135,7 @@ def write_result(code: int, out: str, err: str) -> int:
                 stream.write(out)
             else:  # UTF-8 whatever the locale says (Argo CD reads the manifests as UTF-8), straight to the
                 # descriptor: a buffered stream takes a short write on a full disk for a whole one
-                view = memoryview(out.encode("utf-8", "surrogateescape"))
-                while view:
-                    view = view[os.write(fd, view):]
+                write_all(fd, out.encode("utf-8", "surrogateescape"))
             stream.flush()
         except (OSError, ValueError) as exc:  # a closed pipe, a full disk: exit 2, as every command says it
             _silence_stdout()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer.errors import InputError
+from renderer.suggest import closest, did_you_mean
 
 ENV_PREFIX = "ARGOCD_ENV_"
 ENV_SETTINGS = ("PROFILE", "ENVIRONMENT", "OVERLAYS", "NAME", "NAMESPACE", "VALUES")
@@ -94,9 +95,7 @@ def read_env(environ, inputs: Inputs) -> None:
         name = key[len(ENV_PREFIX):]
         value = environ[key]
         if name not in ENV_SETTINGS:
-            import difflib
-
-            close = difflib.get_close_matches(name, ENV_SETTINGS, n=1)
+            close = closest(name, ENV_SETTINGS)
             inputs.warnings.append(
                 f"warning: ignoring {key}" + (f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else "")
                 + ": eventbus-render reads only " + ", ".join(ENV_PREFIX + n for n in ENV_SETTINGS))
@@ -209,9 +208,7 @@ def read_parameters(environ, inputs: Inputs, *, strict: bool = True) -> None:
             continue
         _read_parameter(inputs, name, expected, item.get(expected), source, strict)
     if unknown and strict:
-        import difflib
-
-        close = [found[0] for found in (difflib.get_close_matches(n, PARAMETERS, n=1) for n in unknown) if found]
+        close = [found[0] for found in (closest(n, PARAMETERS) for n in unknown) if found]
         raise InputError("unknown plugin parameter" + ("s " if len(unknown) > 1 else " ")
                          + ", ".join(repr(n) for n in unknown),
                          hint=(f"did you mean {', '.join(repr(c) for c in close)}? " if close else "")
@@ -322,7 +319,7 @@ def check_names(inputs: Inputs, app_root: Path, where=None) -> None:
         if sources.find_named(folder, name, where) is None:
             names = sources.available(folder, where)
             raise InputError(f"{where}: unknown {kind} {name!r}",
-                             hint=sources.did_you_mean(name, names) + f"known {folder}: {', '.join(names) or 'none'}")
+                             hint=did_you_mean(name, names) + f"known {folder}: {', '.join(names) or 'none'}")
     from renderer.stages import userfiles
     from renderer.stages.validate import validate
 

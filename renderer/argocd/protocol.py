@@ -33,6 +33,8 @@ they hold.
 import os
 import stat
 
+from renderer import descriptors
+
 PROTOCOL = 3
 MAGIC = b"eventbus-render-worker/%d" % PROTOCOL
 FALLBACK = b"fallback"
@@ -218,13 +220,10 @@ def write_all(fd: int, data: bytes, deadline: float) -> None:
 
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-            continue
-        except BlockingIOError:
-            pass
+
+    def wait() -> None:
         left = deadline - time.monotonic()
         if left <= 0 or not poller.poll(left * 1000):
             raise TimeoutError("the reader of the reply does not read")
+
+    descriptors.write_all(fd, data, wait)

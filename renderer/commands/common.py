@@ -13,6 +13,7 @@ import sys
 import click
 
 from renderer.commands import names
+from renderer.descriptors import write_all
 
 
 def emit_text(text: str, *, verbatim: bool = False) -> None:
@@ -41,9 +42,7 @@ def emit_text(text: str, *, verbatim: bool = False) -> None:
             return
         stream.flush()
         # straight to the descriptor: a buffered stream takes a short write on a full disk for a whole one
-        view = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
     except (OSError, ValueError) as exc:
         raise stdout_error(exc, stream, start) from None
 

@@ -20,6 +20,7 @@ from renderer.commands.common import (
 )
 from renderer.errors import InputError
 from renderer.paths import format_path, parse_path
+from renderer.suggest import closest
 
 
 @dataclass
@@ -257,9 +258,8 @@ def explain_command(app_dir, profile, overlays, sets, set_strings, environment, 
                                                             environment)
     leaves = explain_values(merged, prefix)
     if not leaves:
-        import difflib
         known = [format_path(p) for p in leaf_paths(merged.values)]
-        close = difflib.get_close_matches(path, known, n=3, cutoff=0.5)
+        close = closest(path, known, n=3, cutoff=0.5)
         if "affinity" in prefix:
             hint = "anti-affinity terms the app does not write come from 'spread': explain spread"
         elif close:

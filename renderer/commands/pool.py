@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import signal
 
+from renderer.descriptors import write_all
 from renderer.errors import InternalError, RendererError
 
 
@@ -175,9 +176,7 @@ def _start(function, chunks: list, arguments, number: int, jobs: int) -> _Worker
             data = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
         except Exception:  # an error that does not pickle: its text does
             data = pickle.dumps(("failed", (f"{type(payload[1]).__name__}: {payload[1]}", "")))
-        data = memoryview(data)
-        while data:
-            data = data[os.write(writer, data):]
+        write_all(writer, data)
     except BaseException:  # nothing could be sent (the parent went away): die without its clean-up
         code = 1
     os._exit(code)

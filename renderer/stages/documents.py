@@ -58,20 +58,6 @@ class Document:
         return InputError(message, location=self.where(key_path), hint=hint)
 
 
-def display_path(path: Path, root: Path | None) -> str:
-    """A path as shown in messages: relative to the app root, or ``builtin:`` for packaged files."""
-    text = str(path)
-    if root is not None:
-        prefix = str(root).rstrip("/") + "/"
-        if text.startswith(prefix):
-            return text[len(prefix):]
-    for kind in ("profiles", "overlays"):
-        prefix = str(tree.builtin_dir(kind)) + "/"
-        if text.startswith(prefix):
-            return f"builtin:{kind}/{text[len(prefix):]}"
-    return path.name
-
-
 def _read(path: Path, display: str) -> bytes:
     return containment.read_file(path, display, yamlio.MAX_BYTES)
 

@@ -15,6 +15,7 @@ import re
 
 from renderer.errors import InputError, Location
 from renderer.stages import userfiles
+from renderer.suggest import did_you_mean
 
 BACKENDS = userfiles.BACKENDS
 NAME = re.compile(userfiles.file_name("a profile, overlay or environment")["pattern"])
@@ -103,11 +104,8 @@ def check_app(doc) -> None:
     default = data.get("defaultEnvironment")
     if default is not None and default not in (environments or {}):
         known = ", ".join(environments or {}) or "none (the app file lists no 'environments')"
-        import difflib  # only for a message: not on the path of a render that succeeds
-
-        close = difflib.get_close_matches(default, list(environments or {}), n=1)
         raise doc.error(("defaultEnvironment",), f"defaultEnvironment {default!r} is not one of the app's environments",
-                        hint=(f"did you mean {close[0]!r}? " if close else "") + f"known environments: {known}")
+                        hint=did_you_mean(default, environments or {}) + f"known environments: {known}")
 
 
 def _check_names(doc, where: tuple, data: dict) -> None:

@@ -25,7 +25,7 @@ from renderer.errors import InputError
 from renderer.stages import tree
 from renderer.stages.catalog import available, everywhere, is_repository_file, real_path, template_folders
 from renderer.stages.containment import confine
-from renderer.stages.documents import Document, display_path, load_document
+from renderer.stages.documents import Document, load_document
 from renderer.stages.filechecks import (
     BACKENDS,
     check_app,
@@ -52,11 +52,12 @@ from renderer.stages.tree import (
     repository_layer,
     snapshot,
 )
+from renderer.suggest import did_you_mean
 
 __all__ = [
     "APP", "APP_ENTRIES", "APP_FILE", "BACKENDS", "BUILTIN", "LAYER_FOLDER", "REPOSITORY", "REPOSITORY_MARK",
     "App", "Document", "Overlay", "Place", "Profile", "available", "builtin_dir", "check_name",
-    "display_path", "everywhere", "find_named", "has_folder", "is_repository_file", "load_app", "load_document",
+    "everywhere", "find_named", "has_folder", "is_repository_file", "load_app", "load_document",
     "load_overlay", "load_profile", "load_profile_chain", "local_folder", "places", "real_path", "repository_layer",
     "snapshot", "template_folders", "type_name", "unknown_name",
 ]
@@ -147,14 +148,6 @@ def _app_fields(data: dict) -> dict:
             "values": data.get("values") or {}, "merge": data.get("merge") or {}, "waivers": data.get("waivers") or [],
             "environments": {name: env or {} for name, env in (data.get("environments") or {}).items()},
             "description": data.get("description", ""), "default_environment": data.get("defaultEnvironment")}
-
-
-def did_you_mean(word: str, choices) -> str:
-    """``"did you mean 'x'? "`` for the choice closest to ``word``, or ``""``."""
-    import difflib
-
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def unknown_name(kind: str, name: str, where, doc: Document | None = None, path: tuple = ()) -> InputError:

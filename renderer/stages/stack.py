@@ -18,6 +18,7 @@ from renderer.paths import parse_path
 from renderer.stages import layers as layers_mod
 from renderer.stages import sources, spec, userfiles, yamlio
 from renderer.stages.validate import node_at, validate
+from renderer.suggest import did_you_mean
 
 _DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "defaults"
 BASE_KINDS = ("defaults", "profile", "overlay")
@@ -124,7 +125,7 @@ def select_environment(app, environment: str | None) -> dict:
     if environment not in app.environments:
         known = ", ".join(app.environments) or "none (the app file has no 'environments')"
         raise InputError(f"unknown environment {environment!r}", location=Location(sources.APP_FILE),
-                         hint=sources.did_you_mean(environment, app.environments) + f"known environments: {known}")
+                         hint=did_you_mean(environment, app.environments) + f"known environments: {known}")
     return app.environments[environment]
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from renderer.errors import InputError
 from renderer.stages import yamlio
 from renderer.stages.durations import duration_fix, duration_ns
+from renderer.suggest import closest
 
 __all__ = ["KEYS", "Entry", "StreamConfig", "cross_problems", "effective", "read"]
 
@@ -135,11 +136,8 @@ def _unknown(written: str, name: str | None, keys) -> tuple[str, str]:
     if name is not None:
         return ("is not read by this controller release (it reads only " + ", ".join(keys) + ")",
                 f"remove '{written}'")
-    import difflib
-
     squashed = {key.lower().replace("_", ""): key for key in keys}
-    close = difflib.get_close_matches(written.lower().replace("_", "").replace("-", ""), list(squashed), n=1,
-                                      cutoff=0.6)
+    close = closest(written.lower().replace("_", "").replace("-", ""), squashed)
     if close:
         return (f"is not a key Argo Events reads (did you mean '{squashed[close[0]]}'?)",
                 f"rename it to '{squashed[close[0]]}'")

@@ -267,6 +267,13 @@ def _walk(start: str, stop: str | None, wanted: str | None, known: dict | None =
     return answer
 
 
+def repository_root(folder: str, ceiling: str | None = None) -> str | None:
+    """The repository root at or above the absolute path ``folder``: the nearest folder holding
+    :data:`REPOSITORY_MARK` (as it is, a symlink not followed), or ``ceiling`` when the walk meets it first;
+    ``None`` when the file system's root is reached without either. Remembered for the run."""
+    return _walk(folder, ceiling, None)
+
+
 def repository_layer(app_root, ceiling=None) -> Place | None:
     """The repository layer of ``app_root``: the nearest :data:`LAYER_FOLDER` at or above it, or ``None``.
 
@@ -281,7 +288,7 @@ def repository_layer(app_root, ceiling=None) -> Place | None:
     holder = _walk(start, stop, LAYER_FOLDER, entries(app_root))
     if holder is None:
         return None
-    base = _walk(holder, stop, None) or holder
+    base = repository_root(holder, stop) or holder
     relative = os.path.relpath(holder, base)
     prefix = ("" if relative == "." else relative.replace(os.sep, "/") + "/") + LAYER_FOLDER + "/"
     if _kind_of(holder, LAYER_FOLDER) != "dir":

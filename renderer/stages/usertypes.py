@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from renderer.stages.validate import SchemaProblem, register, validate
+from renderer.suggest import closest
 
 _STRING = {"type": "string"}
 MAPPING = {"type": "map", "values": {"type": "any"}}
@@ -62,9 +63,7 @@ def _check_choice(value, node, path, out):
     if _typed(value) in {_typed(choice) for choice in enum}:
         return
     shown = node.get("names") or [_show(choice).strip("'") for choice in enum]
-    import difflib  # only paid for when there is a mistake to explain
-
-    close = difflib.get_close_matches(value, shown, n=1) if isinstance(value, str) else []
+    close = closest(value, shown) if isinstance(value, str) else []
     fix = node.get("fix") or (f"use '{close[0]}'" if close else "use one of " + ", ".join(shown))
     message = node.get("message") or f"{_show(value)} is not one of " + ", ".join(shown)
     out.append(SchemaProblem(path, message, fix))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from renderer.paths import format_path
+from renderer.suggest import closest
 
 from . import spec
 from .durations import duration_fix, duration_ns, is_duration, parse_duration
@@ -80,17 +81,6 @@ def _type_problem(expected: str, value, path: tuple) -> SchemaProblem:
     return SchemaProblem(path, f"expected {expected}, got {_describe(value)}", fix)
 
 
-def _closest(word: str, choices) -> str | None:
-    lowered = word.lower()
-    for choice in choices:
-        if choice.lower() == lowered:
-            return choice
-    import difflib  # only paid for when there is a mistake to explain
-
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
 def _unknown_field(key, node: dict, path: tuple) -> SchemaProblem:
     if not isinstance(key, str):
         return SchemaProblem(path, f"field names must be strings, got {_describe(key)}", "quote the key")
@@ -106,9 +96,9 @@ def _unknown_field(key, node: dict, path: tuple) -> SchemaProblem:
         )
     fields = node["fields"]
     noun = node.get("noun", "field")  # what the keys of this object are: a guard, a setting, a waiver key
-    guess = _closest(key, fields)
-    if guess is not None:
-        return SchemaProblem(path, f"unknown {noun} '{key}' (did you mean '{guess}'?)", f"rename it to '{guess}'")
+    guess = closest(key, fields, ignore_case=True)
+    if guess:
+        return SchemaProblem(path, f"unknown {noun} '{key}' (did you mean '{guess[0]}'?)", f"rename it to '{guess[0]}'")
     return SchemaProblem(path, f"unknown {noun} '{key}'", "remove it; allowed here: " + ", ".join(fields))
 
 
@@ -158,8 +148,8 @@ def _check_string(value, node, path, out):
         return
     enum = node.get("enum")
     if enum is not None and value not in enum:
-        guess = _closest(value, enum) if value else None
-        fix = f"use '{guess}'" if guess else "use one of " + ", ".join(enum)
+        guess = closest(value, enum, ignore_case=True) if value else None
+        fix = f"use '{guess[0]}'" if guess else "use one of " + ", ".join(enum)
         out.append(SchemaProblem(path, f"'{value}' is not one of " + ", ".join(enum), fix))
 
 

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+from renderer.descriptors import write_all
 from renderer.errors import InputError
 
 _TEMPORARY = itertools.count()
@@ -77,9 +78,7 @@ def _fill(fd: int, text: str | bytes, mode: int | None) -> None:
     try:
         if mode is not None:
             os.fchmod(fd, mode)
-        view = memoryview(text.encode("utf-8") if text.__class__ is str else text)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, text.encode("utf-8") if text.__class__ is str else text)
     finally:
         os.close(fd)
 

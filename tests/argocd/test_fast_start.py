@@ -58,7 +58,7 @@ def test_the_worker_client_imports_neither_click_nor_render_code_nor_socket(tmp_
     ours = {m for m in modules if m.split(".")[0] == "renderer"}
     assert "renderer.argocd.client" in ours
     assert ours <= {"renderer", "renderer.__main__", "renderer.argocd", "renderer.argocd.client",
-                    "renderer.argocd.protocol"}, ours
+                    "renderer.argocd.protocol", "renderer.descriptors"}, ours
     assert not top_level(modules) & {"click", "jinja2", "yaml", "deepmerge", "json", "re", "socket"}, modules
 
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from renderer import __version__
-from renderer.stages import sources
+from renderer.stages import sources, tree
 from renderer.stages.guards.model import WAIVER_DESCRIPTION, WAIVER_RULE, describe_origin
 from renderer.stages.guards.registry import RULES
 
@@ -36,12 +36,10 @@ def as_json(evaluation, rendered) -> str:
 
 
 def repository_root(app_root: Path) -> Path:
-    """The Git work tree holding ``app_root`` (the nearest folder with ``.git``), else the current directory."""
-    probe = app_root.resolve()
-    for folder in (probe, *probe.parents):
-        if (folder / ".git").exists():
-            return folder
-    return Path.cwd().resolve()
+    """The Git work tree holding ``app_root`` with its symlinks resolved (:func:`tree.repository_root`), else the
+    current directory."""
+    found = tree.repository_root(str(app_root.resolve()))
+    return Path(found) if found is not None else Path.cwd().resolve()
 
 
 def _artifact(origin, rendered, repo_root: Path) -> tuple[str, int, int | None]:

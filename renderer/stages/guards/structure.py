@@ -31,14 +31,6 @@ def structural_errors(doc, block: str, data) -> list[InputError]:
     raise ValueError(f"no structural checks for {block!r}")
 
 
-def closest_hint(word, choices) -> str:
-    """``did you mean 'x'?`` for the closest of ``choices``, else the list of them."""
-    import difflib
-
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(choices)
-
-
 def setting_level(value):
     """A ``level`` as read: YAML 1.1 reads an unquoted ``off`` as false."""
     return "off" if value is False else value

@@ -23,8 +23,9 @@ from renderer import paths
 from renderer.errors import InputError, Location
 from renderer.stages import companions, emit, sources
 from renderer.stages.guards.model import WAIVER_RULE, Finding, Waiver, raise_all
-from renderer.stages.guards.structure import closest_hint, expiry_date, structural_errors
+from renderer.stages.guards.structure import expiry_date, structural_errors
 from renderer.stages.layers import Origin
+from renderer.suggest import did_you_mean
 
 if TYPE_CHECKING:  # datetime costs ~2 ms to import; only waivers need it
     from datetime import date
@@ -56,8 +57,10 @@ def parse_waivers(app) -> list[Waiver]:
         if environments is not None:
             unknown = [(i, name) for i, name in enumerate(environments) if name not in known]
             for i, name in unknown:
-                hint = (closest_hint(name, known) if known else "the app file lists no environments: "
-                        "remove 'environments' from the waiver")
+                if not known:
+                    hint = "the app file lists no environments: remove 'environments' from the waiver"
+                else:  # the suggestion ends this hint: no space after it
+                    hint = did_you_mean(str(name), known).rstrip() or "known: " + ", ".join(known)
                 errors.append(doc.error(base + ("environments", i), f"waiver for {entry['rule']} names environment "
                                         f"{name!r}, which the app file does not list", hint=hint))
             if unknown:
