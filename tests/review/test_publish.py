@@ -106,7 +106,7 @@ def named_steps(steps: list) -> dict:
     """The steps of the publication, by what they are."""
     lock = step(steps, "open", r"\.rendered\.lock")
     staging = step(steps, "os.mkdir", r"\.rendered\.tmp-")
-    first = step(steps, "os.rename", r"\.tmp-.*/eventbus-bus", staging)
+    first = step(steps, "open", r"\.tmp-.*/eventbus-bus", staging)  # written in place: the staging tree is private
     index = step(steps, "os.rename", re.escape(f"/{INDEX_FILE} "), staging)
     exchange = step(steps, "renderer.publish.swap", "", index)  # the instant before renameat2 itself
     removal = step(steps, "shutil.rmtree", r"\.rendered\.tmp-", exchange)  # the first step after it
