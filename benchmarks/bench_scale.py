@@ -610,10 +610,13 @@ def compare_stream(text: str, expected: dict) -> str:
     except ImportError:  # pragma: no cover
         return "not compared (PyYAML missing)"
     found = {}
+    problems = []
     for doc in yaml.safe_load_all(text):
         if doc:
-            found[(doc.get("kind"), doc.get("metadata", {}).get("namespace"))] = doc
-    problems = []
+            key = (doc.get("kind"), doc.get("metadata", {}).get("namespace"))
+            if key in found:
+                problems.append(f"{'/'.join(map(str, key))}: printed twice")
+            found[key] = doc
     for key in sorted(set(found) | set(expected), key=str):
         shown = "/".join(map(str, key))
         if key not in found:

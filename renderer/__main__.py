@@ -17,11 +17,12 @@ a warm one (13 ms), and 24 ms of a 200-app ``render --all`` (210 ms), as
 ``benchmarks/bench_scale.py`` measures it.
 
 For the same reason the process runs with the cyclic garbage collector off:
-a render leaves no reference cycles behind (``tests/review/test_render_all.py``), so the
-collector's passes only walk a heap that is about to go. Re-enabled after a
-bulk command's pause, it walked the whole heap once more before the exit:
-7 ms of a 200-app ``render --all`` (175 ms). The Argo CD worker, the one
-command that outlives its work, turns it back on
+a successful render leaves no reference cycles behind
+(``tests/review/test_render_all.py``; a failed one leaves a few, which the
+exit frees), so the collector's passes only walk a heap that is about to go.
+Re-enabled after a bulk command's pause, it walked the whole heap once more
+before the exit: 7 ms of a 200-app ``render --all`` (175 ms). The Argo CD
+worker, the one command that outlives its work, turns it back on
 (:func:`renderer.argocd.server.serve_forever`).
 """
 
