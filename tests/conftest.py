@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.files import write_files
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
@@ -24,13 +25,7 @@ class Result:
 
 def write_app(root: Path, app: str, files: dict | None = None) -> Path:
     """Create an app directory: ``app`` is the app file's text, ``files`` maps relative paths to text."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "eventbus-render.yaml").write_text(textwrap.dedent(app))
-    for relative, text in (files or {}).items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
+    return write_files(root, {"eventbus-render.yaml": app, **(files or {})})
 
 
 @pytest.fixture

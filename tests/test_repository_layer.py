@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from renderer import context
 from renderer.errors import InputError
 from renderer.stages import sources
+from tests.files import write_files
 
 PROD_EU = """\
 description: EU production.
@@ -35,17 +35,7 @@ APP = "backend: jetstream\nprofile: prod-eu\n"
 
 def tree(root: Path, files: dict, git: bool = True) -> Path:
     """A repository below ``root``: ``files`` maps relative paths to text (``None``: a folder); ``.git`` as a folder."""
-    root.mkdir(parents=True, exist_ok=True)
-    if git:
-        (root / ".git").mkdir(exist_ok=True)
-    for relative, text in files.items():
-        path = root / relative
-        if text is None:
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
+    return write_files(root, files, git=git)
 
 
 def assert_input_error(result, *fragments):

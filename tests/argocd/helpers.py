@@ -17,13 +17,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.files import write_files
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugin.yaml"
@@ -71,13 +72,7 @@ class Cli:
 
 def write_app(directory: Path, app: str = APP, files: dict | None = None) -> Path:
     """An app directory: ``app`` is eventbus-render.yaml, ``files`` relative path -> text."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "eventbus-render.yaml").write_text(textwrap.dedent(app), encoding="utf-8")
-    for relative, text in (files or {}).items():
-        path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return directory
+    return write_files(directory, {"eventbus-render.yaml": app, **(files or {})})
 
 
 def sidecar_path() -> str:

@@ -16,6 +16,7 @@ import yaml
 
 from renderer.pipeline import RenderRequest, render
 from renderer.stages import guards
+from tests.files import write_files
 
 TODAY = "2026-06-15"
 """The fixed clock of every guard test (UTC)."""
@@ -46,11 +47,7 @@ def write_case(root: Path, backend: str, values=None, *, profile: str = "prod", 
         (root / "overlays" / "case.yaml").write_text(yaml.safe_dump({"values": values}, sort_keys=False))
     app.update(extra or {})
     (root / "eventbus-render.yaml").write_text(yaml.safe_dump(app, sort_keys=False))
-    for relative, text in (files or {}).items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+    return write_files(root, files or {}, dedent=False)
 
 
 @pytest.fixture

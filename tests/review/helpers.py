@@ -7,6 +7,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+from tests.files import write_files
+
 # fixed identity and dates, so commit ids (shown in diff labels) are the same on every run
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -53,10 +55,7 @@ class GitRepo:
         return proc.stdout
 
     def write(self, files: dict) -> None:
-        for relative, text in files.items():
-            path = self.path / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text))
+        write_files(self.path, files)
 
     def commit(self, message: str) -> str:
         self.git("add", "-A")

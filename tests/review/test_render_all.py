@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from renderer.commands import bulk as review
+from tests.files import write_files
 from tests.review.helpers import SMALL, app_file
 
 STRICT = """\
@@ -22,11 +23,7 @@ guards:
 
 
 def write(root, files: dict):
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+    return write_files(root, files, dedent=False)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ plugin."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from renderer.commands import bulk
 from renderer.commands.diff import reuse
 from renderer.commands.diff.sides import render_both
+from tests.files import write_files
 
 pytest_plugins = ["pytester"]
 
@@ -54,14 +54,7 @@ def files() -> dict:
 
 
 def write(root: Path, found: dict, git: bool = True) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    if git:
-        (root / ".git").mkdir(exist_ok=True)
-    for relative, text in found.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
+    return write_files(root, found, git=git)
 
 
 @pytest.fixture
