@@ -127,3 +127,14 @@ def manifest_to_values(path, section: tuple = ()) -> KeyPath:
 def is_under(path, prefix) -> bool:
     """True if ``path`` is ``prefix`` or lies below it."""
     return tuple(path[: len(prefix)]) == tuple(prefix)
+
+
+def lookup(data, path, default=None):
+    """The value at ``path`` inside nested mappings and lists, or ``default`` when there is none there."""
+    for part in path:
+        if isinstance(data, dict) and part in data or (
+                isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
+            data = data[part]
+        else:
+            return default
+    return data

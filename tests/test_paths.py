@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from renderer.errors import InputError
-from renderer.paths import format_path, is_under, manifest_to_values, parse_path
+from renderer.paths import format_path, is_under, lookup, manifest_to_values, parse_path
 
 
 @pytest.mark.parametrize("path, text", [
@@ -51,3 +51,13 @@ def test_manifest_paths_map_to_the_values_that_feed_them():
     assert manifest_to_values(("metadata", "labels", "x")) == ("labels", "x")
     assert manifest_to_values(("metadata", "name")) == ()
     assert is_under(("a", "b", 0), ("a", "b")) and not is_under(("a",), ("a", "b"))
+
+
+def test_lookup_walks_mappings_and_lists_and_answers_the_default_where_nothing_is():
+    data = {"spec": {"jetstream": {"tolerations": [{"key": "a"}, {"key": "b"}]}}}
+    assert lookup(data, ("spec", "jetstream", "tolerations", 1, "key")) == "b"
+    assert lookup(data, ()) is data
+    missing = object()
+    for path in (("spec", "nats"), ("spec", "jetstream", "tolerations", 2), ("spec", "jetstream", "tolerations", -1),
+                 ("spec", "jetstream", "tolerations", "0"), ("spec", "jetstream", "tolerations", 0, "key", "x")):
+        assert lookup(data, path, missing) is missing, path

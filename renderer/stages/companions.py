@@ -15,6 +15,7 @@ kinds is here, so commands handle a render's objects as a list:
 
 from __future__ import annotations
 
+from renderer.paths import lookup as lookup_path
 from renderer.paths import manifest_to_values
 from renderer.stages import disruption
 
@@ -68,12 +69,4 @@ def lookup(manifest: dict, companions: list, path: tuple, default=None):
     there is none there (or no object of that kind)."""
     kind, inner = split(path)
     node = manifest if kind == EVENTBUS else of_kind(companions, kind)
-    if node is None:
-        return default
-    for part in inner:
-        if isinstance(node, dict) and part in node or (
-                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
-            node = node[part]
-        else:
-            return default
-    return node
+    return default if node is None else lookup_path(node, inner, default)

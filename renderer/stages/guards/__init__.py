@@ -30,6 +30,7 @@ takes what it needs from the ``Rendered`` it is given.
 
 from __future__ import annotations
 
+from renderer.paths import lookup
 from renderer.stages.guards.configuration import resolve_config
 from renderer.stages.guards.evaluation import evaluate, format_report
 from renderer.stages.guards.model import (
@@ -45,7 +46,6 @@ from renderer.stages.guards.model import (
     RuleConfig,
     Waiver,
     describe_origin,
-    lookup,
     plural,
     quote,
     sections,

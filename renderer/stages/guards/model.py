@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from renderer import paths
 from renderer.errors import MultipleErrors
+from renderer.paths import lookup
 from renderer.stages import sources
 
 if TYPE_CHECKING:  # datetime costs ~2 ms to import; only waivers need it
@@ -278,17 +279,6 @@ SECTIONS = (
     ("kafka", ("spec", "kafka")),
 )
 """Backend name and manifest path of each backend section."""
-
-
-def lookup(data, path: tuple, default=None):
-    """The value at ``path`` inside nested mappings and lists, or ``default``."""
-    for part in path:
-        if isinstance(data, dict) and part in data or (
-                isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
-            data = data[part]
-        else:
-            return default
-    return data
 
 
 def sections(rendered, *backends: str) -> Iterator[tuple[str, tuple, dict]]:
